@@ -1,0 +1,56 @@
+# Two entry points for a fresh Debian machine (root, Python 3.11 with venv, gcc):
+#   make demo   install bgpcore into .venv and run its demo
+#   make test   install .[test] and the peer daemons, then run the whole test suite
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PYTEST := $(PY) -m pytest -ra -q
+
+# Codec tests run a second time on the pure-Python path (BGPCORE_NO_EXTENSIONS=1), so both
+# the Cython extension and its fallback are exercised in one CI run.
+CODEC_TESTS ?= tests/unit/wire tests/vectors tests/property
+
+.PHONY: demo test test-all test-pure-python test-deps bench typecheck clean
+
+demo: $(VENV)/.installed
+	$(PY) -m bgpcore demo
+
+test: test-deps $(VENV)/.installed-test
+	$(PYTEST)
+	$(MAKE) test-pure-python
+
+test-pure-python: $(VENV)/.installed-test
+	@dirs="$(wildcard $(CODEC_TESTS))"; \
+	files="$${dirs:+$$(find $$dirs -name 'test_*.py')}"; \
+	if [ -n "$$files" ]; then \
+		echo "== codec tests again on the pure-Python path =="; \
+		BGPCORE_NO_EXTENSIONS=1 $(PYTEST) $$dirs; \
+	else \
+		echo "no codec tests under $(CODEC_TESTS): pure-Python pass skipped"; \
+	fi
+
+test-deps:
+	bash scripts/install-test-deps.sh
+
+typecheck: $(VENV)/.installed-test
+	$(PY) -m mypy
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/bench_codec.py
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+# Editable installs build the optional extension in place, so tests run from the tree use it.
+$(VENV)/.installed: $(VENV)/bin/python pyproject.toml $(wildcard setup.py)
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/bin/python pyproject.toml $(wildcard setup.py)
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info
