@@ -25,8 +25,11 @@ class NlriError(UpdateMessageError):
     """An NLRI field that cannot be parsed (RFC 7606 §5.3: the session is reset)."""
 
 
-def decode_prefixes(data: bytes | memoryview, afi: int, addpath: bool) -> list[bytes]:
+def decode_prefixes(data: bytes | memoryview, afi: int, addpath: bool, max_bits: int | None = None) -> list[bytes]:
     """Split an NLRI or withdrawn-routes field into prefix keys.
+
+    ``max_bits`` is the longest length the family allows (labels and route distinguishers
+    count); by default the address size of ``afi``.
 
     Raises:
         NlriError: a length past the family's maximum or running past the field
@@ -34,7 +37,7 @@ def decode_prefixes(data: bytes | memoryview, afi: int, addpath: bool) -> list[b
     """
     data = bytes(data)
     end = len(data)
-    max_len = 32 if afi == 1 else 128
+    max_len = max_bits if max_bits is not None else (32 if afi == 1 else 128)
     out: list[bytes] = []
     append = out.append
     pos = 0
