@@ -1,16 +1,22 @@
 """Round trips of the control messages: decode(encode(x)) == x for every value hypothesis builds."""
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, strategies as st
 
-from bgpcore.constants import HEADER_LEN, SUBCODES, AddPathMode, CeaseSubcode, ErrorCode, RefreshSubtype, error_name
+from bgpcore.constants import HEADER_LEN, MAX_MESSAGE_LEN, SUBCODES, HeaderSubcode, MsgType, AddPathMode, CeaseSubcode, ErrorCode, RefreshSubtype, error_name
 from bgpcore.wire.capabilities import (
     AddPath, Capability, EnhancedRouteRefresh, ExtendedMessage, ExtendedNextHop, FourOctetAs, Fqdn,
     GracefulRestart, Multiprotocol, RouteRefresh, UnknownCapability, decode_capabilities, encode_capabilities,
 )
+from bgpcore.errors import MessageHeaderError
+from bgpcore.wire.context import DEFAULT_CONTEXT
+from bgpcore.wire.framing import MessageReader
+from bgpcore.wire.messages import KEEPALIVE, Keepalive, Message, decode_message, encode_message
 from bgpcore.wire.notification import Notification, decode_notification, encode_notification, shutdown_data
 from bgpcore.wire.open import Open, decode_open, encode_open
 from bgpcore.wire.refresh import RouteRefresh as RefreshMessage, decode_refresh, encode_refresh
+from bgpcore.wire.types import Update
 
 u8, u16, u32 = (st.integers(0, 2**n - 1) for n in (8, 16, 32))
 label = st.text(st.characters(min_codepoint=33, max_codepoint=0x2FF), max_size=40).filter(
@@ -86,3 +92,40 @@ def test_shutdown_message_round_trip_is_a_prefix_within_255_octets(text: str, su
 def test_route_refresh_round_trip_including_borr_and_eorr(afi: int, safi: int, subtype: int) -> None:
     r = RefreshMessage(afi, safi, subtype)
     assert decode_refresh(encode_refresh(r)[HEADER_LEN:]) == r
+
+
+control_messages = st.one_of(
+    st.builds(Open, u16, hold_time, ipv4, st.lists(capabilities.filter(lambda c: not isinstance(c, FourOctetAs)), max_size=6).map(tuple)),
+    st.builds(Notification, u8, u8, st.binary(max_size=32)),
+    st.builds(RefreshMessage, u16, u8, u8),
+    st.just(Keepalive()),
+)
+
+
+@given(st.lists(control_messages, min_size=1, max_size=6))
+def test_messages_survive_encode_frame_and_dispatch(messages: list[Message]) -> None:
+    stream = b"".join(encode_message(m, DEFAULT_CONTEXT) for m in messages)
+    framed = MessageReader(MAX_MESSAGE_LEN).feed(stream)
+    assert [decode_message(t, body, DEFAULT_CONTEXT) for t, body in framed] == messages
+
+
+def test_keepalive_is_the_bare_header() -> None:
+    assert KEEPALIVE == b"\xff" * 16 + b"\x00\x13\x04"
+    assert decode_message(MsgType.KEEPALIVE, b"", DEFAULT_CONTEXT) == Keepalive()
+
+
+@pytest.mark.parametrize("msg_type, body, subcode, data", [
+    (MsgType.KEEPALIVE, b"\x00", HeaderSubcode.BAD_MESSAGE_LENGTH, b"\x00\x14"),
+    (9, b"", HeaderSubcode.BAD_MESSAGE_TYPE, b"\x09"),
+])
+def test_dispatch_rejects_bad_keepalive_and_unknown_type(msg_type: int, body: bytes, subcode: int, data: bytes) -> None:
+    with pytest.raises(MessageHeaderError) as info:
+        decode_message(msg_type, body, DEFAULT_CONTEXT)
+    assert (info.value.code, info.value.subcode, info.value.data) == (1, subcode, data)
+
+
+def test_update_dispatches_to_the_update_codec() -> None:
+    eor = encode_message(Update([], None, []), DEFAULT_CONTEXT)
+    assert eor == b"\xff" * 16 + b"\x00\x17\x02\x00\x00\x00\x00"
+    decoded = decode_message(MsgType.UPDATE, eor[HEADER_LEN:], DEFAULT_CONTEXT)
+    assert isinstance(decoded, Update) and decoded.end_of_rib() == (1, 1)
