@@ -6,7 +6,9 @@
     +-------+-------+-------+-------+
 
 Subtype 0 asks for a refresh, 1 (BoRR) and 2 (EoRR) bracket one in Enhanced Route Refresh.
-Unknown subtypes decode as they are; RFC 7313 §5 has the session ignore them.
+Unknown subtypes decode as they are; RFC 7313 §5 has the session ignore them. Octets after
+the four of a subtype-0 request are Outbound Route Filtering entries (RFC 5291 §4), which
+bgpcore does not negotiate: the request is honoured as a plain refresh.
 """
 from __future__ import annotations
 
@@ -38,13 +40,13 @@ def decode_refresh(body: bytes | memoryview) -> RouteRefresh:
     """Decode a ROUTE-REFRESH body (message without header).
 
     Raises:
-        RouteRefreshError: length other than 4 octets (RFC 7313 §5: subcode Invalid
-            Message Length, data = the whole message as received).
+        RouteRefreshError: shorter than 4 octets, or a BoRR/EoRR of any length but 4
+            (RFC 7313 §5: subcode Invalid Message Length, data = the whole message).
     """
     body = bytes(body)
-    if len(body) != _BODY.size:
+    if len(body) < _BODY.size or (len(body) > _BODY.size and body[2] in (RefreshSubtype.BORR, RefreshSubtype.EORR)):
         message = MARKER + struct.pack("!HB", HEADER_LEN + len(body), MsgType.ROUTE_REFRESH) + body
         raise RouteRefreshError(RouteRefreshSubcode.INVALID_MESSAGE_LENGTH, message,
                                 reason=f"ROUTE-REFRESH body of {len(body)} octets")
-    afi, subtype, safi = _BODY.unpack(body)
+    afi, subtype, safi = _BODY.unpack_from(body)
     return RouteRefresh(afi, safi, subtype)

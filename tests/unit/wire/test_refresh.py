@@ -19,7 +19,11 @@ def test_unknown_subtype_is_decoded_for_the_session_to_ignore() -> None:
     assert decode_refresh(bytes.fromhex("00010701")).subtype == 7
 
 
-@pytest.mark.parametrize("body", ["000101", "0001020100", ""])
+def test_refresh_with_orf_entries_is_a_plain_refresh() -> None:
+    assert decode_refresh(bytes.fromhex("00010001" "400001c0")) == RouteRefresh(1, 1)
+
+
+@pytest.mark.parametrize("body", ["000101", "", "0001010100", "0001020100"])
 def test_bad_length_is_invalid_message_length_with_the_whole_message(body: str) -> None:
     raw = bytes.fromhex(body)
     with pytest.raises(RouteRefreshError) as info:
