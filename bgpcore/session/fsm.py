@@ -130,6 +130,7 @@ TRANSITIONS: Final[dict[tuple[State, Input], tuple[Action, State]]] = {
     (S.IDLE, I.AUTOMATIC_START): (A.START_CONNECT, S.CONNECT),
     (S.IDLE, I.MANUAL_START_PASSIVE): (A.START_LISTEN, S.ACTIVE),
     (S.IDLE, I.AUTOMATIC_START_PASSIVE): (A.START_LISTEN, S.ACTIVE),
+    (S.IDLE, I.MANUAL_STOP): (A.STOP, S.IDLE),
     (S.IDLE, I.TCP_CONNECTION_CONFIRMED): (A.REFUSE_CONNECTION, S.IDLE),
     (S.IDLE, I.TCP_CONNECTION_CONFIRMED_DELAY_OPEN): (A.REFUSE_CONNECTION, S.IDLE),
     **_pre_open(S.CONNECT),
@@ -159,3 +160,16 @@ def default_transition(state: State) -> tuple[Action, State]:
 def transition(state: State, event: Input) -> tuple[Action, State]:
     """The action to run and the next state for ``event`` in ``state``."""
     return TRANSITIONS.get((state, event)) or default_transition(state)
+
+
+def diagram() -> str:
+    """A Mermaid state diagram of ``TRANSITIONS`` (``docs/fsm.md`` embeds it)."""
+    edges: dict[tuple[State, State], list[str]] = {}
+    for (state, event), (action, new) in TRANSITIONS.items():
+        if action is not Action.IGNORE:
+            edges.setdefault((state, new), []).append(event.name)
+    lines = ["stateDiagram-v2", "    [*] --> IDLE"]
+    for (state, new), names in sorted(edges.items()):
+        lines.append(f"    {state.name} --> {new.name}: {', '.join(sorted(names))}")
+    lines.append("    note right of IDLE: any other input is ignored in Idle and is an FSM error (to Idle) elsewhere")
+    return "\n".join(lines) + "\n"
