@@ -69,24 +69,35 @@ def _count(update: Any) -> int:
     return n
 
 
-def _bodies_from_mrt(path: Path) -> list[bytes]:
-    """UPDATE bodies of the BGP4MP messages in an MRT file (needs ``bgpcore.mrt``)."""
-    from bgpcore import mrt
+def _updates_from_mrt(path: Path) -> list[tuple[bytes, Any]]:
+    """(body, context) of every UPDATE in the BGP4MP records of an MRT file."""
+    from bgpcore.constants import MsgType
+    from bgpcore.mrt import BgpMessage, read_mrt
 
-    return [body for body in mrt.update_bodies(path)]
+    return [(r.message[19:], r.ctx) for r in read_mrt(path)
+            if isinstance(r, BgpMessage) and len(r.message) > 19 and r.message[18] == MsgType.UPDATE]
 
 
-def work_decode(codec: ModuleType, bodies: list[bytes], ctx: Any, keep: list[Any]) -> int:
+def work_decode(codec: ModuleType, items: list[tuple[bytes, Any]], keep: list[Any]) -> int:
+    """Decode every (body, context); an UPDATE that would reset the session counts no prefix."""
+    from bgpcore.errors import ProtocolError
+
     decode = codec.decode_update
     prefixes = 0
-    for body in bodies:
-        update = decode(body, ctx)
+    for body, ctx in items:
+        try:
+            update = decode(body, ctx)
+        except ProtocolError as exc:
+            keep.append(exc)
+            continue
         keep.append(update)
         prefixes += _count(update)
     return prefixes
 
 
-def work_encode(codec: ModuleType, groups: list[Any], ctx: Any, keep: list[Any]) -> int:
+def work_encode(codec: ModuleType, groups: list[Any], keep: list[Any]) -> int:
+    from bgpcore.wire.context import DEFAULT_CONTEXT as ctx
+
     encode = codec.encode_updates
     prefixes = 0
     for g in groups:
@@ -103,13 +114,13 @@ def worker(args: argparse.Namespace) -> None:
     items: list[Any]
     if args.op == "encode":
         items = generate_table(args.ipv4, args.ipv6, args.seed)
-        run: Callable[[ModuleType, list[Any], Any, list[Any]], int] = work_encode
+        run: Callable[[ModuleType, list[Any], list[Any]], int] = work_encode
     else:
         run = work_decode
         if args.mrt:
-            items = _bodies_from_mrt(args.mrt)
+            items = _updates_from_mrt(args.mrt)
         else:
-            items = [m[19:] for m in read_messages(args.table)]
+            items = [(m[19:], DEFAULT_CONTEXT) for m in read_messages(args.table)]
     baseline = _rss_kib()
     best = float("inf")
     prefixes = messages = held = 0
@@ -119,7 +130,7 @@ def worker(args: argparse.Namespace) -> None:
         start = time.perf_counter()
         if profiler:
             profiler.enable()
-        prefixes = run(codec, items, DEFAULT_CONTEXT, keep)
+        prefixes = run(codec, items, keep)
         if profiler:
             profiler.disable()
         best = min(best, time.perf_counter() - start)
@@ -163,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         args.op = args.worker
         worker(args)
         return 0
-    table = table_file(args.ipv4, args.ipv6, args.seed, args.cache)
+    table = args.mrt if args.mrt else table_file(args.ipv4, args.ipv6, args.seed, args.cache)
     source = f"MRT {args.mrt.name}" if args.mrt else f"generated v4 {args.ipv4} + v6 {args.ipv6}, seed {args.seed}"
     print(f"# {source}, Python {sys.version.split()[0]}, best of {args.repeat}")
     print("| op | path | prefixes | messages | seconds | prefixes/s | messages/s | results MiB | peak RSS MiB |")
