@@ -81,6 +81,8 @@ def decode_as_path(v: bytes, ctx: CodecContext, asn4: bool | None = None) -> tup
     wide = ctx.asn4 if asn4 is None else asn4
     size = 4 if wide else 2
     fmt = "!%dI" if wide else "!%dH"
+    if len(v) > 2 and 1 <= v[0] <= 2 and v[1] and len(v) == 2 + v[1] * size:  # the usual single segment
+        return ((v[0], struct.unpack_from(fmt % v[1], v, 2)),)
     segments = []
     pos = 0
     end = len(v)
