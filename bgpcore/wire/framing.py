@@ -20,14 +20,14 @@ from bgpcore.constants import HEADER_LEN, MARKER, MAX_MESSAGE_LEN, HeaderSubcode
 from bgpcore.errors import MessageHeaderError
 
 # Smallest legal length per type; KEEPALIVE and ROUTE-REFRESH lengths are exact (RFC 4271 §6.1).
-_MIN_LEN: Final = {
+_MIN_LEN: Final[dict[int, int]] = {
     MsgType.OPEN: 29,
     MsgType.UPDATE: 23,
     MsgType.NOTIFICATION: 21,
     MsgType.KEEPALIVE: 19,
     MsgType.ROUTE_REFRESH: 23,
 }
-_EXACT_LEN: Final = {MsgType.KEEPALIVE: 19}
+_EXACT_LEN: Final[dict[int, int]] = {MsgType.KEEPALIVE: 19}
 _HEADER: Final = struct.Struct("!16sHB")
 
 
