@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import importlib
 import json
 import os
@@ -121,6 +122,8 @@ def worker(args: argparse.Namespace) -> None:
             items = _updates_from_mrt(args.mrt)
         else:
             items = [(m[19:], DEFAULT_CONTEXT) for m in read_messages(args.table)]
+    if args.no_gc:
+        gc.disable()
     baseline = _rss_kib()
     best = float("inf")
     prefixes = messages = held = 0
@@ -151,6 +154,8 @@ def measure(args: argparse.Namespace, op: str, path: str, table: Path) -> dict[s
         cmd += ["--mrt", str(args.mrt)]
     if args.profile:
         cmd += ["--profile", args.profile]
+    if args.no_gc:
+        cmd.append("--no-gc")
     res = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True)
     result: dict[str, Any] = json.loads(res.stdout.splitlines()[-1])
     return result
@@ -166,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per measurement; the best is kept")
     parser.add_argument("--mrt", type=Path, help="decode the UPDATEs of this MRT file instead of the generated table")
     parser.add_argument("--profile", choices=("decode", "encode"), help="print a cProfile of that operation to stderr")
+    parser.add_argument("--no-gc", action="store_true", help="disable the cyclic garbage collector in the timed runs")
     parser.add_argument("--cache", type=Path, default=ROOT / "build" / "bench")
     parser.add_argument("--worker", choices=("decode", "encode"), help=argparse.SUPPRESS)
     parser.add_argument("--table", type=Path, help=argparse.SUPPRESS)
@@ -176,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     table = args.mrt if args.mrt else table_file(args.ipv4, args.ipv6, args.seed, args.cache)
     source = f"MRT {args.mrt.name}" if args.mrt else f"generated v4 {args.ipv4} + v6 {args.ipv6}, seed {args.seed}"
-    print(f"# {source}, Python {sys.version.split()[0]}, best of {args.repeat}")
+    print(f"# {source}, Python {sys.version.split()[0]}, best of {args.repeat}{', cyclic GC off' if args.no_gc else ''}")
     print("| op | path | prefixes | messages | seconds | prefixes/s | messages/s | results MiB | peak RSS MiB |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     ops = ("decode", "encode") if args.op == "both" else (args.op,)
