@@ -1,0 +1,10 @@
+"""RIB: Adj-RIB-In, decision, route reflection, Loc-RIB, update groups, shards.
+
+``Rib`` (in ``manager``) is the seam the speaker calls; see its module docstring.
+"""
+from bgpcore.rib.adj_out import AddPathSelect, ExportSpec
+from bgpcore.rib.decision import DecisionOptions, Reason
+from bgpcore.rib.manager import MaxPrefixAction, MaxPrefixReached, PeerInfo, Rib, RibConfig
+
+__all__ = ["AddPathSelect", "DecisionOptions", "ExportSpec", "MaxPrefixAction", "MaxPrefixReached", "PeerInfo",
+           "Reason", "Rib", "RibConfig"]

@@ -1,0 +1,205 @@
+"""Adj-RIB-In of one neighbor: what it sent, after import policy, plus graceful-restart staleness.
+
+Prefixes are stored under their wire keys (with the ADD-PATH id when the neighbor sends
+one) and point at one shared ``Path`` per attribute set. With soft reconfiguration the
+paths as received (before policy) are kept too, so a changed import policy can be
+re-applied without asking the neighbor to resend (``reapply``).
+
+Every method returns what the Loc-RIB must do: ``Accepted`` runs (a path and the plain
+prefix keys it now covers) and ``Removed`` runs (path id and plain prefix keys that lost
+this neighbor's path).
+"""
+from __future__ import annotations
+
+from typing import Final, Iterable, NamedTuple
+
+from bgpcore.policy.hooks import RoutePolicy, prefix_independent
+from bgpcore.route import Path, Source
+from bgpcore.wire.context import Family
+from bgpcore.wire.types import PathAttributes
+
+_PATH_CACHE_LIMIT: Final = 1 << 18
+
+
+class Accepted(NamedTuple):
+    path: Path
+    keys: list[bytes]
+
+
+class Removed(NamedTuple):
+    path_id: int
+    keys: list[bytes]
+
+
+def _split_path_ids(keys: list[bytes]) -> dict[int, list[bytes]]:
+    by_id: dict[int, list[bytes]] = {}
+    for key in keys:
+        by_id.setdefault(int.from_bytes(key[:4], "big"), []).append(key)
+    return by_id
+
+
+class AdjRibIn:
+    """Routes from one neighbor.
+
+    Args:
+        source: the neighbor as paths record it.
+        import_policy: applied to every received path; None accepts all.
+        keep_received: soft reconfiguration inbound (keep pre-policy paths).
+        addpath: families whose keys carry a path id (ADD-PATH receive).
+    """
+
+    def __init__(self, source: Source, import_policy: RoutePolicy | None = None, keep_received: bool = False,
+                 addpath: frozenset[Family] = frozenset()) -> None:
+        self.source = source
+        self.import_policy = import_policy
+        self.addpath = addpath
+        self.accepted: dict[Family, dict[bytes, Path]] = {}
+        self.received: dict[Family, dict[bytes, Path]] | None = {} if keep_received else None
+        self.stale: dict[Family, set[bytes]] = {}
+        self._paths: dict[tuple[int, tuple[str, ...], int], Path] = {}
+
+    def _path(self, attrs: PathAttributes, next_hop: tuple[str, ...], path_id: int) -> Path:
+        """One shared Path per (attribute set, next hop, path id): ``attrs`` must be interned."""
+        key = (id(attrs), next_hop, path_id)
+        path = self._paths.get(key)
+        if path is None or path.attrs is not attrs or path.source is not self.source:
+            if len(self._paths) > _PATH_CACHE_LIMIT:
+                self._paths.clear()
+            path = self._paths[key] = Path(attrs, next_hop, self.source, path_id)
+        return path
+
+    def count(self) -> int:
+        """Prefixes accepted, all families (what maximum-prefix limits)."""
+        return sum(map(len, self.accepted.values()))
+
+    def announce(self, family: Family, attrs: PathAttributes, next_hop: tuple[str, ...],
+                 keys: list[bytes]) -> tuple[list[Accepted], list[Removed]]:
+        """The neighbor announced ``keys`` with one attribute set."""
+        accepted: list[Accepted] = []
+        removed: list[Removed] = []
+        stale = self.stale.get(family)
+        if stale:
+            stale.difference_update(keys)
+        if family in self.addpath:
+            for path_id, run in _split_path_ids(keys).items():
+                self._announce(family, self._path(attrs, next_hop, path_id), run, 4, accepted, removed)
+        else:
+            self._announce(family, self._path(attrs, next_hop, 0), keys, 0, accepted, removed)
+        return accepted, removed
+
+    def _announce(self, family: Family, path: Path, keys: list[bytes], cut: int,
+                  accepted: list[Accepted], removed: list[Removed]) -> None:
+        if self.received is not None:
+            self.received.setdefault(family, {}).update(dict.fromkeys(keys, path))
+        table = self.accepted.setdefault(family, {})
+        policy = self.import_policy
+        if policy is None:
+            table.update(dict.fromkeys(keys, path))
+            accepted.append(Accepted(path, [k[cut:] for k in keys] if cut else keys))
+            return
+        if prefix_independent(policy):
+            kept = policy(family, b"", path)
+            runs: dict[int, tuple[Path | None, list[bytes]]] = {0: (kept, keys)}
+        else:
+            runs = {}
+            interned: dict[Path, Path] = {}
+            for key in keys:
+                kept = policy(family, key[cut:], path)
+                if kept is not None and kept is not path:
+                    kept = interned.setdefault(kept, kept)
+                run = runs.get(id(kept))
+                if run is None:
+                    runs[id(kept)] = run = (kept, [])
+                run[1].append(key)
+        for kept, run_keys in runs.values():
+            if kept is None:
+                pop = table.pop
+                gone = [k[cut:] for k in run_keys if pop(k, None) is not None]
+                if gone:
+                    removed.append(Removed(path.path_id, gone))
+            else:
+                table.update(dict.fromkeys(run_keys, kept))
+                accepted.append(Accepted(kept, [k[cut:] for k in run_keys] if cut else run_keys))
+
+    def withdraw(self, family: Family, keys: list[bytes]) -> list[Removed]:
+        """The neighbor withdrew ``keys`` (unknown keys are ignored)."""
+        if self.received is not None and family in self.received:
+            pop_received = self.received[family].pop
+            for key in keys:
+                pop_received(key, None)
+        stale = self.stale.get(family)
+        if stale:
+            stale.difference_update(keys)
+        table = self.accepted.get(family)
+        if not table:
+            return []
+        pop = table.pop
+        gone = [k for k in keys if pop(k, None) is not None]
+        if not gone:
+            return []
+        if family in self.addpath:
+            return [Removed(pid, [k[4:] for k in run]) for pid, run in _split_path_ids(gone).items()]
+        return [Removed(0, gone)]
+
+    def withdraw_all(self) -> dict[Family, list[Removed]]:
+        """Forget everything (session down without graceful restart)."""
+        out = {family: self.withdraw(family, list(table)) for family, table in self.accepted.items()}
+        self.accepted.clear()
+        if self.received is not None:
+            self.received.clear()
+        self.stale.clear()
+        return {family: removed for family, removed in out.items() if removed}
+
+    def mark_stale(self, families: Iterable[Family] | None = None) -> None:
+        """RFC 4724 §4.2: the neighbor restarted; its routes are stale until refreshed."""
+        for family, table in self.accepted.items():
+            if families is None or family in families:
+                self.stale[family] = set(table)
+
+    def stale_count(self) -> int:
+        return sum(map(len, self.stale.values()))
+
+    def purge_stale(self, family: Family | None = None) -> dict[Family, list[Removed]]:
+        """Withdraw what is still stale (End-of-RIB received or the restart timer fired)."""
+        out: dict[Family, list[Removed]] = {}
+        for fam in [f for f in self.stale if family is None or f == family]:
+            removed = self.withdraw(fam, list(self.stale.pop(fam)))
+            if removed:
+                out[fam] = removed
+        return out
+
+    def reapply(self, import_policy: RoutePolicy | None) -> tuple[dict[Family, list[Accepted]], dict[Family, list[Removed]]]:
+        """Soft reconfiguration: run a new import policy over the paths kept as received.
+
+        Raises:
+            ValueError: soft reconfiguration was not enabled for this neighbor.
+        """
+        if self.received is None:
+            raise ValueError("soft reconfiguration inbound is not enabled for this neighbor")
+        self.import_policy = import_policy
+        accepted: dict[Family, list[Accepted]] = {}
+        removed: dict[Family, list[Removed]] = {}
+        for family, received in self.received.items():
+            before = self.accepted.get(family, {})
+            self.accepted[family] = {}
+            runs: dict[int, tuple[Path, list[bytes]]] = {}
+            for key, path in received.items():
+                run = runs.get(id(path))
+                if run is None:
+                    runs[id(path)] = run = (path, [])
+                run[1].append(key)
+            acc: list[Accepted] = []
+            rem: list[Removed] = []
+            cut = 4 if family in self.addpath else 0
+            for path, keys in runs.values():
+                self._announce(family, path, keys, cut, acc, rem)
+            after = self.accepted[family]
+            lost = [k for k in before if k not in after]
+            if lost:
+                if cut:
+                    rem.extend(Removed(pid, [k[4:] for k in run]) for pid, run in _split_path_ids(lost).items())
+                else:
+                    rem.append(Removed(0, lost))
+            accepted[family] = acc
+            removed[family] = rem
+        return accepted, removed

@@ -1,0 +1,306 @@
+"""Adj-RIB-Out of one update group: what the group's members were sent, and what is pending.
+
+Neighbors with an equal ``ExportSpec`` (capabilities, iBGP/eBGP, client or not, ADD-PATH,
+next-hop handling, export policy) get byte-identical UPDATEs, so they share one
+``AdjRibOut``. Pending output is state, not a queue: a dirty set of prefix keys per family
+(insertion-ordered, so prefixes that arrived together leave together). ``generate`` turns
+a slice of it into UPDATE messages, once for the whole group: it exports each best path once
+(cached per path object), groups the prefixes by the resulting attribute set and encodes
+each set with as many prefixes per message as fit.
+
+Members that must catch up alone (new members, or members too far behind the group's
+shared output) get a private dirty set; ``generate_member`` serves it from the current
+Loc-RIB without touching the group's state, and the group's own output keeps feeding it
+until it is empty.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from itertools import islice
+from typing import Final
+
+from bgpcore.policy.hooks import RoutePolicy, prefix_independent
+from bgpcore.rib.decision import DEFAULT_LOCAL_PREF
+from bgpcore.rib.loc import Destination, LocRib
+from bgpcore.rib.reflect import (ebgp_export_attributes, export_next_hop, ibgp_export_attributes, is_reflected,
+                                 may_advertise, reflected_attributes)
+from bgpcore.route import Path
+from bgpcore.wire.context import DEFAULT_CONTEXT, CodecContext, Family
+from bgpcore.wire.types import PathAttributes
+from bgpcore.wire.update import encode_updates, encode_withdrawals
+
+OutRoute = tuple[PathAttributes, tuple[str, ...]]
+"""An exported path: the attribute set (next hop cleared) and the next hop to send."""
+
+CHUNK_PREFIXES: Final = 8192
+"""Prefixes taken from the dirty set per encoding round (bigger packs better, costs latency)."""
+_CACHE_LIMIT: Final = 1 << 18
+
+
+class AddPathSelect(IntEnum):
+    """Which paths go to ADD-PATH receivers (RFC 7911): the multipath set or every path."""
+
+    MULTIPATH = 1
+    ALL = 2
+
+
+@dataclass(frozen=True, slots=True)
+class ExportSpec:
+    """Everything that decides the bytes a neighbor receives; equal specs share a group.
+
+    Attributes:
+        local_asn, cluster_id: ours (the cluster id defaults to the router id).
+        ebgp: the neighbors are in another AS.
+        rr_client: the neighbors are route-reflector clients.
+        send_ctx: the codec context for what we send (ASN4, ADD-PATH send, extended messages).
+        families: (AFI, SAFI) pairs negotiated with the neighbors.
+        local_address: our address on the session, the next hop when we set it ourselves;
+            ``local_address6`` for IPv6 families on an IPv4 session.
+        next_hop_self / next_hop_self_force: rewrite the next hop of eBGP-learned paths /
+            of every path, reflected ones included.
+        send_med: keep MED towards an eBGP neighbor.
+        addpath_select: what ADD-PATH families carry.
+        export_policy: applied last, per path (per prefix if it reads the prefix).
+    """
+
+    local_asn: int
+    cluster_id: str
+    ebgp: bool
+    rr_client: bool = False
+    send_ctx: CodecContext = DEFAULT_CONTEXT
+    families: frozenset[Family] = frozenset({(1, 1)})
+    local_address: str = "0.0.0.0"
+    local_address6: str | None = None
+    next_hop_self: bool = False
+    next_hop_self_force: bool = False
+    send_med: bool = False
+    addpath_select: AddPathSelect = AddPathSelect.MULTIPATH
+    default_local_pref: int = DEFAULT_LOCAL_PREF
+    export_policy: RoutePolicy | None = None
+
+    def self_next_hop(self, family: Family) -> tuple[str, ...]:
+        if family[0] == 2 and ":" not in self.local_address and self.local_address6:
+            return (self.local_address6,)
+        return (self.local_address,)
+
+
+def out_path_id(path: Path) -> int:
+    """The ADD-PATH id we send for a path: stable per (peer, received path id)."""
+    return ((path.source.peer_id + 2) << 16 | (path.path_id & 0xFFFF)) & 0xFFFFFFFF
+
+
+def _take(dirty: dict[bytes, None], count: int) -> list[bytes]:
+    if len(dirty) <= count:
+        keys = list(dirty)
+        dirty.clear()
+        return keys
+    keys = list(islice(dirty, count))
+    for key in keys:
+        del dirty[key]
+    return keys
+
+
+class AdjRibOut:
+    """One update group's advertised state and pending changes, inside one RIB shard."""
+
+    def __init__(self, spec: ExportSpec) -> None:
+        self.spec = spec
+        self.dirty: dict[Family, dict[bytes, None]] = {f: {} for f in spec.families}
+        self.advertised: dict[Family, dict[bytes, OutRoute]] = {f: {} for f in spec.families}
+        self.advertised_ids: dict[Family, dict[bytes, dict[int, OutRoute]]] = {f: {} for f in spec.families}
+        self.members: dict[int, dict[Family, dict[bytes, None]]] = {}
+        self._cache: dict[Family, dict[int, tuple[Path, OutRoute | None]]] = {f: {} for f in spec.families}
+        self._outs: dict[OutRoute, OutRoute] = {}
+        self._per_prefix = spec.export_policy is not None and not prefix_independent(spec.export_policy)
+
+    # -- pending state -------------------------------------------------------------------
+
+    def mark(self, family: Family, keys: list[bytes]) -> None:
+        """Prefixes whose best path changed: they will be looked at on the next ``generate``."""
+        dirty = self.dirty.get(family)
+        if dirty is not None:
+            dirty.update(dict.fromkeys(keys))
+
+    def pending(self) -> bool:
+        return any(self.dirty.values())
+
+    def add_member(self, member: int, loc: LocRib) -> None:
+        """A member that starts with a private copy of the whole table to send."""
+        self.members[member] = {f: dict.fromkeys(loc.keys(f)) for f in self.spec.families}
+
+    def detach_member(self, member: int, keys: dict[Family, list[bytes]]) -> None:
+        """A member fell behind: ``keys`` (what it has not read yet) become its private work."""
+        private = self.members.setdefault(member, {f: {} for f in self.spec.families})
+        for family, run in keys.items():
+            private.setdefault(family, {}).update(dict.fromkeys(run))
+
+    def attach_member(self, member: int) -> None:
+        self.members.pop(member, None)
+
+    # -- export --------------------------------------------------------------------------
+
+    def _intern(self, out: OutRoute) -> OutRoute:
+        return self._outs.setdefault(out, out)
+
+    def export(self, family: Family, path: Path, prefix: bytes = b"") -> OutRoute | None:
+        """What this group advertises for ``path`` (None: nothing), before caching."""
+        spec = self.spec
+        if not may_advertise(path, spec.ebgp, spec.rr_client):
+            return None
+        attrs = path.attrs
+        if spec.ebgp:
+            attrs = ebgp_export_attributes(attrs, spec.local_asn, spec.send_med)
+        elif is_reflected(path.source, spec.ebgp):
+            attrs = reflected_attributes(attrs, path.source, spec.cluster_id)
+        else:
+            attrs = ibgp_export_attributes(attrs, spec.default_local_pref)
+        next_hop = export_next_hop(path, spec.ebgp, spec.self_next_hop(family), spec.next_hop_self,
+                                   spec.next_hop_self_force)
+        if attrs.next_hop is not None:
+            attrs = attrs._replace(next_hop=None)
+        if spec.export_policy is not None:
+            kept = spec.export_policy(family, prefix, path._replace(attrs=attrs, next_hop=next_hop))
+            if kept is None:
+                return None
+            attrs, next_hop = kept.attrs, kept.next_hop
+        return self._intern((attrs, next_hop))
+
+    def _export_cached(self, family: Family, path: Path, prefix: bytes) -> OutRoute | None:
+        if self._per_prefix:
+            return self.export(family, path, prefix)
+        cache = self._cache[family]
+        hit = cache.get(id(path))
+        if hit is not None:
+            return hit[1]
+        if len(cache) > _CACHE_LIMIT:
+            cache.clear()
+        out = self.export(family, path, prefix)
+        cache[id(path)] = (path, out)
+        return out
+
+    def clear_cache(self) -> None:
+        """Forget exported paths (after the export policy or spec changed)."""
+        for cache in self._cache.values():
+            cache.clear()
+
+    # -- encoding ------------------------------------------------------------------------
+
+    def _wanted(self, family: Family, entry: Path | Destination | None, key: bytes) -> OutRoute | None:
+        if entry is None:
+            return None
+        best = entry.best if isinstance(entry, Destination) else entry
+        assert best is not None
+        return self._export_cached(family, best, key)
+
+    def _wanted_ids(self, family: Family, loc: LocRib, key: bytes) -> dict[int, OutRoute]:
+        if self.spec.addpath_select == AddPathSelect.ALL:
+            paths: list[Path] | tuple[Path, ...] = loc.paths(family, key)
+        else:
+            paths = loc.multipath(family, key)
+        wanted: dict[int, OutRoute] = {}
+        for path in paths:
+            out = self._export_cached(family, path, key)
+            if out is not None:
+                wanted[out_path_id(path)] = out
+        return wanted
+
+    def _build(self, family: Family, keys: list[bytes], loc: LocRib, record: bool) -> list[bytes]:
+        """UPDATEs bringing a receiver up to date for ``keys``.
+
+        With ``record`` the group's advertised state is updated and unchanged prefixes are
+        skipped; without it (a private catch-up) the current state is sent as is.
+        """
+        ctx = self.spec.send_ctx
+        if family in ctx.addpath:
+            return self._build_addpath(family, keys, loc, record)
+        table = loc.tables.get(family, {})
+        get = table.get
+        advertised = self.advertised[family]
+        batches: dict[int, tuple[OutRoute, list[bytes]]] = {}
+        withdrawn: list[bytes] = []
+        for key in keys:
+            out = self._wanted(family, get(key), key)
+            if out is None:
+                if not record or advertised.pop(key, None) is not None:
+                    withdrawn.append(key)
+                continue
+            if record:
+                if advertised.get(key) is out:
+                    continue
+                advertised[key] = out
+            batch = batches.get(id(out))
+            if batch is None:
+                batches[id(out)] = batch = (out, [])
+            batch[1].append(key)
+        messages = encode_withdrawals(family, withdrawn, ctx)
+        for (attrs, next_hop), run in batches.values():
+            messages.extend(encode_updates(attrs, family, next_hop, run, ctx))
+        return messages
+
+    def _build_addpath(self, family: Family, keys: list[bytes], loc: LocRib, record: bool) -> list[bytes]:
+        ctx = self.spec.send_ctx
+        advertised = self.advertised_ids[family]
+        batches: dict[int, tuple[OutRoute, list[bytes]]] = {}
+        withdrawn: list[bytes] = []
+        for key in keys:
+            wanted = self._wanted_ids(family, loc, key)
+            before = advertised.get(key, {}) if record else {}
+            for path_id in before:
+                if path_id not in wanted:
+                    withdrawn.append(path_id.to_bytes(4, "big") + key)
+            for path_id, out in wanted.items():
+                if before.get(path_id) is out:
+                    continue
+                batch = batches.get(id(out))
+                if batch is None:
+                    batches[id(out)] = batch = (out, [])
+                batch[1].append(path_id.to_bytes(4, "big") + key)
+            if record:
+                if wanted:
+                    advertised[key] = wanted
+                else:
+                    advertised.pop(key, None)
+        messages = encode_withdrawals(family, withdrawn, ctx)
+        for (attrs, next_hop), run in batches.values():
+            messages.extend(encode_updates(attrs, family, next_hop, run, ctx))
+        return messages
+
+    def generate(self, loc: LocRib, budget_bytes: int) -> tuple[list[bytes], dict[Family, list[bytes]]]:
+        """The group's next UPDATEs, about ``budget_bytes`` of them (at least one round).
+
+        Returns:
+            (messages, keys): the messages, and per family the prefixes they cover (what a
+            member that falls behind later must catch up on).
+        """
+        messages: list[bytes] = []
+        covered: dict[Family, list[bytes]] = {}
+        size = 0
+        for family, dirty in self.dirty.items():
+            while dirty and size < budget_bytes:
+                keys = _take(dirty, CHUNK_PREFIXES)
+                built = self._build(family, keys, loc, True)
+                covered.setdefault(family, []).extend(keys)
+                for private in self.members.values():
+                    private.setdefault(family, {}).update(dict.fromkeys(keys))
+                messages.extend(built)
+                size += sum(map(len, built))
+        return messages, covered
+
+    def generate_member(self, member: int, loc: LocRib, budget_bytes: int) -> tuple[list[bytes], bool]:
+        """A catching-up member's next UPDATEs.
+
+        Returns:
+            (messages, done): done when its private work is empty (it may rejoin the group).
+        """
+        private = self.members.get(member)
+        if private is None:
+            return [], True
+        messages: list[bytes] = []
+        size = 0
+        for family, dirty in private.items():
+            while dirty and size < budget_bytes:
+                built = self._build(family, _take(dirty, CHUNK_PREFIXES), loc, False)
+                messages.extend(built)
+                size += sum(map(len, built))
+        return messages, not any(private.values())

@@ -1,0 +1,225 @@
+"""Update groups: neighbors with equal ``ExportSpec`` read one shared stream of UPDATEs.
+
+The RIB shards encode each UPDATE once per group; the group keeps the encoded rounds in a
+short log and every member keeps its own read position (``cursor``). The log is trimmed as
+the slowest attached member advances. A member that lags more than ``lag_limit_bytes``
+behind is detached: the prefixes of the rounds it did not read go back to the shards as
+its private work, it catches up from the current Loc-RIB, and then rejoins at the log's
+end. New members join the same way (their private work is the whole table), except the
+first member of a new group, which simply reads the group's first rounds.
+
+End-of-RIB (RFC 4724 §2) goes to a member once it has everything that was in the table
+when it joined.
+
+This module holds the bookkeeping only; ``GroupOutput`` is the way to the shards.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple, Protocol
+
+from bgpcore.rib.adj_out import ExportSpec
+from bgpcore.route import PeerId
+from bgpcore.wire.context import Family
+
+ShardKeys = list[dict[Family, list[bytes]]]
+"""Per shard, per family: the prefixes one round covered."""
+
+
+class Round(NamedTuple):
+    """One encoding round of a group: its messages and the prefixes they cover."""
+
+    messages: list[bytes]
+    size: int
+    keys: ShardKeys
+
+
+class GroupOutput(Protocol):
+    """What the groups ask of the RIB shards."""
+
+    def generate(self, group_id: int, budget_bytes: int) -> tuple[list[bytes], ShardKeys, bool]:
+        """Next group round: (messages, keys per shard, nothing left pending)."""
+        ...
+
+    def generate_member(self, group_id: int, member: PeerId, budget_bytes: int) -> tuple[list[bytes], bool]:
+        """Next private catch-up messages of a member: (messages, done)."""
+        ...
+
+    def detach_member(self, group_id: int, member: PeerId, keys: ShardKeys) -> None: ...
+
+    def attach_member(self, group_id: int, member: PeerId) -> None: ...
+
+
+class Member:
+    """One neighbor's progress in its group."""
+
+    __slots__ = ("peer_id", "cursor", "catching_up", "eor", "eor_at", "outbox")
+
+    def __init__(self, peer_id: PeerId, cursor: int, catching_up: bool, eor: list[bytes]) -> None:
+        self.peer_id = peer_id
+        self.cursor = cursor
+        self.catching_up = catching_up
+        self.eor = eor
+        self.eor_at: int | None = None
+        self.outbox: list[bytes] = []
+
+
+class UpdateGroup:
+    """A group's shared log of rounds and its members' positions in it."""
+
+    def __init__(self, group_id: int, spec: ExportSpec) -> None:
+        self.id = group_id
+        self.spec = spec
+        self.members: dict[PeerId, Member] = {}
+        self.log: list[Round] = []
+        self.base = 0
+        self.drained = False
+
+    @property
+    def end(self) -> int:
+        return self.base + len(self.log)
+
+    def lag_bytes(self, member: Member) -> int:
+        return sum(r.size for r in self.log[member.cursor - self.base:])
+
+    def trim(self) -> None:
+        """Drop rounds every attached member has read."""
+        cursors = [m.cursor for m in self.members.values() if not m.catching_up]
+        low = min(cursors, default=self.end)
+        if low > self.base:
+            del self.log[: low - self.base]
+            self.base = low
+
+    def unread_keys(self, member: Member, shards: int) -> ShardKeys:
+        merged: ShardKeys = [{} for _ in range(shards)]
+        for rnd in self.log[member.cursor - self.base:]:
+            for shard, per_family in enumerate(rnd.keys):
+                for family, keys in per_family.items():
+                    merged[shard].setdefault(family, []).extend(keys)
+        return merged
+
+
+class UpdateGroups:
+    """Assigns neighbors to groups by ``ExportSpec`` and serves their UPDATE streams."""
+
+    def __init__(self, output: GroupOutput, shards: int, lag_limit_bytes: int = 16 << 20,
+                 round_bytes: int = 1 << 20) -> None:
+        self.output = output
+        self.round_bytes = round_bytes
+        self.shards = shards
+        self.lag_limit_bytes = lag_limit_bytes
+        self.by_spec: dict[ExportSpec, UpdateGroup] = {}
+        self.by_member: dict[PeerId, UpdateGroup] = {}
+        self._next_id = 0
+
+    def join(self, peer_id: PeerId, spec: ExportSpec, eor: list[bytes]) -> tuple[UpdateGroup, bool]:
+        """Add a member; returns its group and whether the group is new (the caller then
+        creates it in the shards, with the whole table pending) or not (the caller then
+        gives the member the whole table as private work)."""
+        group = self.by_spec.get(spec)
+        created = group is None
+        if group is None:
+            group = UpdateGroup(self._next_id, spec)
+            self._next_id += 1
+            self.by_spec[spec] = group
+        group.members[peer_id] = Member(peer_id, group.end, not created, eor)
+        self.by_member[peer_id] = group
+        return group, created
+
+    def leave(self, peer_id: PeerId) -> UpdateGroup | None:
+        """Remove a member; returns its group when that is now empty (the caller deletes it)."""
+        group = self.by_member.pop(peer_id, None)
+        if group is None:
+            return None
+        group.members.pop(peer_id, None)
+        if group.members:
+            group.trim()
+            return None
+        del self.by_spec[group.spec]
+        return group
+
+    def restart_member(self, peer_id: PeerId, eor: list[bytes]) -> UpdateGroup | None:
+        """The member must get the whole table again (route refresh): it catches up privately."""
+        group = self.by_member.get(peer_id)
+        if group is None:
+            return None
+        member = group.members[peer_id]
+        member.catching_up = True
+        member.eor = eor
+        member.eor_at = None
+        group.trim()
+        return group
+
+    def pending(self, peer_id: PeerId) -> bool:
+        """Whether ``next_messages`` may have something for this member (a cheap hint)."""
+        group = self.by_member.get(peer_id)
+        if group is None:
+            return False
+        member = group.members[peer_id]
+        return bool(member.outbox or member.catching_up or member.eor or member.cursor < group.end
+                    or not group.drained)
+
+    def note_changes(self, groups: list[UpdateGroup] | None = None) -> None:
+        """Something may be pending in the shards for these groups (all when None)."""
+        for group in groups if groups is not None else self.by_spec.values():
+            group.drained = False
+
+    def next_messages(self, peer_id: PeerId, budget_bytes: int) -> list[bytes]:
+        """Up to about ``budget_bytes`` of UPDATEs for a member (whole rounds, so possibly more)."""
+        group = self.by_member.get(peer_id)
+        if group is None:
+            return []
+        member = group.members[peer_id]
+        out: list[bytes] = []
+        size = 0
+        while size < budget_bytes:
+            if member.outbox:
+                out.extend(member.outbox)
+                size += sum(map(len, member.outbox))
+                member.outbox = []
+            elif member.catching_up:
+                messages, done = self.output.generate_member(group.id, peer_id, budget_bytes - size)
+                out.extend(messages)
+                size += sum(map(len, messages))
+                if done:
+                    self.output.attach_member(group.id, peer_id)
+                    member.catching_up = False
+                    member.cursor = group.end
+                    member.outbox, member.eor = member.eor, []
+                elif not messages:
+                    break
+            elif member.eor_at is not None and member.cursor >= member.eor_at:
+                member.outbox, member.eor, member.eor_at = member.eor, [], None
+            elif member.cursor < group.end:
+                rnd = group.log[member.cursor - group.base]
+                member.cursor += 1
+                out.extend(rnd.messages)
+                size += rnd.size
+            elif not self._generate(group):
+                break
+        group.trim()
+        self._detach_laggards(group)
+        return out
+
+    def _generate(self, group: UpdateGroup) -> bool:
+        """Run one group round; False when there was nothing to do."""
+        if group.drained:
+            return False
+        messages, keys, drained = self.output.generate(group.id, self.round_bytes)
+        if messages:
+            group.log.append(Round(messages, sum(map(len, messages)), keys))
+        group.drained = drained
+        if drained:
+            for member in group.members.values():
+                if member.eor and not member.catching_up and member.eor_at is None:
+                    member.eor_at = group.end
+        return bool(messages) or drained
+
+    def _detach_laggards(self, group: UpdateGroup) -> None:
+        for member in group.members.values():
+            if member.catching_up or member.cursor >= group.end:
+                continue
+            if group.lag_bytes(member) > self.lag_limit_bytes:
+                self.output.detach_member(group.id, member.peer_id, group.unread_keys(member, self.shards))
+                member.catching_up = True
+                member.cursor = group.end
+        group.trim()

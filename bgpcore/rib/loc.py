@@ -1,0 +1,172 @@
+"""Loc-RIB: per family, prefix key -> its path, or a destination when there are several.
+
+A prefix with one path maps straight to that ``Path`` (a dict write, no decision). Only when
+a second path arrives does the entry become a ``Destination`` holding every path with the
+chosen best and multipath set; it turns back into a bare ``Path`` when one remains.
+
+``update``/``remove`` return ``BestChange`` deltas grouped by new best path, so a run of
+prefixes announced together costs one change, not one per prefix.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+from bgpcore.rib.decision import DEFAULT_OPTIONS, DecisionOptions, rank_paths, select_best, select_multipath
+from bgpcore.route import BestChange, Path, PeerId
+from bgpcore.wire.context import Family
+
+
+class Destination:
+    """Several paths to one prefix and the decision over them."""
+
+    __slots__ = ("paths", "best", "multipath")
+
+    def __init__(self, paths: list[Path]) -> None:
+        self.paths = paths
+        self.best: Path | None = None
+        self.multipath: tuple[Path, ...] = ()
+
+
+Entry = Path | Destination
+
+
+class _Changes:
+    """Collects changed prefixes grouped by (best, multipath) identity."""
+
+    __slots__ = ("family", "runs")
+
+    def __init__(self, family: Family) -> None:
+        self.family = family
+        self.runs: dict[tuple[int, ...], BestChange] = {}
+
+    def add(self, key: bytes, best: Path | None, paths: tuple[Path, ...]) -> None:
+        tag = tuple(map(id, paths)) if paths else (0,)
+        change = self.runs.get(tag)
+        if change is None:
+            self.runs[tag] = change = BestChange(self.family, [], best, paths)
+        change.keys.append(key)
+
+    def result(self, first: BestChange | None = None) -> list[BestChange]:
+        out = [first] if first is not None and first.keys else []
+        out.extend(self.runs.values())
+        return out
+
+
+class LocRib:
+    """Best paths of every prefix, one table per family."""
+
+    def __init__(self, options: DecisionOptions = DEFAULT_OPTIONS) -> None:
+        self.options = options
+        self.tables: dict[Family, dict[bytes, Entry]] = {}
+
+    def _decide(self, dest: Destination) -> bool:
+        best = select_best(dest.paths, self.options)
+        multipath = select_multipath(dest.paths, best, self.options) if self.options.maximum_paths > 1 else (best,)
+        changed = best is not dest.best or multipath != dest.multipath
+        dest.best = best
+        dest.multipath = multipath
+        return changed
+
+    def update(self, family: Family, path: Path, keys: list[bytes]) -> list[BestChange]:
+        """Add ``path`` to each prefix in ``keys``, replacing the path from the same peer and path id."""
+        table = self.tables.setdefault(family, {})
+        get = table.get
+        peer = path.source.peer_id
+        path_id = path.path_id
+        single = BestChange(family, [], path, (path,))
+        plain = single.keys
+        changes = _Changes(family)
+        for key in keys:
+            cur = get(key)
+            if cur is None:
+                table[key] = path
+                plain.append(key)
+                continue
+            if cur is path:
+                continue
+            if not isinstance(cur, Destination):
+                if cur.source.peer_id == peer and cur.path_id == path_id:
+                    table[key] = path
+                    plain.append(key)
+                    continue
+                dest = Destination([cur, path])
+                table[key] = dest
+            else:
+                dest = cur
+                paths = dest.paths
+                for i, old in enumerate(paths):
+                    if old.source.peer_id == peer and old.path_id == path_id:
+                        paths[i] = path
+                        break
+                else:
+                    paths.append(path)
+            if self._decide(dest):
+                changes.add(key, dest.best, dest.multipath)
+        return changes.result(single)
+
+    def remove(self, family: Family, peer_id: PeerId, path_id: int, keys: list[bytes]) -> list[BestChange]:
+        """Remove the path of ``(peer_id, path_id)`` from each prefix in ``keys``."""
+        table = self.tables.get(family)
+        if not table:
+            return []
+        get = table.get
+        gone = BestChange(family, [], None, ())
+        withdrawn = gone.keys
+        changes = _Changes(family)
+        for key in keys:
+            cur = get(key)
+            if cur is None:
+                continue
+            if not isinstance(cur, Destination):
+                if cur.source.peer_id == peer_id and cur.path_id == path_id:
+                    del table[key]
+                    withdrawn.append(key)
+                continue
+            paths = cur.paths
+            for i, old in enumerate(paths):
+                if old.source.peer_id == peer_id and old.path_id == path_id:
+                    del paths[i]
+                    break
+            else:
+                continue
+            if len(paths) == 1:
+                last = paths[0]
+                table[key] = last
+                if cur.best is not last or len(cur.multipath) != 1:
+                    changes.add(key, last, (last,))
+            elif self._decide(cur):
+                changes.add(key, cur.best, cur.multipath)
+        return changes.result(gone)
+
+    def best(self, family: Family, key: bytes) -> Path | None:
+        """The best path to a prefix, or None."""
+        cur = self.tables.get(family, {}).get(key)
+        if cur is None or not isinstance(cur, Destination):
+            return cur
+        return cur.best
+
+    def multipath(self, family: Family, key: bytes) -> tuple[Path, ...]:
+        """The multipath (ECMP) set of a prefix, best first; empty when unknown."""
+        cur = self.tables.get(family, {}).get(key)
+        if cur is None:
+            return ()
+        return cur.multipath if isinstance(cur, Destination) else (cur,)
+
+    def paths(self, family: Family, key: bytes) -> list[Path]:
+        """Every path to a prefix, best first."""
+        cur = self.tables.get(family, {}).get(key)
+        if cur is None:
+            return []
+        if not isinstance(cur, Destination):
+            return [cur]
+        ranked = rank_paths(cur.paths, self.options)
+        return ranked
+
+    def keys(self, family: Family) -> Iterator[bytes]:
+        return iter(self.tables.get(family, {}))
+
+    def families(self) -> list[Family]:
+        return list(self.tables)
+
+    def __len__(self) -> int:
+        return sum(map(len, self.tables.values()))

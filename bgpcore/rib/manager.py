@@ -1,0 +1,484 @@
+"""The RIB as the speaker sees it: one ``Rib`` object, fed decoded UPDATEs, pulled for output.
+
+The seam (everything takes peer ids; nothing here touches sockets or clocks)::
+
+    rib = Rib(RibConfig(local_asn=65000, router_id="192.0.2.1", shards=1))
+    rib.peer_up(peer_id, PeerInfo(...))          # session Established
+    changes = rib.receive(peer_id, update)       # decoded Update -> list[BestChange]
+    data = rib.next_messages(peer_id, 65536)     # socket writable: encoded UPDATEs, [] if none
+    rib.pending(peer_id)                         # worth asking next_messages?
+    rib.route_refresh(peer_id)                   # the peer sent ROUTE-REFRESH: resend all
+    rib.peer_down(peer_id, graceful=True, now=t) # keep routes stale (RFC 4724 helper)
+    rib.handle_timer(now); rib.next_deadline()   # stale-route timers
+    rib.close()                                  # stop shard workers
+
+``receive`` raises ``MaxPrefixReached`` (a ``Cease``, carrying the changes it made) when a
+peer configured with ``MaxPrefixAction.RESTART`` exceeds its limit; the speaker sends it as
+the NOTIFICATION and then calls ``peer_down``. End-of-RIB markers in received UPDATEs are
+handled inside ``receive``.
+
+With ``shards > 1`` the Loc-RIB lives in worker processes: ``receive`` returns the changes
+that are already back and ``flush`` waits for the rest. The routes and the bytes sent are
+the same whatever the number of shards.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import struct
+from dataclasses import dataclass, field
+from enum import IntEnum
+from functools import partial
+from typing import Any, Final
+
+from bgpcore.constants import CeaseSubcode
+from bgpcore.errors import Cease, UsageError
+from bgpcore.policy.hooks import RoutePolicy
+from bgpcore.rib.adj_out import AddPathSelect, ExportSpec
+from bgpcore.rib.decision import DEFAULT_OPTIONS, DecisionOptions
+from bgpcore.rib.groups import ShardKeys, UpdateGroups
+from bgpcore.rib.shard import LocalShard, ProcessShard, ShardConfig, ShardHandle, split_keys
+from bgpcore.route import LOCAL_PEER, LOCAL_SOURCE, BestChange, Path, PeerId, Source
+from bgpcore.wire.context import DEFAULT_CONTEXT, IPV4_UNICAST, CodecContext, Family
+from bgpcore.wire.types import PathAttributes, Update
+from bgpcore.wire.update import encode_end_of_rib
+
+log = logging.getLogger("bgpcore.rib")
+
+_NO_FAMILIES: Final[frozenset[Family]] = frozenset()
+
+
+class MaxPrefixAction(IntEnum):
+    """What exceeding a neighbor's maximum-prefix limit does."""
+
+    WARNING_ONLY = 0
+    RESTART = 1
+
+
+class MaxPrefixReached(Cease):
+    """A neighbor sent more prefixes than allowed (RFC 4486 Cease subcode 1).
+
+    ``changes`` holds the best-path changes the offending UPDATE still made.
+    """
+
+    def __init__(self, family: Family, limit: int, changes: list[BestChange]) -> None:
+        data = struct.pack("!HBI", family[0], family[1], limit & 0xFFFFFFFF)
+        super().__init__(CeaseSubcode.MAXIMUM_PREFIXES_REACHED, data, f"more than {limit} prefixes received")
+        self.changes = changes
+
+
+@dataclass(frozen=True, slots=True)
+class RibConfig:
+    """Speaker-wide RIB settings.
+
+    Attributes:
+        shards: RIB shards (worker processes when > 1); None means one per CPU.
+        track_changes: build ``BestChange`` lists (a FIB needs them; a pure route
+            reflector can turn them off).
+        stale_path_time_s: how long a restarted peer's routes stay stale waiting for
+            End-of-RIB once the session is back (RFC 4724 §4.2).
+        lag_limit_bytes: unread shared output after which a slow member catches up alone.
+        start_method: multiprocessing start method of shard workers.
+    """
+
+    local_asn: int
+    router_id: str
+    cluster_id: str | None = None
+    decision: DecisionOptions = DEFAULT_OPTIONS
+    shards: int | None = None
+    track_changes: bool = True
+    stale_path_time_s: float = 360.0
+    lag_limit_bytes: int = 16 << 20
+    start_method: str = "spawn"
+
+
+@dataclass(frozen=True, slots=True)
+class PeerInfo:
+    """One established session as the RIB needs it.
+
+    Attributes:
+        asn, router_id, address: the neighbor's AS, BGP identifier and address.
+        local_address: our address on the session (next hop when we set it);
+            ``local_address6`` our IPv6 next hop for IPv6 families over an IPv4 session.
+        rr_client: the neighbor is a route-reflector client.
+        send_ctx / recv_ctx: the codec contexts negotiated per direction.
+        families: the (AFI, SAFI) pairs negotiated.
+        addpath_select: which paths go to the neighbor where ADD-PATH send was negotiated.
+        import_policy / export_policy: see ``bgpcore.policy.hooks.RoutePolicy``.
+        soft_reconfiguration: keep received routes before import policy.
+        max_prefix / max_prefix_action: the limit on accepted prefixes and what it does.
+        restart_time_s: the neighbor's graceful-restart time (None: no graceful restart).
+    """
+
+    asn: int
+    router_id: str
+    address: str
+    local_address: str
+    local_address6: str | None = None
+    rr_client: bool = False
+    send_ctx: CodecContext = DEFAULT_CONTEXT
+    recv_ctx: CodecContext = DEFAULT_CONTEXT
+    families: frozenset[Family] = field(default_factory=lambda: frozenset({IPV4_UNICAST}))
+    addpath_select: AddPathSelect = AddPathSelect.MULTIPATH
+    import_policy: RoutePolicy | None = None
+    export_policy: RoutePolicy | None = None
+    next_hop_self: bool = False
+    next_hop_self_force: bool = False
+    send_med: bool = False
+    soft_reconfiguration: bool = False
+    max_prefix: int | None = None
+    max_prefix_action: MaxPrefixAction = MaxPrefixAction.WARNING_ONLY
+    restart_time_s: float | None = None
+
+
+class _Peer:
+    __slots__ = ("info", "source", "counts", "warned", "up", "stale", "deadline", "over_limit")
+
+    def __init__(self, info: PeerInfo, source: Source, shards: int) -> None:
+        self.info = info
+        self.source = source
+        self.counts = [0] * shards
+        self.warned = False
+        self.up = True
+        self.stale: set[Family] = set()
+        self.deadline: float | None = None
+        self.over_limit: Family | None = None
+
+
+class Rib:
+    """Adj-RIBs-In, Loc-RIB and update groups behind the seam described in the module docstring."""
+
+    def __init__(self, config: RibConfig) -> None:
+        self.config = config
+        count = config.shards if config.shards is not None else (os.cpu_count() or 1)
+        if count < 1:
+            raise UsageError(f"shards must be at least 1, got {count}")
+        shard_config = ShardConfig(config.local_asn, config.router_id, config.cluster_id or config.router_id,
+                                   config.decision, config.track_changes)
+        self.shards: list[ShardHandle] = (
+            [LocalShard(shard_config)] if count == 1
+            else [ProcessShard(shard_config, config.start_method) for _ in range(count)])
+        self.groups = UpdateGroups(self, count, config.lag_limit_bytes)
+        self._peers: dict[PeerId, _Peer] = {}
+        self._changes: list[BestChange] = []
+        self._attrs: dict[PathAttributes, PathAttributes] = {}
+        self._call_all("add_peer", (LOCAL_PEER, LOCAL_SOURCE, None, False, _NO_FAMILIES))
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _call_all(self, name: str, args: tuple[Any, ...]) -> list[Any]:
+        for shard in self.shards:
+            shard.send(name, args)
+        return [shard.result() for shard in self.shards]
+
+    def _on_result(self, peer: _Peer, index: int, family: Family, result: tuple[list[BestChange], int]) -> None:
+        changes, count = result
+        if changes:
+            self._changes.extend(changes)
+        peer.counts[index] = count
+        limit = peer.info.max_prefix
+        if limit is not None and sum(peer.counts) > limit and peer.up:
+            peer.over_limit = family
+
+    def _on_changes(self, changes: list[BestChange]) -> None:
+        self._changes.extend(changes)
+
+    def _take_changes(self) -> list[BestChange]:
+        changes, self._changes = self._changes, []
+        return changes
+
+    def _post(self, peer_id: PeerId, peer: _Peer, name: str, family: Family, args: tuple[Any, ...],
+              keys: list[bytes]) -> None:
+        if len(self.shards) == 1:
+            self.shards[0].post(name, (peer_id, family, *args, keys), partial(self._on_result, peer, 0, family),
+                                len(keys))
+            return
+        cut = 4 if family in peer.info.recv_ctx.addpath else 0
+        for index, run in enumerate(split_keys(keys, len(self.shards), cut)):
+            if run:
+                self.shards[index].post(name, (peer_id, family, *args, run),
+                                        partial(self._on_result, peer, index, family), len(run))
+
+    # -- GroupOutput (called by UpdateGroups) --------------------------------------------
+
+    def generate(self, group_id: int, budget_bytes: int) -> tuple[list[bytes], ShardKeys, bool]:
+        share = max(1, budget_bytes // len(self.shards))
+        messages: list[bytes] = []
+        keys: ShardKeys = []
+        drained = True
+        for part, covered, empty in self._call_all("generate", (group_id, share)):
+            messages.extend(part)
+            keys.append(covered)
+            drained = drained and empty
+        return messages, keys, drained
+
+    def generate_member(self, group_id: int, member: PeerId, budget_bytes: int) -> tuple[list[bytes], bool]:
+        share = max(1, budget_bytes // len(self.shards))
+        messages: list[bytes] = []
+        done = True
+        for part, finished in self._call_all("generate_member", (group_id, member, share)):
+            messages.extend(part)
+            done = done and finished
+        return messages, done
+
+    def detach_member(self, group_id: int, member: PeerId, keys: ShardKeys) -> None:
+        for shard, per_family in zip(self.shards, keys):
+            shard.send("detach_member", (group_id, member, per_family))
+        for shard in self.shards:
+            shard.result()
+
+    def attach_member(self, group_id: int, member: PeerId) -> None:
+        self._call_all("attach_member", (group_id, member))
+
+    # -- sessions ------------------------------------------------------------------------
+
+    def peer_up(self, peer_id: PeerId, info: PeerInfo, now: float | None = None) -> None:
+        """A session reached Established (or its settings changed): start sending it the table.
+
+        Args:
+            now: monotonic seconds; needed when the peer comes back from a graceful
+                restart, to start the stale-path timer.
+        """
+        if peer_id == LOCAL_PEER:
+            raise UsageError(f"peer id {LOCAL_PEER} is reserved for local routes")
+        ebgp = info.asn != self.config.local_asn
+        source = Source(peer_id, info.address, info.router_id, info.asn, ebgp, info.rr_client and not ebgp)
+        peer = self._peers.get(peer_id)
+        if peer is None:
+            peer = self._peers[peer_id] = _Peer(info, source, len(self.shards))
+        peer.info, peer.source, peer.up, peer.warned, peer.over_limit = info, source, True, False, None
+        if peer.stale:
+            peer.deadline = None if now is None else now + self.config.stale_path_time_s
+        self._call_all("add_peer", (peer_id, source, info.import_policy, info.soft_reconfiguration,
+                                    info.recv_ctx.addpath))
+        self._leave_group(peer_id)
+        spec = ExportSpec(
+            local_asn=self.config.local_asn, cluster_id=self.config.cluster_id or self.config.router_id,
+            ebgp=ebgp, rr_client=source.rr_client, send_ctx=info.send_ctx, families=info.families,
+            local_address=info.local_address, local_address6=info.local_address6,
+            next_hop_self=info.next_hop_self, next_hop_self_force=info.next_hop_self_force,
+            send_med=info.send_med, addpath_select=info.addpath_select,
+            default_local_pref=self.config.decision.default_local_pref, export_policy=info.export_policy)
+        eor = [encode_end_of_rib(f, info.send_ctx) for f in sorted(info.families)]
+        group, created = self.groups.join(peer_id, spec, eor)
+        if created:
+            self._call_all("add_group", (group.id, spec))
+        else:
+            self._call_all("add_member", (group.id, peer_id))
+        self.groups.note_changes([group])
+
+    def _leave_group(self, peer_id: PeerId) -> None:
+        emptied = self.groups.leave(peer_id)
+        if emptied is not None:
+            self._call_all("remove_group", (emptied.id,))
+
+    def peer_down(self, peer_id: PeerId, graceful: bool = False, now: float = 0.0) -> list[BestChange]:
+        """A session left Established.
+
+        Args:
+            graceful: the peer is restarting (RFC 4724) and negotiated graceful restart:
+                keep its routes, stale, for its restart time.
+            now: monotonic seconds, for the restart timer.
+
+        Returns:
+            The best-path changes (none for a graceful restart).
+        """
+        peer = self._peers.get(peer_id)
+        if peer is None:
+            return []
+        self._leave_group(peer_id)
+        restart = peer.info.restart_time_s
+        if graceful and restart is not None:
+            peer.up = False
+            peer.stale = set(peer.info.families)
+            peer.deadline = now + restart
+            self._call_all("mark_stale", (peer_id, None))
+            log.info("peer %s restarting: routes kept as stale for %.0f s", peer_id, restart)
+            return self.flush()
+        del self._peers[peer_id]
+        for changes in self._call_all("remove_peer", (peer_id,)):
+            self._changes.extend(changes)
+        self.groups.note_changes()
+        return self._take_changes()
+
+    # -- inbound -------------------------------------------------------------------------
+
+    def receive(self, peer_id: PeerId, update: Update) -> list[BestChange]:
+        """Apply one decoded UPDATE from an established peer.
+
+        Returns:
+            Best-path changes known so far (all of them with one shard).
+
+        Raises:
+            MaxPrefixReached: the peer is over its limit and configured to restart.
+            UsageError: the peer is not up.
+        """
+        peer = self._peers.get(peer_id)
+        if peer is None or not peer.up:
+            raise UsageError(f"peer {peer_id} is not up")
+        if update.withdrawn:
+            self._post(peer_id, peer, "withdraw", IPV4_UNICAST, (), update.withdrawn)
+        mp_unreach = update.mp_unreach
+        if mp_unreach is not None and mp_unreach.nlri:
+            self._post(peer_id, peer, "withdraw", (mp_unreach.afi, mp_unreach.safi), (), mp_unreach.nlri)
+        attrs = update.attributes
+        if attrs is not None:
+            attrs = self._attrs.setdefault(attrs, attrs)
+            if len(self._attrs) > 4096:
+                self._attrs.clear()
+            if update.nlri and attrs.next_hop is not None:
+                self._post(peer_id, peer, "announce", IPV4_UNICAST, (attrs, (attrs.next_hop,)), update.nlri)
+            mp_reach = update.mp_reach
+            if mp_reach is not None and mp_reach.nlri:
+                self._post(peer_id, peer, "announce", (mp_reach.afi, mp_reach.safi), (attrs, mp_reach.next_hop),
+                           mp_reach.nlri)
+        eor = update.end_of_rib()
+        if eor is not None:
+            return self.end_of_rib(peer_id, eor)
+        for shard in self.shards:
+            shard.poll()
+        self.groups.note_changes()
+        self._enforce_limit(peer_id, peer)
+        return self._take_changes()
+
+    def _enforce_limit(self, peer_id: PeerId, peer: _Peer) -> None:
+        family = peer.over_limit
+        if family is None:
+            if peer.warned and peer.info.max_prefix is not None and sum(peer.counts) <= peer.info.max_prefix:
+                peer.warned = False
+            return
+        limit = peer.info.max_prefix
+        assert limit is not None
+        if peer.info.max_prefix_action == MaxPrefixAction.RESTART:
+            peer.up = False
+            log.warning("peer %s: %d prefixes exceed the limit of %d: closing the session",
+                        peer_id, sum(peer.counts), limit)
+            raise MaxPrefixReached(family, limit, self._take_changes())
+        peer.over_limit = None
+        if not peer.warned:
+            peer.warned = True
+            log.warning("peer %s: %d prefixes exceed the limit of %d", peer_id, sum(peer.counts), limit)
+
+    def end_of_rib(self, peer_id: PeerId, family: Family) -> list[BestChange]:
+        """The peer finished sending ``family``: purge what it did not refresh after a restart."""
+        peer = self._peers.get(peer_id)
+        if peer is not None and family in peer.stale:
+            peer.stale.discard(family)
+            if not peer.stale:
+                peer.deadline = None
+            for changes in self._call_all("purge_stale", (peer_id, family)):
+                self._changes.extend(changes)
+            self.groups.note_changes()
+        return self.flush()
+
+    def soft_reset_in(self, peer_id: PeerId, import_policy: RoutePolicy | None) -> list[BestChange]:
+        """Apply a new import policy to the routes kept by soft reconfiguration."""
+        peer = self._peers[peer_id]
+        for changes in self._call_all("soft_reset_in", (peer_id, import_policy)):
+            self._changes.extend(changes)
+        from dataclasses import replace
+        peer.info = replace(peer.info, import_policy=import_policy)
+        self.groups.note_changes()
+        return self._take_changes()
+
+    def originate(self, family: Family, keys: list[bytes], attrs: PathAttributes,
+                  next_hop: tuple[str, ...] = ()) -> list[BestChange]:
+        """Announce prefixes of our own (``network`` statements, redistribution)."""
+        for index, run in enumerate(split_keys(keys, len(self.shards))):
+            if run:
+                self.shards[index].post("announce", (LOCAL_PEER, family, attrs, next_hop, run), self._on_local)
+        self.groups.note_changes()
+        return self.flush()
+
+    def withdraw_originated(self, family: Family, keys: list[bytes]) -> list[BestChange]:
+        for index, run in enumerate(split_keys(keys, len(self.shards))):
+            if run:
+                self.shards[index].post("withdraw", (LOCAL_PEER, family, run), self._on_local)
+        self.groups.note_changes()
+        return self.flush()
+
+    def _on_local(self, result: tuple[list[BestChange], int]) -> None:
+        self._changes.extend(result[0])
+
+    # -- timers --------------------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        """When ``handle_timer`` must next run (a stale-route timer), or None."""
+        deadlines = [p.deadline for p in self._peers.values() if p.deadline is not None]
+        return min(deadlines, default=None)
+
+    def handle_timer(self, now: float) -> list[BestChange]:
+        """Purge stale routes of peers whose restart or stale-path timer expired."""
+        for peer_id, peer in list(self._peers.items()):
+            if peer.deadline is None or peer.deadline > now:
+                continue
+            peer.deadline = None
+            peer.stale.clear()
+            if peer.up:
+                log.info("peer %s: no End-of-RIB in time, purging stale routes", peer_id)
+                for changes in self._call_all("purge_stale", (peer_id, None)):
+                    self._changes.extend(changes)
+            else:
+                log.info("peer %s did not come back in time: withdrawing its routes", peer_id)
+                del self._peers[peer_id]
+                for changes in self._call_all("remove_peer", (peer_id,)):
+                    self._changes.extend(changes)
+        self.groups.note_changes()
+        return self.flush()
+
+    # -- outbound ------------------------------------------------------------------------
+
+    def next_messages(self, peer_id: PeerId, budget_bytes: int) -> list[bytes]:
+        """Encoded UPDATEs to write to the peer now (about ``budget_bytes``); [] when none."""
+        for shard in self.shards:
+            shard.poll()
+        return self.groups.next_messages(peer_id, budget_bytes)
+
+    def pending(self, peer_id: PeerId) -> bool:
+        """Whether ``next_messages`` may return something for the peer."""
+        return self.groups.pending(peer_id)
+
+    def route_refresh(self, peer_id: PeerId) -> None:
+        """The peer asked for our routes again (RFC 2918): resend the whole table, then End-of-RIB."""
+        peer = self._peers.get(peer_id)
+        if peer is None:
+            return
+        eor = [encode_end_of_rib(f, peer.info.send_ctx) for f in sorted(peer.info.families)]
+        group = self.groups.restart_member(peer_id, eor)
+        if group is not None:
+            self._call_all("add_member", (group.id, peer_id))
+
+    # -- queries and shutdown ------------------------------------------------------------
+
+    def flush(self) -> list[BestChange]:
+        """Wait for shard work in flight; returns the changes not yet returned."""
+        if len(self.shards) > 1:
+            self._call_all("size", ())
+        return self._take_changes()
+
+    def prefix_count(self, peer_id: PeerId) -> int:
+        """Prefixes accepted from a peer (after import policy)."""
+        self.flush()
+        peer = self._peers.get(peer_id)
+        return 0 if peer is None else sum(peer.counts)
+
+    def best_paths(self, family: Family) -> dict[bytes, tuple[Path, ...]]:
+        """Every prefix of ``family`` with its multipath set, best first (for show commands)."""
+        merged: dict[bytes, tuple[Path, ...]] = {}
+        for part in self._call_all("best_paths", (family,)):
+            merged.update(part)
+        return merged
+
+    def __len__(self) -> int:
+        return sum(self._call_all("size", ()))
+
+    def close(self) -> None:
+        """Stop shard workers."""
+        for shard in self.shards:
+            shard.close()
+
+    def __enter__(self) -> Rib:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

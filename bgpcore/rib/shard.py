@@ -1,0 +1,364 @@
+"""RIB shards: Adj-RIB-In, Loc-RIB, decision and update-group encoding for a slice of prefixes.
+
+A prefix belongs to shard ``crc32(prefix key) % n`` (the key without ADD-PATH id, so every
+path of a prefix meets in one shard). ``RibShard`` is one slice; it takes and returns only
+plain values (ids, tuples, ``PathAttributes``, bytes), so the same class runs in-process
+(``LocalShard``) or in a worker process (``ProcessShard`` around ``serve``). Workers encode
+their part of every update group's output in parallel, as cRPD's update threads do.
+"""
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import sys
+import zlib
+from collections import deque
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any, Callable, Final
+
+from bgpcore.policy.hooks import RoutePolicy
+from bgpcore.rib.adj_in import AdjRibIn, Removed
+from bgpcore.rib.adj_out import AddPathSelect, AdjRibOut, ExportSpec
+from bgpcore.rib.decision import DEFAULT_OPTIONS, DecisionOptions
+from bgpcore.rib.loc import LocRib
+from bgpcore.rib.reflect import loop_reason
+from bgpcore.route import BestChange, Path, PeerId, Source
+from bgpcore.wire.context import Family
+from bgpcore.wire.types import PathAttributes
+
+log = logging.getLogger("bgpcore.rib")
+
+_INTERN_SWEEP: Final = 1 << 16
+
+
+def shard_of(key: bytes, shards: int) -> int:
+    """The shard of a plain prefix key (stable across processes and runs)."""
+    return zlib.crc32(key) % shards
+
+
+def split_keys(keys: list[bytes], shards: int, cut: int = 0) -> list[list[bytes]]:
+    """``keys`` per shard; ``cut`` = 4 skips ADD-PATH ids when hashing."""
+    out: list[list[bytes]] = [[] for _ in range(shards)]
+    appends = [run.append for run in out]
+    crc = zlib.crc32
+    if cut:
+        for key in keys:
+            appends[crc(key[cut:]) % shards](key)
+    else:
+        for key in keys:
+            appends[crc(key) % shards](key)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class ShardConfig:
+    """What every shard knows of the speaker."""
+
+    local_asn: int
+    router_id: str
+    cluster_id: str
+    decision: DecisionOptions = DEFAULT_OPTIONS
+    track_changes: bool = True
+
+
+class RibShard:
+    """One slice of the RIB. Every public method takes and returns plain, picklable values."""
+
+    def __init__(self, config: ShardConfig) -> None:
+        self.config = config
+        self.loc = LocRib(config.decision)
+        self.peers: dict[PeerId, AdjRibIn] = {}
+        self.groups: dict[int, AdjRibOut] = {}
+        self._attrs: dict[PathAttributes, PathAttributes] = {}
+        self._sweep_at = _INTERN_SWEEP
+
+    # -- inbound -------------------------------------------------------------------------
+
+    def add_peer(self, peer_id: PeerId, source: Source, import_policy: RoutePolicy | None,
+                 keep_received: bool, addpath: frozenset[Family]) -> None:
+        """A session came up (again: routes kept from a graceful restart stay, marked stale)."""
+        adj = self.peers.get(peer_id)
+        if adj is None:
+            self.peers[peer_id] = AdjRibIn(source, import_policy, keep_received, addpath)
+            return
+        adj.source = source
+        adj.import_policy = import_policy
+        adj.addpath = addpath
+        if keep_received and adj.received is None:
+            adj.received = {}
+
+    def remove_peer(self, peer_id: PeerId) -> list[BestChange]:
+        """The session went down for good: withdraw everything it sent."""
+        adj = self.peers.pop(peer_id, None)
+        if adj is None:
+            return []
+        changes: list[BestChange] = []
+        for family, removed in adj.withdraw_all().items():
+            changes.extend(self._remove(family, peer_id, removed))
+        return self._report(changes)
+
+    def _intern(self, attrs: PathAttributes) -> PathAttributes:
+        interned = self._attrs.setdefault(attrs, attrs)
+        if len(self._attrs) > self._sweep_at:
+            self._sweep()
+        return interned
+
+    def _sweep(self) -> None:
+        """Forget interned attribute sets nothing else refers to any more."""
+        for attrs in [a for a in self._attrs if sys.getrefcount(a) <= 4]:
+            del self._attrs[attrs]
+        self._sweep_at = max(_INTERN_SWEEP, 2 * len(self._attrs))
+
+    def announce(self, peer_id: PeerId, family: Family, attrs: PathAttributes, next_hop: tuple[str, ...],
+                 keys: list[bytes]) -> tuple[list[BestChange], int]:
+        """The peer announced ``keys`` with one attribute set.
+
+        Returns:
+            (changes, accepted prefix count of that peer in this shard).
+        """
+        adj = self.peers[peer_id]
+        attrs = self._intern(attrs)
+        config = self.config
+        reason = loop_reason(attrs, adj.source, config.router_id, config.cluster_id, config.local_asn)
+        if reason is not None:
+            log.info("peer %s (%s): %d prefixes dropped: %s", peer_id, adj.source.address, len(keys), reason)
+            return self.withdraw(peer_id, family, keys)
+        accepted, removed = adj.announce(family, attrs, next_hop, keys)
+        changes: list[BestChange] = []
+        loc = self.loc
+        for path, run in accepted:
+            changes.extend(loc.update(family, path, run))
+        changes.extend(self._remove(family, peer_id, removed))
+        self._touch(family, keys, adj)
+        return self._report(changes), adj.count()
+
+    def withdraw(self, peer_id: PeerId, family: Family, keys: list[bytes]) -> tuple[list[BestChange], int]:
+        """The peer withdrew ``keys``."""
+        adj = self.peers[peer_id]
+        changes = self._remove(family, peer_id, adj.withdraw(family, keys))
+        self._touch(family, keys, adj)
+        return self._report(changes), adj.count()
+
+    def _remove(self, family: Family, peer_id: PeerId, removed: list[Removed]) -> list[BestChange]:
+        changes: list[BestChange] = []
+        for path_id, keys in removed:
+            changes.extend(self.loc.remove(family, peer_id, path_id, keys))
+        return changes
+
+    def _touch(self, family: Family, keys: list[bytes], adj: AdjRibIn) -> None:
+        """ADD-PATH "all paths" groups care about every path change, not only best changes."""
+        for group in self.groups.values():
+            if group.spec.addpath_select == AddPathSelect.ALL and family in group.spec.send_ctx.addpath:
+                group.mark(family, [k[4:] for k in keys] if family in adj.addpath else keys)
+
+    def _report(self, changes: list[BestChange]) -> list[BestChange]:
+        for change in changes:
+            for group in self.groups.values():
+                group.mark(change.family, change.keys)
+        return changes if self.config.track_changes else []
+
+    def count(self, peer_id: PeerId) -> int:
+        adj = self.peers.get(peer_id)
+        return 0 if adj is None else adj.count()
+
+    def mark_stale(self, peer_id: PeerId, families: frozenset[Family] | None) -> int:
+        """Graceful restart of a peer: its routes become stale. Returns how many."""
+        adj = self.peers.get(peer_id)
+        if adj is None:
+            return 0
+        adj.mark_stale(families)
+        return adj.stale_count()
+
+    def purge_stale(self, peer_id: PeerId, family: Family | None) -> list[BestChange]:
+        """End-of-RIB or restart timer: withdraw the peer's routes that were not refreshed."""
+        adj = self.peers.get(peer_id)
+        if adj is None:
+            return []
+        changes: list[BestChange] = []
+        for fam, removed in adj.purge_stale(family).items():
+            if removed:
+                log.info("peer %s: %d stale %s prefixes purged", peer_id, sum(len(r.keys) for r in removed), fam)
+            changes.extend(self._remove(fam, peer_id, removed))
+        return self._report(changes)
+
+    def soft_reset_in(self, peer_id: PeerId, import_policy: RoutePolicy | None) -> list[BestChange]:
+        """Re-apply an import policy to the paths kept as received (soft reconfiguration)."""
+        adj = self.peers[peer_id]
+        accepted, removed = adj.reapply(import_policy)
+        changes: list[BestChange] = []
+        for family, runs in accepted.items():
+            for path, keys in runs:
+                changes.extend(self.loc.update(family, path, keys))
+        for family, gone in removed.items():
+            changes.extend(self._remove(family, peer_id, gone))
+        return self._report(changes)
+
+    # -- outbound ------------------------------------------------------------------------
+
+    def add_group(self, group_id: int, spec: ExportSpec) -> None:
+        """A new update group; everything in the Loc-RIB is pending for it."""
+        group = AdjRibOut(spec)
+        for family in spec.families:
+            group.mark(family, list(self.loc.keys(family)))
+        self.groups[group_id] = group
+
+    def remove_group(self, group_id: int) -> None:
+        self.groups.pop(group_id, None)
+
+    def add_member(self, group_id: int, member: PeerId) -> None:
+        self.groups[group_id].add_member(member, self.loc)
+
+    def detach_member(self, group_id: int, member: PeerId, keys: dict[Family, list[bytes]]) -> None:
+        self.groups[group_id].detach_member(member, keys)
+
+    def attach_member(self, group_id: int, member: PeerId) -> None:
+        self.groups[group_id].attach_member(member)
+
+    def generate(self, group_id: int, budget_bytes: int) -> tuple[list[bytes], dict[Family, list[bytes]], bool]:
+        group = self.groups[group_id]
+        messages, keys = group.generate(self.loc, budget_bytes)
+        return messages, keys, not group.pending()
+
+    def generate_member(self, group_id: int, member: PeerId, budget_bytes: int) -> tuple[list[bytes], bool]:
+        return self.groups[group_id].generate_member(member, self.loc, budget_bytes)
+
+    # -- queries -------------------------------------------------------------------------
+
+    def best_paths(self, family: Family) -> dict[bytes, tuple[Path, ...]]:
+        """Every prefix of a family with its multipath set, best first (for show and tests)."""
+        return {key: self.loc.multipath(family, key) for key in self.loc.keys(family)}
+
+    def size(self) -> int:
+        return len(self.loc)
+
+    def batch(self, calls: list[tuple[str, tuple[Any, ...]]]) -> list[Any]:
+        """Several calls in one message (workers receive inbound work in batches)."""
+        return [getattr(self, name)(*args) for name, args in calls]
+
+
+class ShardFailure(Exception):
+    """A worker raised; the message carries its traceback text."""
+
+
+def serve(conn: Connection, config: ShardConfig) -> None:
+    """Worker process main loop: ``(method, args)`` in, result out, ``None`` to stop."""
+    shard = RibShard(config)
+    while True:
+        try:
+            request = conn.recv()
+        except EOFError:
+            return
+        if request is None:
+            conn.close()
+            return
+        name, args = request
+        try:
+            result = getattr(shard, name)(*args)
+        except Exception as exc:  # reported to the parent, which raises it
+            import traceback
+            result = ShardFailure(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+        conn.send(result)
+
+
+Callback = Callable[[Any], None]
+
+
+class LocalShard:
+    """A shard in this process: calls run at once."""
+
+    def __init__(self, config: ShardConfig) -> None:
+        self.shard = RibShard(config)
+
+    def post(self, name: str, args: tuple[Any, ...], on_result: Callback | None = None, weight: int = 0) -> None:
+        result = getattr(self.shard, name)(*args)
+        if on_result is not None:
+            on_result(result)
+
+    def send(self, name: str, args: tuple[Any, ...]) -> None:
+        self._result = getattr(self.shard, name)(*args)
+
+    def result(self) -> Any:
+        return self._result
+
+    def poll(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class ProcessShard:
+    """A shard in a worker process. ``post`` batches inbound work; ``send``/``result`` is a
+    call whose answer is awaited (after every earlier posted result has been handled)."""
+
+    BATCH_WEIGHT: Final = 4096
+
+    def __init__(self, config: ShardConfig, start_method: str = "spawn") -> None:
+        ctx: Any = multiprocessing.get_context(start_method)
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=serve, args=(child, config), daemon=True, name="bgpcore-rib-shard")
+        self.process.start()
+        child.close()
+        self._calls: list[tuple[str, tuple[Any, ...]]] = []
+        self._callbacks: list[Callback | None] = []
+        self._weight = 0
+        self._waiting: deque[list[Callback | None] | None] = deque()
+
+    def post(self, name: str, args: tuple[Any, ...], on_result: Callback | None = None, weight: int = 1) -> None:
+        self._calls.append((name, args))
+        self._callbacks.append(on_result)
+        self._weight += weight
+        if self._weight >= self.BATCH_WEIGHT:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._calls:
+            self.conn.send(("batch", (self._calls,)))
+            self._waiting.append(self._callbacks)
+            self._calls, self._callbacks, self._weight = [], [], 0
+
+    def _dispatch(self, callbacks: list[Callback | None], results: Any) -> None:
+        if isinstance(results, ShardFailure):
+            raise results
+        for callback, result in zip(callbacks, results):
+            if callback is not None:
+                callback(result)
+
+    def poll(self) -> None:
+        """Handle the results of posted work that are already back, without waiting."""
+        while self._waiting and self._waiting[0] is not None and self.conn.poll(0):
+            callbacks = self._waiting.popleft()
+            assert callbacks is not None
+            self._dispatch(callbacks, self.conn.recv())
+
+    def send(self, name: str, args: tuple[Any, ...]) -> None:
+        self._flush()
+        self.conn.send((name, args))
+        self._waiting.append(None)
+
+    def result(self) -> Any:
+        while self._waiting:
+            callbacks = self._waiting.popleft()
+            answer = self.conn.recv()
+            if callbacks is None:
+                if isinstance(answer, ShardFailure):
+                    raise answer
+                return answer
+            self._dispatch(callbacks, answer)
+        raise RuntimeError("no call is waiting for a result")
+
+    def close(self) -> None:
+        try:
+            self._flush()
+            self.conn.send(None)
+        except (BrokenPipeError, OSError):
+            pass
+        self.process.join(timeout=5)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(timeout=5)
+        self.conn.close()
+
+
+ShardHandle = LocalShard | ProcessShard
