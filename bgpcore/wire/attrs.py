@@ -227,10 +227,12 @@ class DecodedAttributes(NamedTuple):
 
 
 def decode_attributes(data: bytes, ctx: CodecContext, start: int = 0, end: int | None = None,
-                      *, rib_entry: bool = False) -> DecodedAttributes:
+                      *, rib_entry: bool = False, next_hop_ignored: bool = False) -> DecodedAttributes:
     """Decode the path attributes in ``data[start:end]``.
 
     ``rib_entry`` accepts the abbreviated MP_REACH_NLRI of MRT RIB entries (RFC 6396 §4.3.4).
+    ``next_hop_ignored``: the UPDATE has no IPv4 NLRI, so a NEXT_HOP is ignored, not judged
+    (RFC 4760 §3, RFC 7606 §5.1).
 
     Raises:
         UpdateMessageError: an error whose RFC 7606 outcome is a session reset.
@@ -303,6 +305,10 @@ def decode_attributes(data: bytes, ctx: CodecContext, start: int = 0, end: int |
             elif code == AttrCode.AS4_AGGREGATOR:
                 as4_aggregator = spec.decode(value, ctx)
         except Malformed as exc:
+            if next_hop_ignored and code == AttrCode.NEXT_HOP:
+                seen.discard(code)
+                pos = vend
+                continue
             outcome = exc.action or spec.on_error
             if outcome == RESET:
                 subcode = spec.subcode if exc.subcode is None else exc.subcode

@@ -61,7 +61,7 @@ def decode_update(body: bytes | bytearray | memoryview, ctx: CodecContext) -> Up
         if nlri:
             return Update(withdrawn + nlri, None, [], None, None, _WITHDRAW, ("NLRI without path attributes: treat-as-withdraw",))
         return Update(withdrawn, None, [])
-    attributes, mp_reach, mp_unreach, present, action, problems = decode_attributes(data, ctx, aoff + 2, noff)
+    attributes, mp_reach, mp_unreach, present, action, problems = decode_attributes(data, ctx, aoff + 2, noff, next_hop_ignored=not nlri)
     if action < _WITHDRAW and (nlri or (mp_reach is not None and mp_reach.nlri)):
         missing = [name for code, name in _MANDATORY if code not in present]
         if nlri and AttrCode.NEXT_HOP not in present:

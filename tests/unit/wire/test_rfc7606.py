@@ -97,6 +97,12 @@ def test_mp_reach_alone_needs_no_next_hop_attribute() -> None:
     assert u.action == ErrorAction.NONE and u.mp_reach is not None and u.mp_reach.next_hop == ("2020:2020:2020:2020:2020:2020:2020:2020",)
 
 
+def test_next_hop_is_ignored_when_only_mp_reach_carries_nlri() -> None:
+    u = decode_update(update(ORIGIN + AS_PATH + attr(0x40, 3, bytes(4)) + V6_REACH, nlri=b""), CTX)
+    assert u.action == ErrorAction.NONE and u.attributes is not None and u.attributes.next_hop is None
+    assert u.mp_reach is not None and len(u.mp_reach.nlri) == 1
+
+
 def test_nlri_trailing_bits_are_cleared() -> None:
     u = decode_update(update(BASE, nlri=bytes((23, 192, 0, 3))), CTX)
     assert u.nlri == [bytes((23, 192, 0, 2))]
