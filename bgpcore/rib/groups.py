@@ -111,19 +111,24 @@ class UpdateGroups:
         self.by_member: dict[PeerId, UpdateGroup] = {}
         self._next_id = 0
 
-    def join(self, peer_id: PeerId, spec: ExportSpec, eor: list[bytes]) -> tuple[UpdateGroup, bool]:
-        """Add a member; returns its group and whether the group is new (the caller then
-        creates it in the shards, with the whole table pending) or not (the caller then
-        gives the member the whole table as private work)."""
+    def join(self, peer_id: PeerId, spec: ExportSpec, eor: list[bytes]) -> tuple[UpdateGroup, bool, bool]:
+        """Add a member.
+
+        Returns:
+            (group, created, catching_up): a new group must be created in the shards (with
+            the whole table pending); a member that joins a group which already sent
+            something catches up alone (the shards give it the whole table as private work).
+        """
         group = self.by_spec.get(spec)
         created = group is None
         if group is None:
             group = UpdateGroup(self._next_id, spec)
             self._next_id += 1
             self.by_spec[spec] = group
-        group.members[peer_id] = Member(peer_id, group.end, not created, eor)
+        catching_up = group.end > 0
+        group.members[peer_id] = Member(peer_id, group.end, catching_up, eor)
         self.by_member[peer_id] = group
-        return group, created
+        return group, created, catching_up
 
     def leave(self, peer_id: PeerId) -> UpdateGroup | None:
         """Remove a member; returns its group when that is now empty (the caller deletes it)."""

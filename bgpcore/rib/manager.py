@@ -162,6 +162,7 @@ class Rib:
         self._peers: dict[PeerId, _Peer] = {}
         self._changes: list[BestChange] = []
         self._attrs: dict[PathAttributes, PathAttributes] = {}
+        self._eor: dict[tuple[Family, CodecContext], bytes] = {}
         self._call_all("add_peer", (LOCAL_PEER, LOCAL_SOURCE, None, False, _NO_FAMILIES))
 
     # -- plumbing ------------------------------------------------------------------------
@@ -259,13 +260,22 @@ class Rib:
             next_hop_self=info.next_hop_self, next_hop_self_force=info.next_hop_self_force,
             send_med=info.send_med, addpath_select=info.addpath_select,
             default_local_pref=self.config.decision.default_local_pref, export_policy=info.export_policy)
-        eor = [encode_end_of_rib(f, info.send_ctx) for f in sorted(info.families)]
-        group, created = self.groups.join(peer_id, spec, eor)
+        group, created, catching_up = self.groups.join(peer_id, spec, self._end_of_rib(info))
         if created:
             self._call_all("add_group", (group.id, spec))
-        else:
+        if catching_up:
             self._call_all("add_member", (group.id, peer_id))
         self.groups.note_changes([group])
+
+    def _end_of_rib(self, info: PeerInfo) -> list[bytes]:
+        markers = []
+        for family in sorted(info.families):
+            key = (family, info.send_ctx)
+            marker = self._eor.get(key)
+            if marker is None:
+                marker = self._eor[key] = encode_end_of_rib(family, info.send_ctx)
+            markers.append(marker)
+        return markers
 
     def _leave_group(self, peer_id: PeerId) -> None:
         emptied = self.groups.leave(peer_id)
@@ -443,8 +453,7 @@ class Rib:
         peer = self._peers.get(peer_id)
         if peer is None:
             return
-        eor = [encode_end_of_rib(f, peer.info.send_ctx) for f in sorted(peer.info.families)]
-        group = self.groups.restart_member(peer_id, eor)
+        group = self.groups.restart_member(peer_id, self._end_of_rib(peer.info))
         if group is not None:
             self._call_all("add_member", (group.id, peer_id))
 

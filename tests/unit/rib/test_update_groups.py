@@ -1,0 +1,181 @@
+from __future__ import annotations
+
+from receiver import Receiver
+
+from bgpcore.constants import AsPathSegmentType, HEADER_LEN
+from bgpcore.rib import PeerInfo, Rib, RibConfig
+from bgpcore.rib.adj_out import AdjRibOut, ExportSpec
+from bgpcore.rib.loc import LocRib
+from bgpcore.route import Path, Source
+from bgpcore.wire.context import IPV4_UNICAST, IPV6_UNICAST, CodecContext
+from bgpcore.wire.nlri import network_key
+from bgpcore.wire.types import MpReach, PathAttributes, Update
+from bgpcore.wire.update import decode_update
+
+SEQ = AsPathSegmentType.AS_SEQUENCE
+ME = "10.0.0.254"
+
+
+def attrs(n: int, nh: str = "192.0.2.1") -> PathAttributes:
+    return PathAttributes(origin=0, as_path=((SEQ, (65010, n)),), next_hop=nh, local_pref=100)
+
+
+def client(n: int, **kw: object) -> PeerInfo:
+    return PeerInfo(asn=65000, router_id=f"1.1.1.{n}", address=f"10.0.0.{n}", local_address=ME, rr_client=True,
+                    **kw)  # type: ignore[arg-type]
+
+
+def prefixes(start: int, count: int) -> list[bytes]:
+    return [bytes((24, 10, (start + i) >> 8 & 0xFF, (start + i) & 0xFF)) for i in range(count)]
+
+
+def rib_with_clients(n: int, **config: object) -> Rib:
+    rib = Rib(RibConfig(local_asn=65000, router_id=ME, shards=1, **config))  # type: ignore[arg-type]
+    for i in range(1, n + 1):
+        rib.peer_up(i, client(i))
+    return rib
+
+
+def drain(rib: Rib, peer: int, receiver: Receiver, budget: int = 1 << 16) -> None:
+    while True:
+        messages = rib.next_messages(peer, budget)
+        if not messages:
+            return
+        receiver.feed(messages)
+
+
+def test_prefixes_sharing_an_attribute_set_leave_in_one_update() -> None:
+    loc = LocRib()
+    src = Source(1, "10.0.0.1", "1.1.1.1", 65000, False, True)
+    a = Path(attrs(1)._replace(next_hop=None), ("192.0.2.1",), src)
+    b = Path(attrs(2)._replace(next_hop=None), ("192.0.2.1",), src)
+    group = AdjRibOut(ExportSpec(local_asn=65000, cluster_id=ME, ebgp=False, rr_client=True))
+    keys_a, keys_b = prefixes(0, 300), prefixes(1000, 5)
+    interleaved = [k for pair in zip(keys_a, keys_b) for k in pair] + keys_a[5:]
+    for key in interleaved:
+        loc.update(IPV4_UNICAST, a if key in keys_a else b, [key])
+    group.mark(IPV4_UNICAST, interleaved)
+    messages, covered = group.generate(loc, 1 << 20)
+    assert len(messages) == 2, "one UPDATE per attribute set"
+    assert covered == {IPV4_UNICAST: interleaved}
+    decoded = [decode_update(m[HEADER_LEN:], group.spec.send_ctx) for m in messages]
+    by_path = {u.attributes.as_path: u for u in decoded if u.attributes}
+    assert sorted(by_path[a.attrs.as_path].nlri) == sorted(keys_a)
+    assert sorted(by_path[b.attrs.as_path].nlri) == sorted(keys_b)
+    assert all(u.attributes.cluster_list == (ME,) and u.attributes.originator_id == "1.1.1.1" for u in decoded)
+    assert group.generate(loc, 1 << 20) == ([], {}), "nothing pending after a round"
+
+
+def test_members_of_a_group_get_the_same_encoded_bytes() -> None:
+    rib = rib_with_clients(3)
+    rib.receive(1, Update([], attrs(1), prefixes(0, 50)))
+    assert rib.groups.by_member[2] is rib.groups.by_member[3] is rib.groups.by_member[1]
+    out2 = rib.next_messages(2, 1 << 16)
+    out3 = rib.next_messages(3, 1 << 16)
+    assert out2 == out3 and all(x is y for x, y in zip(out2, out3)), "encoded once, shared"
+    receiver = Receiver()
+    receiver.feed(out2)
+    assert receiver.end_of_rib == [IPV4_UNICAST]
+    assert len(receiver.table) == 50
+
+
+def test_ebgp_and_different_capabilities_get_their_own_groups() -> None:
+    rib = rib_with_clients(1)
+    rib.peer_up(2, PeerInfo(asn=65001, router_id="2.2.2.2", address="10.0.1.2", local_address=ME))
+    rib.peer_up(3, client(3, send_ctx=CodecContext(asn4=False)))
+    groups = {id(rib.groups.by_member[p]) for p in (1, 2, 3)}
+    assert len(groups) == 3
+    rib.receive(1, Update([], attrs(1), prefixes(0, 3)))
+    ebgp = Receiver()
+    drain(rib, 2, ebgp)
+    (got_attrs, next_hop), = {v for v in ebgp.table.values()}
+    assert next_hop == (ME,) and got_attrs.as_path == ((SEQ, (65000, 65010, 1)),) and got_attrs.local_pref is None
+
+
+def test_late_member_catches_up_alone_then_follows_the_group() -> None:
+    rib = rib_with_clients(2)
+    rib.receive(1, Update([], attrs(1), prefixes(0, 100)))
+    early = Receiver()
+    drain(rib, 2, early)
+    rib.peer_up(3, client(3))
+    late = Receiver()
+    drain(rib, 3, late)
+    assert late.table == early.table and late.end_of_rib == [IPV4_UNICAST]
+    rib.receive(1, Update(prefixes(0, 10), None, []))
+    rib.receive(1, Update([], attrs(7), prefixes(500, 20)))
+    drain(rib, 2, early)
+    drain(rib, 3, late)
+    assert late.table == early.table and len(late.table) == 110
+    assert rib.groups.by_member[3].members[3].catching_up is False
+
+
+def test_member_that_lags_is_detached_and_still_converges() -> None:
+    rib = rib_with_clients(3, lag_limit_bytes=2000)
+    rib.groups.round_bytes = 500
+    fast, slow = Receiver(), Receiver()
+    for i in range(30):
+        rib.receive(1, Update([], attrs(i % 4), prefixes(i * 10, 10)))
+        if i % 7 == 0:
+            rib.receive(1, Update(prefixes(i * 10 - 20, 3) if i else [], None, []))
+        drain(rib, 2, fast, 400)
+    group = rib.groups.by_member[3]
+    assert group.members[3].catching_up, "the slow member was detached"
+    assert sum(r.size for r in group.log) <= 2000 + 2 * 4096, "the shared log stays bounded"
+    drain(rib, 3, slow, 300)
+    drain(rib, 2, fast)
+    assert slow.table == fast.table and len(fast.table) > 200
+    assert not group.members[3].catching_up
+
+
+def test_withdrawn_best_path_falls_back_to_the_other_client() -> None:
+    rib = rib_with_clients(3)
+    rib.receive(1, Update([], attrs(1)._replace(local_pref=200), prefixes(0, 5)))
+    rib.receive(2, Update([], attrs(2, nh="192.0.2.2"), prefixes(0, 5)))
+    observer = Receiver()
+    drain(rib, 3, observer)
+    assert {v[1] for v in observer.table.values()} == {("192.0.2.1",)}
+    changes = rib.receive(1, Update(prefixes(0, 5), None, []))
+    assert [c.best.source.peer_id for c in changes] == [2]
+    drain(rib, 3, observer)
+    assert {v[1] for v in observer.table.values()} == {("192.0.2.2",)}
+    rib.receive(2, Update(prefixes(0, 5), None, []))
+    drain(rib, 3, observer)
+    assert observer.table == {}
+
+
+def test_add_path_peer_receives_the_multipath_set_with_distinct_ids() -> None:
+    from bgpcore.rib.decision import DecisionOptions
+    rib = Rib(RibConfig(local_asn=65000, router_id=ME, shards=1,
+                        decision=DecisionOptions(maximum_paths=4)))
+    rib.peer_up(1, client(1))
+    rib.peer_up(2, client(2))
+    ap = CodecContext(addpath=frozenset({IPV4_UNICAST}))
+    rib.peer_up(3, client(3, send_ctx=ap))
+    same_path = attrs(1)
+    rib.receive(1, Update([], same_path, prefixes(0, 2)))
+    rib.receive(2, Update([], same_path._replace(next_hop="192.0.2.2"), prefixes(0, 2)))
+    receiver = Receiver(ap)
+    drain(rib, 3, receiver)
+    assert len(receiver.table) == 4
+    assert {v[1] for v in receiver.table.values()} == {("192.0.2.1",), ("192.0.2.2",)}
+    plain = Receiver()
+    drain(rib, 1, plain)
+    assert len(plain.table) == 2
+    rib.receive(2, Update(prefixes(0, 1), None, []))
+    drain(rib, 3, receiver)
+    assert len(receiver.table) == 3
+
+
+def test_ipv6_routes_go_in_mp_reach() -> None:
+    rib = rib_with_clients(0)
+    six = frozenset({IPV6_UNICAST})
+    rib.peer_up(1, client(1, families=six))
+    rib.peer_up(2, client(2, families=six))
+    key = network_key("2001:db8:1::/48")
+    rib.receive(1, Update([], PathAttributes(origin=0, local_pref=100), [],
+                          mp_reach=MpReach(2, 1, ("2001:db8::1",), [key])))
+    receiver = Receiver()
+    drain(rib, 2, receiver)
+    assert list(receiver.table) == [(IPV6_UNICAST, key)]
+    assert receiver.table[(IPV6_UNICAST, key)][1] == ("2001:db8::1",)
+    assert receiver.end_of_rib == [IPV6_UNICAST]
