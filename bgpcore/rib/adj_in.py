@@ -163,7 +163,7 @@ class AdjRibIn:
         """Withdraw what is still stale (End-of-RIB received or the restart timer fired)."""
         out: dict[Family, list[Removed]] = {}
         for fam in [f for f in self.stale if family is None or f == family]:
-            removed = self.withdraw(fam, list(self.stale.pop(fam)))
+            removed = self.withdraw(fam, sorted(self.stale.pop(fam)))
             if removed:
                 out[fam] = removed
         return out
