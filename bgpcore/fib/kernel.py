@@ -29,7 +29,6 @@ import contextlib
 import ctypes
 import errno as errno_mod
 import ipaddress
-import itertools
 import os
 import socket
 from dataclasses import dataclass
@@ -125,7 +124,7 @@ class NetlinkSocket:
         except BaseException:
             self.sock.close()
             raise
-        self._seq = itertools.count(1)
+        self._last_seq = 0
         self._buf = bytearray(_RECV_BUF)
         # a batch may not hold more messages than the receive buffer has room to refuse
         self.batch_messages = max(16, min(4096, self.rcvbuf // _ERROR_COST))
@@ -144,7 +143,15 @@ class NetlinkSocket:
         return self.sock.fileno()
 
     def next_seq(self) -> int:
-        return next(self._seq) & 0xFFFFFFFF or next(self._seq)
+        return self.reserve_seq(1)
+
+    def reserve_seq(self, count: int) -> int:
+        """``count`` consecutive sequence numbers (never wrapping inside the run); the first."""
+        first = self._last_seq + 1
+        if first + count > 0xFFFFFFFF:
+            first = 1
+        self._last_seq = first + count - 1
+        return first
 
     def recv(self) -> memoryview:
         """One datagram from the kernel (blocking sockets wait)."""
@@ -177,6 +184,30 @@ class NetlinkSocket:
                     if err.errno:
                         raise fib_error(err, what)
                     return
+
+    def query(self, message: bytes) -> list[tuple[int, memoryview]]:
+        """Replies to one non-dump request (e.g. a route lookup), ended by the kernel's ACK.
+
+        ``message`` is built with sequence number 0 and without NLM_F_ACK.
+
+        Raises:
+            FibError: the kernel refused the request.
+        """
+        seq = self.next_seq()
+        flags = int.from_bytes(message[6:8], "little") | nl.NLM_F_ACK
+        self.sock.send(message[:6] + flags.to_bytes(2, "little") + seq.to_bytes(4, "little") + message[12:])
+        replies: list[tuple[int, memoryview]] = []
+        while True:
+            data = bytes(self.recv())
+            for msg_type, msg_flags, msg_seq, body in nl.iter_messages(data):
+                if msg_seq != seq:
+                    continue
+                if msg_type == nl.MsgType.ERROR:
+                    err = nl.ErrorMessage.decode(body, msg_flags)
+                    if err.errno:
+                        raise fib_error(err, "query")
+                    return replies
+                replies.append((msg_type, body))
 
     # -- dumps ---------------------------------------------------------------------------------
 

@@ -192,8 +192,9 @@ def _raw(v: bytes) -> bytes:
 
 
 def encode_message(msg_type: int, flags: int, seq: int, body: bytes) -> bytes:
-    """Prefix ``body`` with an nlmsghdr (port id 0: the kernel fills in ours)."""
-    return NLMSG_HDR.pack(NLMSG_HDR.size + len(body), msg_type, flags, seq, 0) + body
+    """Prefix ``body`` with an nlmsghdr (port id 0: the kernel fills in ours); pad to 4 octets."""
+    length = NLMSG_HDR.size + len(body)
+    return NLMSG_HDR.pack(length, msg_type, flags, seq, 0) + body + b"\0" * (align4(length) - length)
 
 
 def iter_messages(data: bytes | memoryview) -> Iterator[tuple[int, int, int, memoryview]]:
@@ -341,7 +342,7 @@ class RouteMessage:
 
     def encode_tail(self) -> bytes:
         """Every attribute except RTA_DST: shared by all routes with the same next hops."""
-        out = push_u32_attr(Rta.TABLE, self.table)
+        out = push_u32_attr(Rta.TABLE, self.table) if self.table else b""
         if self.priority is not None:
             out += push_u32_attr(Rta.PRIORITY, self.priority)
         if self.nh_id is not None:

@@ -1,0 +1,790 @@
+"""The FIB: keep the kernel's proto-bgp routes of one table equal to the best paths bgpcore wants.
+
+What the rest of bgpcore calls::
+
+    fib = Fib(table=254, metric=20)
+    fib.start()                         # open netlink, read what a previous run left behind
+    fib.apply([FibRoute(net, (NextHop("192.0.2.2", ifname="eth1"),)), ...])  # install/replace
+    fib.apply([FibRoute(net, ())])      # no next hops: remove
+    fib.sync()                          # after convergence: remove stale routes, retry pending
+    fib.stop()                          # remove our routes (kept when graceful restart is on)
+
+Calls are blocking batches: rtnetlink handles each request inside ``sendmsg``, so a batch of
+thousands of routes returns in milliseconds and a full table in seconds. Link events arrive on
+a non-blocking socket; asyncio code calls ``fib.attach(loop)`` (``loop.add_reader``) and routes
+left pending because their device was down are installed when it comes back up.
+
+Next hops: with nexthop objects (kernel 5.3+, detected at start) every distinct next hop is one
+object and every ECMP set one group, so moving a next hop (:meth:`Fib.move_nexthop`) rewrites one
+object, not every route. Without them, routes carry RTA_GATEWAY/RTA_OIF or RTA_MULTIPATH.
+IPv4 routes via IPv6 next hops use RTA_VIA where the kernel accepts it, else the FRR way: next
+hop 169.254.0.1 onlink plus a permanent neighbour entry for the peer's MAC;
+``Fib.v4_via_v6`` says which (and it is logged).
+"""
+from __future__ import annotations
+
+import asyncio
+import errno as errno_mod
+import ipaddress
+import logging
+import socket
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Final, Iterable, Literal
+
+from bgpcore.constants import RTPROT_BGP
+from bgpcore.errors import FibError
+from bgpcore.fib import kernel
+from bgpcore.fib import netlink as nl
+from bgpcore.fib.objects import Hop, NexthopObjects, ObjectKey, object_key
+from bgpcore.fib.policy import INSTALL_ALL, FibPolicy
+
+log = logging.getLogger(__name__)
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+ViaMode = Literal["via", "onlink"]
+
+ONLINK_GATEWAY_V4: Final = ipaddress.IPv4Address("169.254.0.1").packed
+_RETRY_ERRNOS: Final = frozenset({errno_mod.ENETDOWN, errno_mod.ENETUNREACH})
+_GONE_ERRNOS: Final = frozenset({errno_mod.ESRCH, errno_mod.ENOENT})
+_CREATE: Final = nl.NLM_F_REQUEST | nl.NLM_F_CREATE | nl.NLM_F_REPLACE
+
+
+@dataclass(frozen=True, slots=True)
+class NextHop:
+    """One next hop: a gateway, an interface, or both (link-local gateways need the interface).
+
+    ``mac`` is the peer's link-layer address, needed only when an IPv4 route via an IPv6 next
+    hop falls back to 169.254.0.1 and the neighbour table does not know the peer yet.
+    """
+
+    gateway: str | None = None
+    ifindex: int | None = None
+    ifname: str | None = None
+    weight: int = 1
+    mac: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FibRoute:
+    """A prefix and its next hops (more than one: ECMP; none: remove the prefix)."""
+
+    prefix: IPNetwork
+    nexthops: tuple[NextHop, ...]
+
+
+@dataclass(slots=True)
+class ApplyResult:
+    """What one ``apply`` did: counts, routes waiting for a link, and refusals by prefix."""
+
+    installed: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    pending: list[IPNetwork] = field(default_factory=list)
+    failed: dict[IPNetwork, FibError] = field(default_factory=dict)
+
+
+# How a route reaches the kernel: a nexthop object id, or its hops (plain RTA_GATEWAY/RTA_MULTIPATH).
+Signature = int | tuple[Hop, ...]
+
+
+def route_key(prefix: IPNetwork) -> bytes:
+    """Packed network address + prefix length: compact and unique across both families."""
+    return prefix.network_address.packed + bytes((prefix.prefixlen,))
+
+
+def key_prefix(key: bytes) -> IPNetwork:
+    return ipaddress.ip_network((key[:-1], key[-1]))
+
+
+class Fib:
+    """Desired routes, what the kernel holds of them, and the netlink traffic between the two.
+
+    Args:
+        table: routing table id (254 is main).
+        metric: route priority; routes of ours with another metric are stale.
+        policy: which prefixes reach the kernel (see :mod:`bgpcore.fib.policy`).
+        nexthop_objects: use RTM_NEWNEXTHOP objects and groups; None detects support.
+        v4_via_v6: ``"via"`` (RTA_VIA), ``"onlink"`` (169.254.0.1) or None to detect.
+        keep_on_stop: leave routes in the kernel at ``stop()`` (graceful restart).
+        namespace: run in this named network namespace.
+    """
+
+    def __init__(self, *, table: int = nl.RT_TABLE_MAIN, metric: int = 20, policy: FibPolicy | None = None,
+                 nexthop_objects: bool | None = None, v4_via_v6: ViaMode | None = None,
+                 keep_on_stop: bool = False, namespace: str | None = None) -> None:
+        self.table = table
+        self.metric = metric
+        self.policy = policy
+        self.nexthop_objects = nexthop_objects
+        self.v4_via_v6: ViaMode | None = v4_via_v6
+        self.keep_on_stop = keep_on_stop
+        self.namespace = namespace
+        self._sock: kernel.NetlinkSocket | None = None
+        self._monitor: kernel.LinkMonitor | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._links: dict[int, nl.LinkMessage] = {}
+        self._names: dict[str, int] = {}
+        self._desired: dict[bytes, FibRoute] = {}
+        self._want: dict[bytes, Signature] = {}
+        self._have: dict[bytes, Signature] = {}
+        self._refs: Counter[Signature] = Counter()
+        self.pending: dict[bytes, str] = {}
+        self.failed: dict[bytes, FibError] = {}
+        self._other_metric: list[tuple[bytes, int]] = []
+        self._resolved: dict[tuple[int, tuple[NextHop, ...]], Signature] = {}
+        self._templates: dict[tuple[int, Signature], nl.RouteTemplate] = {}
+        self._gateway_oif: dict[tuple[bytes, int], int] = {}
+        self._objects = NexthopObjects()
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self, routes: Iterable[FibRoute] | None = None) -> None:
+        """Open netlink, detect kernel features and adopt the routes a previous run left.
+
+        Kernel routes of ours that match what ``apply`` later asks for are adopted without a
+        message; the rest stay until :meth:`sync`. With ``routes``, apply and sync at once.
+        """
+        self._monitor = kernel.LinkMonitor(namespace=self.namespace)
+        self._sock = kernel.NetlinkSocket(namespace=self.namespace)
+        for link in kernel.list_links(self._sock):
+            self._note_link(link)
+        if self.v4_via_v6 is None:
+            self.v4_via_v6 = "via" if _kernel_version() >= (5, 2) else "onlink"
+            log.info("IPv4 routes via IPv6 next hops use %s", "RTA_VIA" if self.v4_via_v6 == "via"
+                     else "169.254.0.1 onlink + permanent neighbour")
+        self._read_nexthop_objects()
+        self._read_kernel_routes()
+        log.info("FIB table %d: adopted %d routes of a previous run; nexthop objects %s",
+                 self.table, len(self._have), "on" if self.nexthop_objects else "off")
+        if routes is not None:
+            self.apply(routes)
+            self.sync()
+
+    def stop(self) -> None:
+        """Remove our routes and nexthop objects, or keep them when ``keep_on_stop`` is set."""
+        if self._sock is None:
+            return
+        if not self.keep_on_stop:
+            self.apply([FibRoute(key_prefix(k), ()) for k in list(self._desired)])
+            self._delete_routes([(k, self.metric) for k in list(self._have)])
+            self._delete_routes(self._other_metric)
+            self._collect_objects()
+        self.detach()
+        if self._monitor is not None:
+            self._monitor.close()
+        self._sock.close()
+        self._sock = self._monitor = None
+
+    def attach(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Handle link events from ``loop`` (``add_reader`` on the monitor socket)."""
+        if self._monitor is None:
+            raise FibError(errno_mod.ENOTCONN, "Fib.start() first")
+        self._loop = loop or asyncio.get_running_loop()
+        self._loop.add_reader(self._monitor.fileno(), self.process_link_events)
+
+    def detach(self) -> None:
+        if self._loop is not None and self._monitor is not None:
+            self._loop.remove_reader(self._monitor.fileno())
+        self._loop = None
+
+    def fileno(self) -> int:
+        """The link monitor socket, for callers with their own poll loop."""
+        if self._monitor is None:
+            raise FibError(errno_mod.ENOTCONN, "Fib.start() first")
+        return self._monitor.fileno()
+
+    # -- changes -----------------------------------------------------------------------------------
+
+    def install(self, route: FibRoute) -> None:
+        """Install or replace one route.
+
+        Raises:
+            FibError: the kernel refused it (a route whose device is down is kept pending instead).
+        """
+        result = self.apply([route])
+        for error in result.failed.values():
+            raise error
+
+    def remove(self, prefix: IPNetwork) -> None:
+        """Remove one prefix (nothing happens if it is not installed)."""
+        self.apply([FibRoute(prefix, ())])
+
+    def apply(self, changes: Iterable[FibRoute]) -> ApplyResult:
+        """Make the kernel hold these best paths: a route with next hops is installed or replaced,
+        one without is removed. Refusals are returned per prefix, never raised."""
+        sock = self._require()
+        policy = self.policy
+        desired, want, refs = self._desired, self._want, self._refs
+        pending, failed = self.pending, self.failed
+        resolved = self._resolved
+        touched: list[bytes] = []
+        result = ApplyResult()
+        for route in changes:
+            prefix = route.prefix
+            key = prefix.network_address.packed + bytes((prefix.prefixlen,))
+            touched.append(key)
+            pending.pop(key, None)
+            failed.pop(key, None)
+            old = want.pop(key, None)
+            if old is not None:
+                refs[old] -= 1
+            if not route.nexthops or (policy is not None and policy is not INSTALL_ALL and not policy(prefix)):
+                desired.pop(key, None)
+                continue
+            desired[key] = route
+            family = socket.AF_INET if prefix.version == 4 else socket.AF_INET6
+            sig = resolved.get((family, route.nexthops))
+            if sig is None:
+                try:
+                    sig = self._resolve(family, route.nexthops)
+                except FibError as exc:
+                    self._refuse(key, exc, result)
+                    continue
+            want[key] = sig
+            refs[sig] += 1
+        self._converge(sock, touched, result)
+        return result
+
+    def sync(self) -> ApplyResult:
+        """Remove stale routes of ours, retry pending ones and drop unused nexthop objects."""
+        result = ApplyResult()
+        sock = self._require()
+        stale = [k for k in self._have if k not in self._want]
+        self._converge(sock, stale + list(self.pending), result)
+        self._delete_routes(self._other_metric)
+        self._other_metric = []
+        self._collect_objects()
+        return result
+
+    def move_nexthop(self, old: NextHop, new: NextHop) -> int:
+        """Point every route using ``old`` at ``new``; returns the routes rewritten.
+
+        With nexthop objects this rewrites one object in place (the routes keep its id);
+        without, every route using ``old`` is replaced.
+        """
+        sock = self._require()
+        routes = [r for r in self._desired.values() if old in r.nexthops]
+        moved = [FibRoute(r.prefix, tuple(new if h == old else h for h in r.nexthops)) for r in routes]
+        if self.nexthop_objects and routes:
+            for family in (socket.AF_INET, socket.AF_INET6):
+                try:
+                    old_hop, new_hop = self._hop(family, old)[:4] + (1,), self._hop(family, new)[:4] + (1,)
+                except FibError:
+                    continue  # not a next hop this family can use
+                obj_id = self._objects.rebind(ObjectKey(hop=old_hop), ObjectKey(hop=new_hop))
+                if obj_id is not None:
+                    self._send_object(sock, obj_id)
+            self._resolved.clear()
+            for route in moved:  # same signatures: only the bookkeeping changes
+                key = route_key(route.prefix)
+                self._desired[key] = route
+            return len(routes)
+        self.apply(moved)
+        return len(routes)
+
+    # -- reading the kernel ------------------------------------------------------------------------
+
+    def routes(self) -> list[FibRoute]:
+        """Our routes as the kernel holds them now (``show fib``)."""
+        return show_fib(self.table, sock=self._require())
+
+    def process_link_events(self) -> None:
+        """Read queued link events: routes through a link that went down wait for it; pending
+        routes are retried when a link comes up."""
+        if self._monitor is None:
+            return
+        came_up: set[int] = set()
+        went_down: set[int] = set()
+        for event in self._monitor.read():
+            if not isinstance(event, nl.LinkMessage):
+                continue
+            before = self._links.get(event.ifindex)
+            was_up = before is not None and before.up and not before.deleted
+            self._note_link(event)
+            is_up = event.up and not event.deleted
+            if is_up and not was_up:
+                came_up.add(event.ifindex)
+            elif was_up and not is_up:
+                went_down.add(event.ifindex)
+        if went_down:
+            self._link_down(went_down)
+        if came_up:
+            self._link_up(came_up)
+
+    # -- internals: resolution ---------------------------------------------------------------------
+
+    def _require(self) -> kernel.NetlinkSocket:
+        if self._sock is None:
+            raise FibError(errno_mod.ENOTCONN, "Fib.start() first")
+        return self._sock
+
+    def _note_link(self, link: nl.LinkMessage) -> None:
+        old = self._links.get(link.ifindex)
+        if old is not None and old.name != link.name:
+            self._names.pop(old.name, None)
+            self._resolved.clear()
+        if link.deleted:
+            self._links.pop(link.ifindex, None)
+            self._names.pop(link.name, None)
+            return
+        self._links[link.ifindex] = link
+        if link.name:
+            self._names[link.name] = link.ifindex
+
+    def _hop(self, family: int, hop: NextHop) -> Hop:
+        """The kernel's view of a next hop for a route of ``family``."""
+        if hop.ifindex is not None:
+            oif = hop.ifindex
+        elif hop.ifname is not None:
+            if hop.ifname not in self._names:
+                raise FibError(errno_mod.ENODEV, f"ENODEV: no interface named {hop.ifname!r}")
+            oif = self._names[hop.ifname]
+        else:
+            oif = 0
+        if hop.gateway is None:
+            if not oif:
+                raise FibError(errno_mod.EINVAL, "EINVAL: a next hop needs a gateway or an interface")
+            return (socket.AF_UNSPEC, b"", oif, 0, hop.weight)
+        gw = ipaddress.ip_address(hop.gateway)
+        gw_family = socket.AF_INET if gw.version == 4 else socket.AF_INET6
+        if family == socket.AF_INET6 and gw_family == socket.AF_INET:
+            raise FibError(errno_mod.EAFNOSUPPORT, f"EAFNOSUPPORT: IPv6 route via IPv4 next hop {gw}")
+        if not oif:
+            oif = self._oif_for(gw_family, gw.packed)
+        if family == socket.AF_INET and gw_family == socket.AF_INET6 and self.v4_via_v6 == "onlink":
+            if not oif:
+                raise FibError(errno_mod.EINVAL, f"EINVAL: next hop {gw} needs an interface")
+            self._ensure_onlink_neighbour(oif, gw, hop.mac)
+            return (socket.AF_INET, ONLINK_GATEWAY_V4, oif, nl.RTNH_F_ONLINK, hop.weight)
+        flags = nl.RTNH_F_ONLINK if family != gw_family else 0
+        return (gw_family, gw.packed, oif, flags, hop.weight)
+
+    def _oif_for(self, family: int, gateway: bytes) -> int:
+        """The interface the kernel reaches ``gateway`` through (0 when it cannot)."""
+        cached = self._gateway_oif.get((gateway, family))
+        if cached is not None:
+            return cached
+        sock = self._require()
+        msg = nl.RouteMessage(family=family, dst_len=len(gateway) * 8, dst=gateway, table=0, type=0)
+        oif = 0
+        try:
+            for msg_type, body in sock.query(msg.encode(nl.MsgType.GETROUTE, nl.NLM_F_REQUEST, 0)):
+                if msg_type == nl.MsgType.NEWROUTE:
+                    oif = nl.RouteMessage.decode(body).oif or 0
+        except FibError:
+            return 0
+        if oif:
+            self._gateway_oif[(gateway, family)] = oif
+        return oif
+
+    def _ensure_onlink_neighbour(self, oif: int, gw: ipaddress.IPv4Address | ipaddress.IPv6Address,
+                                 mac: str | None) -> None:
+        if mac is None:
+            known = [n.mac for n in kernel.list_neighbours(oif, socket.AF_INET6, sock=self._sock)
+                     if n.address == gw and n.mac]
+            if not known:
+                raise FibError(errno_mod.EHOSTUNREACH, f"EHOSTUNREACH: no MAC known for {gw} on ifindex {oif}")
+            mac = known[0]
+        kernel.add_neighbour(self._require(), oif, "169.254.0.1", bytes.fromhex(mac.replace(":", "")))
+
+    def _resolve(self, family: int, nexthops: tuple[NextHop, ...]) -> Signature:
+        unique: dict[tuple[int, bytes, int, int], int] = {}
+        for nexthop in nexthops:
+            hop = self._hop(family, nexthop)
+            unique.setdefault(hop[:4], hop[4])
+        hops = tuple(sorted(k + (w,) for k, w in unique.items()))
+        if len(hops) == 1:
+            hops = (hops[0][:4] + (1,),)
+        sig: Signature
+        if not self.nexthop_objects:
+            sig = hops
+        elif len(hops) == 1:
+            sig = self._objects.id_for(ObjectKey(hop=hops[0]))
+        else:
+            members = tuple(sorted((self._objects.id_for(ObjectKey(hop=h[:4] + (1,))), h[4]) for h in hops))
+            sig = self._objects.id_for(ObjectKey(group=members))
+        self._resolved[(family, nexthops)] = sig
+        return sig
+
+    def _template(self, family: int, sig: Signature) -> nl.RouteTemplate:
+        tmpl = self._templates.get((family, sig))
+        if tmpl is None:
+            msg = self._route_message(family, sig)
+            tmpl = self._templates[(family, sig)] = nl.RouteTemplate(msg, nl.MsgType.NEWROUTE, _CREATE)
+        return tmpl
+
+    def _route_message(self, family: int, sig: Signature, dst_len: int = 0, dst: bytes | None = None) -> nl.RouteMessage:
+        if isinstance(sig, int):
+            return nl.RouteMessage(family=family, dst_len=dst_len, dst=dst, table=self.table,
+                                   protocol=RTPROT_BGP, priority=self.metric, nh_id=sig)
+        paths = tuple(_path_hop(family, hop) for hop in sig)
+        if len(paths) == 1:
+            path = paths[0]
+            return nl.RouteMessage(family=family, dst_len=dst_len, dst=dst, table=self.table, protocol=RTPROT_BGP,
+                                   priority=self.metric, oif=path.ifindex, flags=path.flags, gateway=path.gateway,
+                                   via=path.via, scope=nl.RT_SCOPE_UNIVERSE if sig[0][1] else nl.RT_SCOPE_LINK)
+        return nl.RouteMessage(family=family, dst_len=dst_len, dst=dst, table=self.table, protocol=RTPROT_BGP,
+                               priority=self.metric, multipath=paths)
+
+    # -- internals: talking to the kernel ----------------------------------------------------------
+
+    def _converge(self, sock: kernel.NetlinkSocket, keys: Iterable[bytes], result: ApplyResult) -> None:
+        """Send what makes the kernel match ``_want`` for ``keys``: objects, routes, deletions."""
+        want, have = self._want, self._have
+        installs: list[tuple[bytes, Signature]] = []
+        deletes: list[bytes] = []
+        for key in keys:
+            sig = want.get(key)
+            current = have.get(key)
+            if sig is None:
+                if current is not None:
+                    deletes.append(key)
+            elif current != sig:
+                installs.append((key, sig))
+            else:
+                result.unchanged += 1
+        if installs and self.nexthop_objects:
+            installs = self._create_objects(sock, installs, result)
+        if installs:
+            self._send_routes(sock, installs, result)
+        if deletes:
+            result.removed += self._delete_routes([(k, self.metric) for k in deletes])
+        if self.nexthop_objects and (installs or deletes):
+            self._collect_objects()
+
+    def _send_routes(self, sock: kernel.NetlinkSocket, installs: list[tuple[bytes, Signature]],
+                     result: ApplyResult) -> None:
+        templates = self._templates
+        seq0 = sock.reserve_seq(len(installs))
+        messages: list[bytes] = []
+        append = messages.append
+        for offset, (key, sig) in enumerate(installs):
+            family = socket.AF_INET if len(key) == 5 else socket.AF_INET6
+            tmpl = templates.get((family, sig)) or self._template(family, sig)
+            append(tmpl.encode(seq0 + offset, key[:-1], key[-1]))
+        errors = sock.send_batch(messages)
+        have, refs = self._have, self._refs
+        mode = self.v4_via_v6
+        for key, sig in installs:
+            old = have.get(key)
+            if old is not None:
+                refs[old] -= 1
+            have[key] = sig
+            refs[sig] += 1
+        result.installed += len(installs) - len(errors)
+        for seq, err in errors.items():
+            key, sig = installs[seq - seq0]
+            refs[have.pop(key)] -= 1
+            self._refuse(key, kernel.fib_error(err, str(key_prefix(key))), result)
+            if err.errno == errno_mod.EINVAL and self.v4_via_v6 == "via" and isinstance(sig, tuple) \
+                    and any(h[0] == socket.AF_INET6 for h in sig) and len(key) == 5:
+                log.warning("kernel refused RTA_VIA; IPv4 routes via IPv6 next hops now use 169.254.0.1 onlink")
+                self.v4_via_v6 = "onlink"
+                self._resolved.clear()
+        # a refused replacement must not leave the old route behind
+        leftovers = [key for key in (installs[seq - seq0][0] for seq in errors)]
+        if leftovers:
+            self._delete_routes([(k, self.metric) for k in leftovers])
+        if mode != self.v4_via_v6:  # retry what RTA_VIA could not carry
+            retry = [self._desired[k] for k in leftovers if k in self._desired]
+            for route in retry:
+                result.failed.pop(route.prefix, None)
+                self.failed.pop(route_key(route.prefix), None)
+            again = self.apply(retry)
+            result.installed += again.installed
+            result.pending += again.pending
+            result.failed.update(again.failed)
+
+    def _refuse(self, key: bytes, exc: FibError, result: ApplyResult) -> None:
+        if exc.errno in _RETRY_ERRNOS:
+            self.pending[key] = str(exc)
+            result.pending.append(key_prefix(key))
+        else:
+            self.failed[key] = exc
+            result.failed[key_prefix(key)] = exc
+            log.warning("FIB refused %s", exc)
+
+    def _delete_routes(self, routes: list[tuple[bytes, int]]) -> int:
+        """RTM_DELROUTE for each (key, metric); a route already gone counts as removed."""
+        if not routes:
+            return 0
+        sock = self._require()
+        seq0 = sock.reserve_seq(len(routes))
+        messages = []
+        for offset, (key, metric) in enumerate(routes):
+            family = socket.AF_INET if len(key) == 5 else socket.AF_INET6
+            msg = nl.RouteMessage(family=family, dst_len=key[-1], dst=key[:-1], table=self.table,
+                                  protocol=RTPROT_BGP, priority=metric, scope=255, type=0)
+            messages.append(msg.encode(nl.MsgType.DELROUTE, nl.NLM_F_REQUEST, seq0 + offset))
+        errors = sock.send_batch(messages)
+        removed = 0
+        for offset, (key, metric) in enumerate(routes):
+            err = errors.get(seq0 + offset)
+            if err is not None and err.errno not in _GONE_ERRNOS:
+                log.warning("FIB could not remove %s: %s", key_prefix(key), kernel.fib_error(err))
+                continue
+            removed += 1
+            if metric == self.metric:
+                sig = self._have.pop(key, None)
+                if sig is not None:
+                    self._refs[sig] -= 1
+        return removed
+
+    # -- internals: nexthop objects ----------------------------------------------------------------
+
+    def _create_objects(self, sock: kernel.NetlinkSocket, installs: list[tuple[bytes, Signature]],
+                        result: ApplyResult) -> list[tuple[bytes, Signature]]:
+        """Create the objects these routes need (members before groups); drop routes whose
+        object the kernel refused."""
+        objects = self._objects
+        needed: list[int] = []
+        for sig in {sig for _key, sig in installs}:
+            if isinstance(sig, int):
+                needed += [i for i in objects.with_members(sig) if i not in objects.present]
+        if not needed:
+            return installs
+        needed = sorted(set(needed), key=lambda i: bool(objects.content[i].group))  # singles first
+        seq0 = sock.reserve_seq(len(needed))
+        messages = [objects.message(i).encode(nl.MsgType.NEWNEXTHOP, _CREATE, seq0 + n) for n, i in enumerate(needed)]
+        errors = sock.send_batch(messages)
+        refused: dict[int, FibError] = {}
+        for n, obj_id in enumerate(needed):
+            err = errors.get(seq0 + n)
+            if err is None:
+                objects.present.add(obj_id)
+            else:
+                refused[obj_id] = kernel.fib_error(err, f"nexthop object {obj_id}")
+        if not refused:
+            return installs
+        kept = []
+        for key, sig in installs:
+            exc = None
+            if isinstance(sig, int):
+                exc = next((refused[i] for i in objects.with_members(sig) if i in refused), None)
+            if exc is None:
+                kept.append((key, sig))
+            else:
+                self._refuse(key, FibError(exc.errno, f"{key_prefix(key)}: {exc}"), result)
+        return kept
+
+    def _send_object(self, sock: kernel.NetlinkSocket, obj_id: int) -> None:
+        sock.request(self._objects.message(obj_id), nl.MsgType.NEWNEXTHOP, nl.NLM_F_CREATE | nl.NLM_F_REPLACE,
+                     f"nexthop object {obj_id}")
+        self._objects.present.add(obj_id)
+
+    def _collect_objects(self) -> None:
+        """Delete our nexthop objects no route uses (groups before their members)."""
+        objects = self._objects
+        self._refs = Counter({s: c for s, c in self._refs.items() if c > 0})
+        live: set[int] = set()
+        for sig in self._refs:
+            if isinstance(sig, int) and sig in objects.content:
+                live.update(objects.with_members(sig))
+        dead = [i for i in objects.content if i not in live]
+        if not dead:
+            return
+        present = sorted((i for i in dead if i in objects.present), key=lambda i: not objects.content[i].group)
+        if present:
+            sock = self._require()
+            seq0 = sock.reserve_seq(len(present))
+            sock.send_batch([nl.NexthopMessage(id=i).encode(nl.MsgType.DELNEXTHOP, nl.NLM_F_REQUEST, seq0 + n)
+                             for n, i in enumerate(present)])  # an object already gone is what we wanted
+        for i in dead:
+            objects.forget(i)
+        self._resolved.clear()
+        self._templates.clear()
+
+    def _read_nexthop_objects(self) -> None:
+        """Dump nexthop objects: learn which ids are taken and adopt our own (proto bgp)."""
+        sock = self._require()
+        request = nl.encode_message(nl.MsgType.GETNEXTHOP, nl.NLM_F_REQUEST | nl.NLM_F_DUMP, 0,
+                                    nl.NHMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0))
+        try:
+            replies = sock.dump(request)
+        except FibError as exc:
+            if self.nexthop_objects:
+                raise
+            log.info("kernel has no nexthop objects (%s)", exc)
+            self.nexthop_objects = False
+            return
+        if self.nexthop_objects is None:
+            self.nexthop_objects = True
+        for t, body in replies:
+            if t != nl.MsgType.NEWNEXTHOP:
+                continue
+            msg = nl.NexthopMessage.decode(body)
+            self._objects.taken.add(msg.id)
+            if msg.protocol == RTPROT_BGP:
+                self._objects.adopt(msg.id, object_key(msg))
+
+    def _read_kernel_routes(self) -> None:
+        for msg in _dump_routes(self._require(), self.table):
+            key = (msg.dst or bytes(4 if msg.family == socket.AF_INET else 16)) + bytes((msg.dst_len,))
+            if (msg.priority or 0) != self.metric:
+                self._other_metric.append((key, msg.priority or 0))
+                continue
+            sig: Signature
+            if msg.nh_id is not None:
+                sig = msg.nh_id
+                if msg.nh_id not in self._objects.content:
+                    self._other_metric.append((key, self.metric))  # someone else's object
+                    continue
+            else:
+                sig = _hops_of(msg)
+            self._have[key] = sig
+            self._refs[sig] += 1
+
+    def _link_down(self, ifindexes: set[int]) -> None:
+        """The kernel flushed routes and objects through these links: they now wait for them."""
+        objects = self._objects
+        gone = objects.on_links(ifindexes)
+        gone |= objects.groups_within(gone)
+        objects.present -= gone
+        self._gateway_oif = {k: v for k, v in self._gateway_oif.items() if v not in ifindexes}
+        for key, sig in list(self._have.items()):
+            lost = sig in gone if isinstance(sig, int) else all(h[2] in ifindexes for h in sig)
+            if lost:
+                del self._have[key]
+                self._refs[sig] -= 1
+                if key in self._want:
+                    self.pending[key] = "next-hop link down"
+        log.info("links %s down: %d routes wait for them", sorted(ifindexes), len(self.pending))
+
+    def _link_up(self, ifindexes: set[int]) -> None:
+        """Re-create objects through these links and install every route waiting for one."""
+        sock = self._require()
+        objects = self._objects
+        on_link = objects.on_links(ifindexes)
+        objects.present -= on_link  # dropped with the link, if it went down: send them again
+        self._resolved.clear()
+        result = ApplyResult()
+        keys = list(self.pending)
+        self.pending.clear()
+        for key in keys:  # re-resolve: an interface index or a neighbour may have changed
+            route = self._desired.get(key)
+            old = self._want.pop(key, None)
+            if old is not None:
+                self._refs[old] -= 1
+            if route is None:
+                continue
+            try:
+                sig = self._resolve(socket.AF_INET if len(key) == 5 else socket.AF_INET6, route.nexthops)
+            except FibError as exc:
+                self._refuse(key, exc, result)
+                continue
+            self._want[key] = sig
+            self._refs[sig] += 1
+        for group in objects.groups_touching(on_link):  # groups that lost members get them back
+            if group not in objects.present:
+                continue
+            try:
+                for obj_id in objects.with_members(group):
+                    if obj_id not in objects.present or obj_id == group:
+                        self._send_object(sock, obj_id)
+            except FibError as exc:
+                log.warning("could not restore a next-hop group: %s", exc)
+        self._converge(sock, keys, result)
+        log.info("links %s up: %d routes installed, %d still pending", sorted(ifindexes),
+                 result.installed, len(self.pending))
+
+
+def _path_hop(family: int, hop: Hop) -> nl.PathHop:
+    gw_family, gw, oif, flags, weight = hop
+    if not gw:
+        return nl.PathHop(ifindex=oif, weight=weight, flags=flags)
+    if gw_family == family:
+        return nl.PathHop(gateway=gw, ifindex=oif, weight=weight, flags=flags)
+    return nl.PathHop(via=(gw_family, gw), ifindex=oif, weight=weight, flags=flags)
+
+
+def _hops_of(msg: nl.RouteMessage) -> tuple[Hop, ...]:
+    """The hops of a dumped route, in the form ``Fib._hop`` produces."""
+    if msg.multipath:
+        return tuple(sorted(_hop_of(msg.family, h.gateway, h.via, h.ifindex, h.flags, h.weight) for h in msg.multipath))
+    return (_hop_of(msg.family, msg.gateway, msg.via, msg.oif or 0, msg.flags, 1),)
+
+
+def _hop_of(family: int, gateway: bytes | None, via: tuple[int, bytes] | None, oif: int, flags: int, weight: int) -> Hop:
+    if gateway:
+        return (family, gateway, oif, flags & nl.RTNH_F_ONLINK, weight)
+    if via:
+        return (via[0], via[1], oif, flags & nl.RTNH_F_ONLINK, weight)
+    return (socket.AF_UNSPEC, b"", oif, 0, weight)
+
+
+def _kernel_version() -> tuple[int, int]:
+    import os
+    parts = os.uname().release.split(".")
+    try:
+        return int(parts[0]), int(parts[1].split("-")[0])
+    except (IndexError, ValueError):
+        return (0, 0)
+
+
+def _dump_routes(sock: kernel.NetlinkSocket, table: int) -> list[nl.RouteMessage]:
+    """Routes of ours (proto bgp) in ``table``, both families; the kernel filters (strict dump)."""
+    out = []
+    for family in (socket.AF_INET, socket.AF_INET6):
+        request = nl.RouteMessage(family=family, table=table, protocol=RTPROT_BGP, type=0).encode(
+            nl.MsgType.GETROUTE, nl.NLM_F_REQUEST | nl.NLM_F_DUMP, 0)
+        for msg_type, body in sock.dump(request):
+            if msg_type != nl.MsgType.NEWROUTE:
+                continue
+            msg = nl.RouteMessage.decode(body)
+            if msg.protocol == RTPROT_BGP and msg.table == table:  # older kernels do not filter
+                out.append(msg)
+    return out
+
+
+def show_fib(table: int = nl.RT_TABLE_MAIN, sock: kernel.NetlinkSocket | None = None,
+             namespace: str | None = None) -> list[FibRoute]:
+    """Proto-bgp routes in ``table`` as the kernel holds them (what ``show fib`` prints)."""
+    own = sock is None
+    sock = sock or kernel.NetlinkSocket(namespace=namespace)
+    try:
+        objects: dict[int, nl.NexthopMessage] = {}
+        try:
+            request = nl.encode_message(nl.MsgType.GETNEXTHOP, nl.NLM_F_REQUEST | nl.NLM_F_DUMP, 0,
+                                        nl.NHMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0))
+            for t, body in sock.dump(request):
+                if t == nl.MsgType.NEWNEXTHOP:
+                    obj = nl.NexthopMessage.decode(body)
+                    objects[obj.id] = obj
+        except FibError:
+            pass
+        routes = []
+        for msg in _dump_routes(sock, table):
+            dst = msg.dst or bytes(4 if msg.family == socket.AF_INET else 16)
+            prefix = ipaddress.ip_network((dst, msg.dst_len))
+            routes.append(FibRoute(prefix, _nexthops_of(msg, objects)))
+        return sorted(routes, key=lambda r: (r.prefix.version, r.prefix))
+    finally:
+        if own:
+            sock.close()
+
+
+def _nexthops_of(msg: nl.RouteMessage, objects: dict[int, nl.NexthopMessage]) -> tuple[NextHop, ...]:
+    if msg.nh_id is not None and msg.nh_id in objects:
+        obj = objects[msg.nh_id]
+        members = obj.group or ((obj.id, 1),)
+        out = []
+        for member, weight in members:
+            m = objects.get(member)
+            if m is not None:
+                gw = str(ipaddress.ip_address(m.gateway)) if m.gateway else None
+                out.append(NextHop(gw, m.oif, weight=weight))
+        return tuple(out)
+    return tuple(NextHop(str(ipaddress.ip_address(h[1])) if h[1] else None, h[2] or None, weight=h[4])
+                 for h in _hops_of(msg))
+
+
+def format_fib(routes: Iterable[FibRoute]) -> str:
+    """``show fib`` text: one line per route, next hops separated by commas."""
+    lines = []
+    for route in routes:
+        hops = ", ".join(
+            f"via {h.gateway or 'direct'}" + (f" ifindex {h.ifindex}" if h.ifindex else "")
+            + (f" weight {h.weight}" if len(route.nexthops) > 1 else "") for h in route.nexthops)
+        lines.append(f"{route.prefix} {hops}")
+    return "\n".join(lines)
