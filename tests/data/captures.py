@@ -66,8 +66,8 @@ def tcp_streams(path: Path) -> dict[Flow, list[bytes]]:
 def with_dumped_add_path(records: Iterator[object]) -> Iterator[BgpMessage]:
     """BGP4MP messages whose context also honours ADD-PATH that the dumped OPENs announced.
 
-    BIRD dumps ADD-PATH sessions with the plain MESSAGE subtypes; a reader of such a dump
-    learns the families from the peer's OPEN, as the session did (RFC 7911 §4).
+    For dumps whose writer (BIRD) records ADD-PATH sessions with the plain MESSAGE
+    subtypes: the families come from the OPEN, as the session learnt them (RFC 7911 §4).
     """
     sending: dict[str, frozenset[tuple[int, int]]] = {}
     for rec in records:
