@@ -78,7 +78,8 @@ class RibConfig:
         stale_path_time_s: how long a restarted peer's routes stay stale waiting for
             End-of-RIB once the session is back (RFC 4724 §4.2).
         lag_limit_bytes: unread shared output after which a slow member catches up alone.
-        start_method: multiprocessing start method of shard workers.
+        start_method: multiprocessing start method of shard workers, or ``"inline"`` to
+            run every shard in this process (same results, no parallelism: for tests).
     """
 
     local_asn: int
@@ -156,7 +157,7 @@ class Rib:
         shard_config = ShardConfig(config.local_asn, config.router_id, config.cluster_id or config.router_id,
                                    config.decision, config.track_changes)
         self.shards: list[ShardHandle] = (
-            [LocalShard(shard_config)] if count == 1
+            [LocalShard(shard_config) for _ in range(count)] if count == 1 or config.start_method == "inline"
             else [ProcessShard(shard_config, config.start_method) for _ in range(count)])
         self.groups = UpdateGroups(self, count, config.lag_limit_bytes)
         self._peers: dict[PeerId, _Peer] = {}
@@ -461,7 +462,7 @@ class Rib:
 
     def flush(self) -> list[BestChange]:
         """Wait for shard work in flight; returns the changes not yet returned."""
-        if len(self.shards) > 1:
+        if any(isinstance(shard, ProcessShard) for shard in self.shards):
             self._call_all("size", ())
         return self._take_changes()
 
