@@ -48,6 +48,7 @@ ONLINK_GATEWAY_V4: Final = ipaddress.IPv4Address("169.254.0.1").packed
 _RETRY_ERRNOS: Final = frozenset({errno_mod.ENETDOWN, errno_mod.ENETUNREACH})
 _GONE_ERRNOS: Final = frozenset({errno_mod.ESRCH, errno_mod.ENOENT})
 _CREATE: Final = nl.NLM_F_REQUEST | nl.NLM_F_CREATE | nl.NLM_F_REPLACE
+_RETRY_DELAY_S: Final = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +146,7 @@ class Fib:
         Kernel routes of ours that match what ``apply`` later asks for are adopted without a
         message; the rest stay until :meth:`sync`. With ``routes``, apply and sync at once.
         """
-        self._monitor = kernel.LinkMonitor(namespace=self.namespace)
+        self._monitor = kernel.LinkMonitor(addresses=True, namespace=self.namespace)
         self._sock = kernel.NetlinkSocket(namespace=self.namespace)
         for link in kernel.list_links(self._sock):
             self._note_link(link)
@@ -297,6 +298,9 @@ class Fib:
         came_up: set[int] = set()
         went_down: set[int] = set()
         for event in self._monitor.read():
+            if isinstance(event, nl.AddressMessage):
+                came_up.add(event.ifindex)  # a new connected subnet can make a gateway reachable
+                continue
             if not isinstance(event, nl.LinkMessage):
                 continue
             before = self._links.get(event.ifindex)
@@ -310,7 +314,13 @@ class Fib:
         if went_down:
             self._link_down(went_down)
         if came_up:
-            self._link_up(came_up)
+            self._link_up(came_up - went_down)
+        if self.pending and self._loop is not None and came_up:
+            self._loop.call_later(_RETRY_DELAY_S, self.retry_pending)
+
+    def retry_pending(self) -> ApplyResult:
+        """Try again to install routes that waited for a link or a gateway."""
+        return self._link_up(set())
 
     # -- internals: resolution ---------------------------------------------------------------------
 
@@ -651,7 +661,7 @@ class Fib:
                     self.pending[key] = "next-hop link down"
         log.info("links %s down: %d routes wait for them", sorted(ifindexes), len(self.pending))
 
-    def _link_up(self, ifindexes: set[int]) -> None:
+    def _link_up(self, ifindexes: set[int]) -> ApplyResult:
         """Re-create objects through these links and install every route waiting for one."""
         sock = self._require()
         objects = self._objects
@@ -685,8 +695,10 @@ class Fib:
             except FibError as exc:
                 log.warning("could not restore a next-hop group: %s", exc)
         self._converge(sock, keys, result)
-        log.info("links %s up: %d routes installed, %d still pending", sorted(ifindexes),
-                 result.installed, len(self.pending))
+        if keys:
+            log.info("links %s up: %d routes installed, %d still pending", sorted(ifindexes),
+                     result.installed, len(self.pending))
+        return result
 
 
 def _path_hop(family: int, hop: Hop) -> nl.PathHop:
@@ -728,7 +740,13 @@ def _dump_routes(sock: kernel.NetlinkSocket, table: int) -> list[nl.RouteMessage
     for family in (socket.AF_INET, socket.AF_INET6):
         request = nl.RouteMessage(family=family, table=table, protocol=RTPROT_BGP, type=0).encode(
             nl.MsgType.GETROUTE, nl.NLM_F_REQUEST | nl.NLM_F_DUMP, 0)
-        for msg_type, body in sock.dump(request):
+        try:
+            replies = sock.dump(request)
+        except FibError as exc:
+            if exc.errno == errno_mod.ENOENT:  # the table does not exist yet
+                continue
+            raise
+        for msg_type, body in replies:
             if msg_type != nl.MsgType.NEWROUTE:
                 continue
             msg = nl.RouteMessage.decode(body)

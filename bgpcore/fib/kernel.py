@@ -8,8 +8,9 @@ Built on the stdlib ``socket`` module only. What the rest of bgpcore calls:
   :class:`bgpcore.errors.FibError` naming the errno and the kernel's extended-ack text
   (``NETLINK_EXT_ACK`` is switched on).
 - :func:`list_links` -- every interface: ifindex, name, up/down, carrier, MAC.
-- :class:`LinkMonitor` -- subscribes to RTNLGRP_LINK (and optionally RTNLGRP_NEIGH) and yields
-  :class:`~bgpcore.fib.netlink.LinkMessage` events; non-blocking, so asyncio code uses
+- :class:`LinkMonitor` -- subscribes to RTNLGRP_LINK (optionally also neighbour and address
+  groups) and yields :class:`~bgpcore.fib.netlink.LinkMessage` events (``NeighbourMessage`` /
+  ``AddressMessage`` for the optional groups); non-blocking, so asyncio code uses
   ``async for event in monitor.events()`` (``loop.add_reader`` underneath) and synchronous code
   calls ``monitor.read()`` when ``monitor.fileno()`` is readable.
 - :func:`list_neighbours` -- ARP/ND entries of an interface (address, MAC, router flag, state);
@@ -396,8 +397,9 @@ class LinkMonitor:
     first, then read the current state, then apply events without missing one in between.
     """
 
-    def __init__(self, neighbours: bool = False, namespace: str | None = None) -> None:
+    def __init__(self, neighbours: bool = False, addresses: bool = False, namespace: str | None = None) -> None:
         groups = [nl.RTNLGRP_LINK] + ([nl.RTNLGRP_NEIGH] if neighbours else [])
+        groups += [nl.RTNLGRP_IPV4_IFADDR, nl.RTNLGRP_IPV6_IFADDR] if addresses else []
         self._sock = NetlinkSocket(groups, namespace=namespace, blocking=False)
         self._namespace = namespace
 
@@ -416,9 +418,9 @@ class LinkMonitor:
     def snapshot(self) -> list[nl.LinkMessage]:
         return list_links(namespace=self._namespace) if self._namespace else list_links()
 
-    def read(self) -> list[nl.LinkMessage | nl.NeighbourMessage]:
+    def read(self) -> list[nl.LinkMessage | nl.NeighbourMessage | nl.AddressMessage]:
         """Every event queued now (empty when none); never blocks."""
-        out: list[nl.LinkMessage | nl.NeighbourMessage] = []
+        out: list[nl.LinkMessage | nl.NeighbourMessage | nl.AddressMessage] = []
         while True:
             try:
                 data = self._sock.recv()
@@ -429,8 +431,10 @@ class LinkMonitor:
                     out.append(nl.LinkMessage.decode(body, msg_type))
                 elif msg_type in (nl.MsgType.NEWNEIGH, nl.MsgType.DELNEIGH):
                     out.append(nl.NeighbourMessage.decode(body))
+                elif msg_type == nl.MsgType.NEWADDR:
+                    out.append(nl.AddressMessage.decode(body))
 
-    async def events(self) -> AsyncIterator[nl.LinkMessage | nl.NeighbourMessage]:
+    async def events(self) -> AsyncIterator[nl.LinkMessage | nl.NeighbourMessage | nl.AddressMessage]:
         """Yield events as they arrive, waiting on the event loop (``loop.add_reader``)."""
         loop = asyncio.get_running_loop()
         ready = asyncio.Event()

@@ -59,6 +59,8 @@ NETLINK_GET_STRICT_CHK: Final = 12
 
 RTNLGRP_LINK: Final = 1
 RTNLGRP_NEIGH: Final = 3
+RTNLGRP_IPV4_IFADDR: Final = 5
+RTNLGRP_IPV6_IFADDR: Final = 9
 
 
 class MsgType(IntEnum):
