@@ -348,15 +348,16 @@ class Fabric:
         return json.loads(out) if out.strip() else []
 
     def next_hop_devices(self, node: Node, prefix: str) -> set[str]:
-        """Devices of the usable IPv6 link-local next hops of ``prefix`` in the kernel."""
+        """Devices of the usable next hops of ``prefix`` in the kernel: IPv6 link-local gateways
+        (RTA_VIA), or FRR's 169.254.0.1 onlink stand-in for them."""
         devs = set()
         for route in self.routes(node, prefix):
-            hops = route.get("nexthops") or [route]
-            for hop in hops:
+            for hop in route.get("nexthops") or [route]:
                 via = hop.get("via") or {}
-                gw = via.get("host", "") if isinstance(via, dict) else ""
-                if (via.get("family") == "inet6" and gw.startswith("fe80:") and "dead" not in hop.get("flags", [])
-                        and "linkdown" not in hop.get("flags", [])):
+                gateway = via.get("host", "") if isinstance(via, dict) else hop.get("gateway", "")
+                gateway = gateway or hop.get("gateway", "")
+                usable = not {"dead", "linkdown"} & set(hop.get("flags", []))
+                if usable and (gateway.startswith("fe80:") or gateway == "169.254.0.1"):
                     devs.add(hop.get("dev", ""))
         return devs
 
