@@ -140,11 +140,12 @@ class Fib:
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
-    def start(self, routes: Iterable[FibRoute] | None = None) -> None:
+    def start(self, routes: Iterable[FibRoute] | None = None) -> ApplyResult:
         """Open netlink, detect kernel features and adopt the routes a previous run left.
 
         Kernel routes of ours that match what ``apply`` later asks for are adopted without a
-        message; the rest stay until :meth:`sync`. With ``routes``, apply and sync at once.
+        message (counted as ``unchanged``); the rest stay until :meth:`sync`. With ``routes``,
+        apply and sync at once.
         """
         self._monitor = kernel.LinkMonitor(addresses=True, namespace=self.namespace)
         self._sock = kernel.NetlinkSocket(namespace=self.namespace)
@@ -158,9 +159,13 @@ class Fib:
         self._read_kernel_routes()
         log.info("FIB table %d: adopted %d routes of a previous run; nexthop objects %s",
                  self.table, len(self._have), "on" if self.nexthop_objects else "off")
-        if routes is not None:
-            self.apply(routes)
-            self.sync()
+        if routes is None:
+            return ApplyResult()
+        result = self.apply(routes)
+        cleanup = self.sync()
+        result.removed += cleanup.removed
+        result.installed += cleanup.installed
+        return result
 
     def stop(self) -> None:
         """Remove our routes and nexthop objects, or keep them when ``keep_on_stop`` is set."""

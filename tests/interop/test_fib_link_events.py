@@ -1,0 +1,60 @@
+"""Routes through a link that goes down are not lost: they wait and return when it comes up."""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+
+import pytest
+from fib_oracle import hops_of
+from netns import Lab
+
+from bgpcore.fib.install import Fib, FibRoute, NextHop
+
+net = ipaddress.ip_network
+
+
+async def _until(predicate, what: str, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("nexthop_objects", [False, True], ids=["plain", "nhobj"])
+async def test_link_down_and_up_loses_no_route(lab: Lab, nexthop_objects: bool) -> None:
+    a, b = lab.ns("a"), lab.ns("b")
+    lab.link(a, "vA", b, "vB")
+    lab.link(a, "vC", b, "vD")
+    lab.addr(a, "vA", "192.0.2.1/24")
+    lab.addr(a, "vC", "198.51.100.1/24")
+    lab.addr(a, "vA", "2001:db8::1/64")
+    via_a, via_c = NextHop("192.0.2.2", ifname="vA"), NextHop("198.51.100.2", ifname="vC")
+    wanted = {
+        "203.0.113.0/26": (via_a,),
+        "203.0.113.64/26": (via_c,),
+        "203.0.113.128/26": (via_a, via_c),
+        "2001:db8:300::/48": (NextHop("2001:db8::2", ifname="vA"),),
+    }
+    fib = Fib(namespace=a, nexthop_objects=nexthop_objects)
+    fib.start([FibRoute(net(p), hops) for p, hops in wanted.items()])
+    fib.attach()
+
+    def expected(routes: dict[str, tuple[NextHop, ...]]) -> dict[str, set[tuple[str, str, int]]]:
+        return {p: {(h.gateway or "", h.ifname or "", 1) for h in hops} for p, hops in routes.items()}
+
+    assert hops_of(lab, a) == expected(wanted)
+    await asyncio.to_thread(lab.exec, a, "ip", "link", "set", "vA", "down")
+    await _until(lambda: len(fib.pending) == 2, "routes through vA to wait")
+    assert set(hops_of(lab, a)) == {"203.0.113.64/26", "203.0.113.128/26"}
+
+    # a route through the down link is kept pending, not refused
+    late = FibRoute(net("203.0.113.192/26"), (via_a,))
+    result = fib.apply([late])
+    assert result.pending == [late.prefix] and not result.failed
+    wanted["203.0.113.192/26"] = late.nexthops
+
+    await asyncio.to_thread(lab.exec, a, "ip", "link", "set", "vA", "up")
+    await _until(lambda: not fib.pending and hops_of(lab, a) == expected(wanted), "every route back")
+    fib.stop()
+    assert hops_of(lab, a) == {}
