@@ -219,8 +219,18 @@ class AdjRibOut:
         advertised = self.advertised[family]
         batches: dict[int, tuple[OutRoute, list[bytes]]] = {}
         withdrawn: list[bytes] = []
+        cache = self._cache[family]
+        cached = cache.get
+        per_prefix = self._per_prefix
+        out: OutRoute | None
         for key in keys:
-            out = self._wanted(family, get(key), key)
+            entry = get(key)
+            if entry is None:
+                out = None
+            else:
+                best = entry.best if entry.__class__ is Destination else entry
+                hit = None if per_prefix else cached(id(best))
+                out = hit[1] if hit is not None else self._wanted(family, entry, key)
             if out is None:
                 if not record or advertised.pop(key, None) is not None:
                     withdrawn.append(key)

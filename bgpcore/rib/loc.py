@@ -70,6 +70,9 @@ class LocRib:
     def update(self, family: Family, path: Path, keys: list[bytes]) -> list[BestChange]:
         """Add ``path`` to each prefix in ``keys``, replacing the path from the same peer and path id."""
         table = self.tables.setdefault(family, {})
+        if table.keys().isdisjoint(keys):
+            table.update(dict.fromkeys(keys, path))
+            return [BestChange(family, list(keys), path, (path,))] if keys else []
         get = table.get
         peer = path.source.peer_id
         path_id = path.path_id

@@ -159,10 +159,10 @@ class Rib:
         self.shards: list[ShardHandle] = (
             [LocalShard(shard_config) for _ in range(count)] if count == 1 or config.start_method == "inline"
             else [ProcessShard(shard_config, config.start_method) for _ in range(count)])
+        self._local = self.shards[0].shard if count == 1 and isinstance(self.shards[0], LocalShard) else None
         self.groups = UpdateGroups(self, count, config.lag_limit_bytes)
         self._peers: dict[PeerId, _Peer] = {}
         self._changes: list[BestChange] = []
-        self._attrs: dict[PathAttributes, PathAttributes] = {}
         self._eor: dict[tuple[Family, CodecContext], bytes] = {}
         self._call_all("add_peer", (LOCAL_PEER, LOCAL_SOURCE, None, False, _NO_FAMILIES))
 
@@ -191,9 +191,13 @@ class Rib:
 
     def _post(self, peer_id: PeerId, peer: _Peer, name: str, family: Family, args: tuple[Any, ...],
               keys: list[bytes]) -> None:
-        if len(self.shards) == 1:
-            self.shards[0].post(name, (peer_id, family, *args, keys), partial(self._on_result, peer, 0, family),
-                                len(keys))
+        local = self._local
+        if local is not None:
+            if name == "announce":
+                result = local.announce(peer_id, family, args[0], args[1], keys)
+            else:
+                result = local.withdraw(peer_id, family, keys)
+            self._on_result(peer, 0, family, result)
             return
         cut = 4 if family in peer.info.recv_ctx.addpath else 0
         for index, run in enumerate(split_keys(keys, len(self.shards), cut)):
@@ -334,9 +338,6 @@ class Rib:
             self._post(peer_id, peer, "withdraw", (mp_unreach.afi, mp_unreach.safi), (), mp_unreach.nlri)
         attrs = update.attributes
         if attrs is not None:
-            attrs = self._attrs.setdefault(attrs, attrs)
-            if len(self._attrs) > 4096:
-                self._attrs.clear()
             if update.nlri and attrs.next_hop is not None:
                 self._post(peer_id, peer, "announce", IPV4_UNICAST, (attrs, (attrs.next_hop,)), update.nlri)
             mp_reach = update.mp_reach

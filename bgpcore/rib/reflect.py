@@ -11,6 +11,8 @@ the next hop. Well-known communities (RFC 1997) restrict advertisement further.
 """
 from __future__ import annotations
 
+from typing import Final
+
 from bgpcore.constants import WellKnownCommunity
 from bgpcore.route import Path, Source, prepend_as
 from bgpcore.wire.types import PathAttributes
@@ -64,10 +66,23 @@ def loop_reason(attrs: PathAttributes, source: Source, router_id: str, cluster_i
     return None
 
 
+_ORIGINATOR: Final = PathAttributes._fields.index("originator_id")
+_CLUSTER_LIST: Final = PathAttributes._fields.index("cluster_list")
+_NEXT_HOP: Final = PathAttributes._fields.index("next_hop")
+assert _CLUSTER_LIST == _ORIGINATOR + 1
+
+
 def reflected_attributes(attrs: PathAttributes, source: Source, cluster_id: str) -> PathAttributes:
-    """RFC 4456 §8: ORIGINATOR_ID set to the sender's router id if absent, CLUSTER_ID prepended."""
-    return attrs._replace(originator_id=attrs.originator_id or source.router_id,
-                          cluster_list=(cluster_id, *attrs.cluster_list))
+    """RFC 4456 §8: ORIGINATOR_ID set to the sender's router id if absent, CLUSTER_ID prepended.
+
+    The NEXT_HOP field is cleared: the next hop travels beside the attributes on export.
+    (Built by slicing, not ``_replace``: this runs once per reflected attribute set.)
+    """
+    values = list(attrs)
+    values[_NEXT_HOP] = None
+    values[_ORIGINATOR] = attrs.originator_id or source.router_id
+    values[_CLUSTER_LIST] = (cluster_id, *attrs.cluster_list)
+    return PathAttributes._make(values)
 
 
 def ebgp_export_attributes(attrs: PathAttributes, local_asn: int, send_med: bool = False) -> PathAttributes:
