@@ -32,6 +32,7 @@ ICMP6_FILTER: Final = 1
 _ANCILLARY_SIZE: Final = socket.CMSG_SPACE(4) + socket.CMSG_SPACE(20)
 _MIN_REPLY_GAP_S: Final = 0.2
 _FAST_GAP_S: Final = 1.0
+_RETRY_S: Final = 0.1  # a send failed (no link-local address yet): try again soon
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,8 @@ class _Interface:
     solicit: bytes
     stats: InterfaceStats = field(default_factory=InterfaceStats)
     fast_left: int = 0
+    solicit_pending: bool = False
+    failures: int = 0
     timer: asyncio.TimerHandle | None = None
     last_advert: float = float("-inf")
 
@@ -130,7 +133,8 @@ class RaListener:
         if iface is None:
             return
         iface.fast_left = self.fast_count
-        self._send(iface, iface.solicit, ra.ALL_ROUTERS)
+        iface.solicit_pending = True
+        iface.failures = 0
         self._advertise(iface)
 
     def interfaces(self) -> dict[int, str]:
@@ -149,27 +153,35 @@ class RaListener:
     def _advertise(self, iface: _Interface) -> None:
         if iface.timer is not None:
             iface.timer.cancel()
-        self._send(iface, iface.advert, ra.ALL_NODES)
+        if iface.solicit_pending:
+            iface.solicit_pending = not self._send(iface, iface.solicit, ra.ALL_ROUTERS)
+        sent = self._send(iface, iface.advert, ra.ALL_NODES)
         iface.last_advert = time.monotonic()
-        if iface.fast_left > 0:
+        if not sent or iface.solicit_pending:
+            iface.failures += 1
+            delay = min(_RETRY_S * 2 ** min(iface.failures - 1, 10), self.interval_s)
+        elif iface.fast_left > 0:
+            iface.failures = 0
             iface.fast_left -= 1
             delay = min(_FAST_GAP_S, self.interval_s)
         else:
+            iface.failures = 0
             delay = self.interval_s
         assert self._loop is not None
         iface.timer = self._loop.call_later(delay, self._advertise, iface)
 
-    def _send(self, iface: _Interface, message: bytes, dest: ipaddress.IPv6Address) -> None:
+    def _send(self, iface: _Interface, message: bytes, dest: ipaddress.IPv6Address) -> bool:
         try:
             iface.sock.sendto(message, (str(dest), 0, 0, iface.ifindex))
         except OSError as exc:  # link down, or no link-local address yet: the timer retries
             iface.stats.send_errors += 1
             log.debug("%s: sending ICMPv6 type %d failed: %s", iface.name, message[0], exc)
-            return
+            return False
         if message[0] == ra.ICMPV6_ROUTER_ADVERT:
             iface.stats.ra_sent += 1
         else:
             iface.stats.rs_sent += 1
+        return True
 
     # -- receiving -------------------------------------------------------------------------------
 

@@ -170,7 +170,7 @@ class Unnumbered:
             try:
                 if isinstance(event, nl.LinkMessage):
                     self._link_event(event)
-                else:
+                elif isinstance(event, nl.NeighbourMessage):
                     self._neighbour_event(event)
             except Exception:  # noqa: BLE001 - one bad event must not end discovery
                 log.exception("unnumbered: handling %s failed", event)
