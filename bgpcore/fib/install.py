@@ -49,6 +49,7 @@ _RETRY_ERRNOS: Final = frozenset({errno_mod.ENETDOWN, errno_mod.ENETUNREACH})
 _GONE_ERRNOS: Final = frozenset({errno_mod.ESRCH, errno_mod.ENOENT})
 _CREATE: Final = nl.NLM_F_REQUEST | nl.NLM_F_CREATE | nl.NLM_F_REPLACE
 _RETRY_DELAY_S: Final = 0.5
+_PLEN_BYTE: Final = tuple(bytes((n,)) for n in range(129))
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +134,7 @@ class Fib:
         self.pending: dict[bytes, str] = {}
         self.failed: dict[bytes, FibError] = {}
         self._other_metric: list[tuple[bytes, int]] = []
+        # (key length: 5 for IPv4, 17 for IPv6; next hops) -> signature
         self._resolved: dict[tuple[int, tuple[NextHop, ...]], Signature] = {}
         self._templates: dict[tuple[int, Signature], nl.RouteTemplate] = {}
         self._gateway_oif: dict[tuple[bytes, int], int] = {}
@@ -172,8 +174,11 @@ class Fib:
         if self._sock is None:
             return
         if not self.keep_on_stop:
-            self.apply([FibRoute(key_prefix(k), ()) for k in list(self._desired)])
-            self._delete_routes([(k, self.metric) for k in list(self._have)])
+            self._desired.clear()
+            self._want.clear()
+            self.pending.clear()
+            self._refs = Counter(self._have.values())
+            self._delete_routes([(k, self.metric) for k in self._have])
             self._delete_routes(self._other_metric)
             self._collect_objects()
         self.detach()
@@ -220,35 +225,48 @@ class Fib:
         """Make the kernel hold these best paths: a route with next hops is installed or replaced,
         one without is removed. Refusals are returned per prefix, never raised."""
         sock = self._require()
-        policy = self.policy
+        policy = None if self.policy is INSTALL_ALL else self.policy
         desired, want, refs = self._desired, self._want, self._refs
         pending, failed = self.pending, self.failed
-        resolved = self._resolved
+        resolved_get = self._resolved.get
+        track = bool(self.nexthop_objects)  # reference counts matter only for objects
+        plen_byte = _PLEN_BYTE
         touched: list[bytes] = []
+        touch = touched.append
         result = ApplyResult()
         for route in changes:
             prefix = route.prefix
-            key = prefix.network_address.packed + bytes((prefix.prefixlen,))
-            touched.append(key)
-            pending.pop(key, None)
-            failed.pop(key, None)
-            old = want.pop(key, None)
-            if old is not None:
-                refs[old] -= 1
-            if not route.nexthops or (policy is not None and policy is not INSTALL_ALL and not policy(prefix)):
+            key = prefix.network_address.packed + plen_byte[prefix.prefixlen]
+            touch(key)
+            if pending:
+                pending.pop(key, None)
+            if failed:
+                failed.pop(key, None)
+            old = want.get(key)
+            nexthops = route.nexthops
+            if not nexthops or (policy is not None and not policy(prefix)):
                 desired.pop(key, None)
+                if old is not None:
+                    del want[key]
+                    refs[old] -= 1
                 continue
             desired[key] = route
-            family = socket.AF_INET if prefix.version == 4 else socket.AF_INET6
-            sig = resolved.get((family, route.nexthops))
+            sig = resolved_get((len(key), nexthops))
             if sig is None:
                 try:
-                    sig = self._resolve(family, route.nexthops)
+                    sig = self._resolve(socket.AF_INET if len(key) == 5 else socket.AF_INET6, nexthops)
                 except FibError as exc:
+                    if old is not None:
+                        del want[key]
+                        refs[old] -= 1
                     self._refuse(key, exc, result)
                     continue
-            want[key] = sig
-            refs[sig] += 1
+            if old != sig:
+                want[key] = sig
+                if track:
+                    if old is not None:
+                        refs[old] -= 1
+                    refs[sig] += 1
         self._converge(sock, touched, result)
         return result
 
@@ -419,7 +437,7 @@ class Fib:
         else:
             members = tuple(sorted((self._objects.id_for(ObjectKey(hop=h[:4] + (1,))), h[4]) for h in hops))
             sig = self._objects.id_for(ObjectKey(group=members))
-        self._resolved[(family, nexthops)] = sig
+        self._resolved[(5 if family == socket.AF_INET else 17, nexthops)] = sig
         return sig
 
     def _template(self, family: int, sig: Signature) -> nl.RouteTemplate:
@@ -481,12 +499,15 @@ class Fib:
         errors = sock.send_batch(messages)
         have, refs = self._have, self._refs
         mode = self.v4_via_v6
-        for key, sig in installs:
-            old = have.get(key)
-            if old is not None:
-                refs[old] -= 1
-            have[key] = sig
-            refs[sig] += 1
+        if self.nexthop_objects:
+            for key, sig in installs:
+                old = have.get(key)
+                if old is not None:
+                    refs[old] -= 1
+                have[key] = sig
+                refs[sig] += 1
+        else:
+            have.update(installs)
         result.installed += len(installs) - len(errors)
         for seq, err in errors.items():
             key, sig = installs[seq - seq0]
@@ -526,25 +547,31 @@ class Fib:
             return 0
         sock = self._require()
         seq0 = sock.reserve_seq(len(routes))
-        messages = []
+        templates: dict[tuple[int, int], nl.RouteTemplate] = {}
+        messages: list[bytes] = []
+        append = messages.append
         for offset, (key, metric) in enumerate(routes):
-            family = socket.AF_INET if len(key) == 5 else socket.AF_INET6
-            msg = nl.RouteMessage(family=family, dst_len=key[-1], dst=key[:-1], table=self.table,
-                                  protocol=RTPROT_BGP, priority=metric, scope=255, type=0)
-            messages.append(msg.encode(nl.MsgType.DELROUTE, nl.NLM_F_REQUEST, seq0 + offset))
+            tmpl = templates.get((len(key), metric))
+            if tmpl is None:
+                family = socket.AF_INET if len(key) == 5 else socket.AF_INET6
+                msg = nl.RouteMessage(family=family, table=self.table, protocol=RTPROT_BGP, priority=metric,
+                                      scope=nl.RT_SCOPE_NOWHERE, type=0)
+                tmpl = templates[(len(key), metric)] = nl.RouteTemplate(msg, nl.MsgType.DELROUTE, nl.NLM_F_REQUEST)
+            append(tmpl.encode(seq0 + offset, key[:-1], key[-1]))
         errors = sock.send_batch(messages)
-        removed = 0
-        for offset, (key, metric) in enumerate(routes):
-            err = errors.get(seq0 + offset)
-            if err is not None and err.errno not in _GONE_ERRNOS:
+        kept = set()
+        for seq, err in errors.items():
+            key = routes[seq - seq0][0]
+            if err.errno not in _GONE_ERRNOS:
                 log.warning("FIB could not remove %s: %s", key_prefix(key), kernel.fib_error(err))
-                continue
-            removed += 1
-            if metric == self.metric:
-                sig = self._have.pop(key, None)
+                kept.add(key)
+        have, refs, metric_ours = self._have, self._refs, self.metric
+        for key, metric in routes:
+            if metric == metric_ours and key not in kept:
+                sig = have.pop(key, None)
                 if sig is not None:
-                    self._refs[sig] -= 1
-        return removed
+                    refs[sig] -= 1
+        return len(routes) - len(kept)
 
     # -- internals: nexthop objects ----------------------------------------------------------------
 

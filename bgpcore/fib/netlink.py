@@ -133,6 +133,7 @@ class Nda(IntEnum):
 RTN_UNICAST: Final = 1
 RT_SCOPE_UNIVERSE: Final = 0
 RT_SCOPE_LINK: Final = 253
+RT_SCOPE_NOWHERE: Final = 255
 RT_TABLE_MAIN: Final = 254
 RT_TABLE_COMPAT: Final = 252
 RTNH_F_ONLINK: Final = 0x04
