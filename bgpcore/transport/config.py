@@ -1,0 +1,192 @@
+"""Neighbor and speaker configuration: plain frozen values, checked when built.
+
+A neighbor is identified by its address, plus the interface for an IPv6 link-local address
+(unnumbered peering: the session's identity is then the interface). ``ListenRange`` accepts
+connections from any address in a prefix, with FRR's ``bgp listen range`` remote-as rule.
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping
+
+from bgpcore.errors import ConfigError
+from bgpcore.session.negotiate import OpenPolicy, RemoteAs
+from bgpcore.session.timers import TimerSettings
+from bgpcore.wire.context import IPV4_UNICAST, IPV6_UNICAST, Family
+
+NeighborKey = tuple[str, str | None]
+"""(address in canonical text, interface name for a link-local address, else None)."""
+
+_FAMILY_NAMES: dict[str, Family] = {"ipv4-unicast": IPV4_UNICAST, "ipv6-unicast": IPV6_UNICAST}
+
+
+def family_from_name(name: str) -> Family:
+    """``"ipv4-unicast"`` / ``"ipv6-unicast"`` to (AFI, SAFI)."""
+    try:
+        return _FAMILY_NAMES[name]
+    except KeyError:
+        raise ConfigError(f"unknown family {name!r}; known: {sorted(_FAMILY_NAMES)}") from None
+
+
+def _remote_as(value: object) -> RemoteAs:
+    if value in ("internal", "external"):
+        return value
+    if isinstance(value, int) and 0 < value < 2**32:
+        return value
+    raise ConfigError(f"remote-as {value!r}: an AS number, 'internal' or 'external'")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NeighborConfig:
+    """One configured neighbor (or the template of a listen range).
+
+    Attributes:
+        address: the peer's IP address; IPv6 link-local needs ``interface``.
+        remote_as: an AS number, ``"internal"`` or ``"external"``.
+        local_as / router_id: override the speaker's.
+        interface: for link-local peers: the interface (its scope) that identifies the session.
+        port: TCP port of the peer (outgoing connections).
+        hold_time_s: proposed hold time (0, or at least 3).
+        families: (AFI, SAFI) pairs to negotiate.
+        passive: never connect out; wait for the peer.
+        password: TCP-MD5 key (RFC 2385), set on the listener and on outgoing sockets.
+        ttl_security_hops: GTSM (RFC 5082): send with TTL 255, accept only TTL >= 256 - hops.
+        source_address: bind outgoing connections to this address.
+        next_hop_ipv4 / next_hop_ipv6: next hop we announce for that address family when the
+            session's own local address is of the other family.
+    """
+
+    address: str
+    remote_as: RemoteAs
+    local_as: int | None = None
+    router_id: str | None = None
+    interface: str | None = None
+    port: int = 179
+    hold_time_s: int = 90
+    min_hold_time_s: int = 3
+    families: tuple[Family, ...] = (IPV4_UNICAST, IPV6_UNICAST)
+    description: str = ""
+    passive: bool = False
+    password: str | None = None
+    ttl_security_hops: int | None = None
+    source_address: str | None = None
+    route_refresh: bool = True
+    enhanced_route_refresh: bool = True
+    extended_message: bool = False
+    extended_nexthop: tuple[Family, ...] = ()
+    addpath: tuple[tuple[int, int, int], ...] = ()
+    graceful_restart_time_s: int | None = None
+    hostname: str | None = None
+    required_capabilities: tuple[int, ...] = ()
+    next_hop_ipv4: str | None = None
+    next_hop_ipv6: str | None = None
+    timers: TimerSettings = field(default_factory=TimerSettings)
+
+    def __post_init__(self) -> None:
+        _remote_as(self.remote_as)
+        if self.password is not None and len(self.password.encode()) > 80:
+            raise ConfigError(f"neighbor {self.address}: TCP-MD5 password longer than 80 octets")
+        if self.ttl_security_hops is not None and not 1 <= self.ttl_security_hops <= 254:
+            raise ConfigError(f"neighbor {self.address}: ttl-security hops must be 1..254")
+
+    @property
+    def key(self) -> NeighborKey:
+        return neighbor_key(self.address, self.interface)
+
+    def open_policy(self, local_as: int, router_id: str) -> OpenPolicy:
+        """The OPEN side of this neighbor, given the speaker's defaults."""
+        return OpenPolicy(
+            local_as=self.local_as or local_as, router_id=self.router_id or router_id, remote_as=self.remote_as,
+            hold_time_s=self.hold_time_s, min_hold_time_s=self.min_hold_time_s, families=self.families,
+            route_refresh=self.route_refresh, enhanced_route_refresh=self.enhanced_route_refresh,
+            extended_message=self.extended_message, extended_nexthop=self.extended_nexthop, addpath=self.addpath,
+            graceful_restart_time_s=self.graceful_restart_time_s, hostname=self.hostname,
+            required=self.required_capabilities,
+        )
+
+
+def neighbor_key(address: str, interface: str | None = None) -> NeighborKey:
+    """Canonical identity of a neighbor; the interface counts only for link-local addresses."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    scoped = isinstance(ip, ipaddress.IPv6Address) and ip.is_link_local
+    return str(ip), (interface if scoped else None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListenRange:
+    """Accept any peer inside ``prefix``, configured from ``template`` (address replaced)."""
+
+    prefix: str
+    template: NeighborConfig
+
+    def __post_init__(self) -> None:
+        try:
+            ipaddress.ip_network(self.prefix)
+        except ValueError as exc:
+            raise ConfigError(f"listen range {self.prefix!r}: {exc}") from None
+
+    def matches(self, address: str) -> bool:
+        net = ipaddress.ip_network(self.prefix)
+        ip = ipaddress.ip_address(address)
+        return ip.version == net.version and ip in net
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpeakerConfig:
+    """The speaker: our AS and identifier, where to listen, and the neighbors.
+
+    Attributes:
+        listen: (address, port) pairs to accept connections on; port 0 picks a free port.
+            Empty: accept nothing (every neighbor then connects out).
+    """
+
+    local_as: int
+    router_id: str
+    listen: tuple[tuple[str, int], ...] = (("0.0.0.0", 179), ("::", 179))
+    neighbors: tuple[NeighborConfig, ...] = ()
+    listen_ranges: tuple[ListenRange, ...] = ()
+    event_queue_size: int = 10000
+
+
+_NEIGHBOR_FIELDS = {f.name for f in fields(NeighborConfig)}
+_TIMER_FIELDS = {f.name for f in fields(TimerSettings)}
+
+
+def neighbor_from_dict(data: Mapping[str, Any]) -> NeighborConfig:
+    """A ``NeighborConfig`` from JSON-like data (families by name, e.g. ``"ipv6-unicast"``)."""
+    unknown = set(data) - _NEIGHBOR_FIELDS
+    if unknown:
+        raise ConfigError(f"neighbor {data.get('address')}: unknown keys {sorted(unknown)}")
+    values = dict(data)
+    for key in ("families", "extended_nexthop"):
+        if key in values:
+            values[key] = tuple(family_from_name(n) if isinstance(n, str) else tuple(n) for n in values[key])
+    if "addpath" in values:
+        values["addpath"] = tuple(tuple(e) for e in values["addpath"])
+    if "required_capabilities" in values:
+        values["required_capabilities"] = tuple(values["required_capabilities"])
+    if "timers" in values:
+        bad = set(values["timers"]) - _TIMER_FIELDS
+        if bad:
+            raise ConfigError(f"neighbor {data.get('address')}: unknown timer keys {sorted(bad)}")
+        values["timers"] = TimerSettings(**values["timers"])
+    try:
+        return NeighborConfig(**values)
+    except TypeError as exc:
+        raise ConfigError(f"neighbor {data.get('address')}: {exc}") from None
+
+
+def speaker_config_from_dict(data: Mapping[str, Any]) -> SpeakerConfig:
+    """A ``SpeakerConfig`` from JSON-like data (as the interop runner reads it)."""
+    ranges = tuple(ListenRange(prefix=r["prefix"], template=neighbor_from_dict({"address": r["prefix"].split("/")[0],
+                                                                               **r.get("template", {})}))
+                   for r in data.get("listen_ranges", ()))
+    return SpeakerConfig(
+        local_as=int(data["local_as"]), router_id=str(data["router_id"]),
+        listen=tuple((str(a), int(p)) for a, p in data.get("listen", (("0.0.0.0", 179), ("::", 179)))),
+        neighbors=tuple(neighbor_from_dict(n) for n in data.get("neighbors", ())),
+        listen_ranges=ranges,
+    )

@@ -1,0 +1,222 @@
+"""The speaker's route handler seam and its default: local routes out, received routes kept.
+
+The speaker hands every Established session to a ``RouteHandler`` and asks it for the next
+UPDATEs of a peer only while that peer's socket is writable. What is still to send is kept
+as state (pending prefix keys per peer and family), never as encoded messages, so a slow
+peer costs at most one entry per route. The RIB (``bgpcore.rib``) implements the same
+Protocol to take this class's place.
+"""
+from __future__ import annotations
+
+import ipaddress
+import logging
+from itertools import islice
+from dataclasses import dataclass
+from typing import Protocol
+
+from bgpcore.constants import Afi, AsPathSegmentType, Origin
+from bgpcore.session.negotiate import SessionParams
+from bgpcore.wire.context import IPV4_UNICAST, Family
+from bgpcore.wire.types import PathAttributes, Update
+from bgpcore.wire.update import encode_end_of_rib, encode_updates, encode_withdrawals
+
+log = logging.getLogger("bgpcore.routes")
+
+PeerId = str
+"""A neighbor's address, with ``%interface`` appended for a link-local one."""
+
+NextHop = tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerInfo:
+    """What a route handler needs to know about an Established peer."""
+
+    peer_id: PeerId
+    params: SessionParams
+    local_address: str
+    remote_address: str
+    next_hop_ipv4: str | None = None
+    next_hop_ipv6: str | None = None
+    description: str = ""
+
+    def next_hop_self(self, family: Family) -> NextHop | None:
+        """Our next hop for ``family`` on this session, or None when we have none to give."""
+        local = ipaddress.ip_address(self.local_address) if self.local_address else None
+        if family[0] == Afi.IPV4:
+            if self.next_hop_ipv4:
+                return (self.next_hop_ipv4,)
+            if local is not None and local.version == 4:
+                return (str(local),)
+            if family in self.params.send_ctx.extended_nexthop and local is not None:
+                return (str(local),)
+            return None
+        if self.next_hop_ipv6:
+            return (self.next_hop_ipv6,)
+        if local is not None and local.version == 6:
+            return (str(local),)
+        return None
+
+
+class RouteHandler(Protocol):
+    """What the speaker calls; ``bgpcore.rib`` provides the full implementation."""
+
+    def peer_up(self, peer: PeerId, info: PeerInfo) -> None:
+        """The session reached Established: start sending it routes."""
+
+    def peer_down(self, peer: PeerId) -> None:
+        """The session ended: forget what it sent us and what we owed it."""
+
+    def receive(self, peer: PeerId, update: Update) -> None:
+        """An UPDATE from the peer (RFC 7606 outcomes already applied)."""
+
+    def resend(self, peer: PeerId, family: Family) -> None:
+        """Advertise every route of ``family`` to ``peer`` again (ROUTE-REFRESH, soft reset out)."""
+
+    def pull(self, peer: PeerId, max_messages: int) -> list[bytes]:
+        """Up to about ``max_messages`` encoded UPDATEs for ``peer``; [] when nothing is pending."""
+        ...
+
+    def announce(self, family: Family, key: bytes, attributes: PathAttributes, next_hop: NextHop | None) -> list[PeerId]:
+        """Originate a route; returns the peers that now have something to send."""
+        ...
+
+    def withdraw(self, family: Family, key: bytes) -> list[PeerId]:
+        """Stop originating a route; returns the peers that now have something to send."""
+        ...
+
+
+def export_attributes(attributes: PathAttributes, params: SessionParams) -> PathAttributes:
+    """Our route as this peer must see it: AS prepended for eBGP, LOCAL_PREF only for iBGP."""
+    origin = Origin.IGP if attributes.origin is None else attributes.origin
+    if params.ibgp:
+        return attributes._replace(origin=origin, local_pref=100 if attributes.local_pref is None else attributes.local_pref)
+    path = attributes.as_path
+    if path and path[0][0] == AsPathSegmentType.AS_SEQUENCE and len(path[0][1]) < 255:
+        path = ((AsPathSegmentType.AS_SEQUENCE, (params.local_as, *path[0][1])), *path[1:])
+    else:
+        path = ((AsPathSegmentType.AS_SEQUENCE, (params.local_as,)), *path)
+    return attributes._replace(origin=origin, as_path=path, local_pref=None)
+
+
+class _PeerOut:
+    __slots__ = ("info", "pending", "end_of_rib")
+
+    def __init__(self, info: PeerInfo) -> None:
+        self.info = info
+        self.pending: dict[Family, dict[bytes, bool]] = {f: {} for f in info.params.families}
+        self.end_of_rib: list[Family] = list(info.params.families)
+
+
+class SimpleRoutes:
+    """Default handler: routes announced through the API go to every Established peer;
+    routes received are kept per peer and dropped when that peer goes down.
+    """
+
+    def __init__(self) -> None:
+        self.local: dict[Family, dict[bytes, tuple[PathAttributes, NextHop | None]]] = {}
+        self.received: dict[PeerId, dict[Family, dict[bytes, tuple[PathAttributes, NextHop]]]] = {}
+        self._out: dict[PeerId, _PeerOut] = {}
+
+    def peer_up(self, peer: PeerId, info: PeerInfo) -> None:
+        out = _PeerOut(info)
+        for family, pending in out.pending.items():
+            pending.update(dict.fromkeys(self.local.get(family, ()), True))
+        self._out[peer] = out
+        self.received[peer] = {}
+
+    def peer_down(self, peer: PeerId) -> None:
+        self._out.pop(peer, None)
+        self.received.pop(peer, None)
+
+    def receive(self, peer: PeerId, update: Update) -> None:
+        table = self.received.setdefault(peer, {})
+        v4 = table.setdefault(IPV4_UNICAST, {})
+        for key in update.withdrawn:
+            v4.pop(key, None)
+        if update.mp_unreach is not None:
+            fam = table.setdefault((update.mp_unreach.afi, update.mp_unreach.safi), {})
+            for key in update.mp_unreach.nlri:
+                fam.pop(key, None)
+        attrs = update.attributes
+        if attrs is None:
+            return
+        if update.nlri:
+            v4_route: tuple[PathAttributes, NextHop] = (attrs, (attrs.next_hop or "",))
+            for key in update.nlri:
+                v4[key] = v4_route
+        if update.mp_reach is not None:
+            fam = table.setdefault((update.mp_reach.afi, update.mp_reach.safi), {})
+            route = (attrs, update.mp_reach.next_hop)
+            for key in update.mp_reach.nlri:
+                fam[key] = route
+
+    def resend(self, peer: PeerId, family: Family) -> None:
+        out = self._out.get(peer)
+        if out is not None and family in out.pending:
+            out.pending[family].update(dict.fromkeys(self.local.get(family, ()), True))
+
+    def announce(self, family: Family, key: bytes, attributes: PathAttributes, next_hop: NextHop | None) -> list[PeerId]:
+        self.local.setdefault(family, {})[key] = (attributes, next_hop)
+        return self._mark(family, key, True)
+
+    def withdraw(self, family: Family, key: bytes) -> list[PeerId]:
+        if self.local.get(family, {}).pop(key, None) is None:
+            return []
+        return self._mark(family, key, False)
+
+    def _mark(self, family: Family, key: bytes, announce: bool) -> list[PeerId]:
+        peers = []
+        for peer, out in self._out.items():
+            if family in out.pending:
+                out.pending[family][key] = announce
+                peers.append(peer)
+        return peers
+
+    def pull(self, peer: PeerId, max_messages: int) -> list[bytes]:
+        out = self._out.get(peer)
+        if out is None:
+            return []
+        params = out.info.params
+        messages: list[bytes] = []
+        for family, pending in out.pending.items():
+            while pending and len(messages) < max_messages:
+                messages += self._encode_some(out, family, pending, max_messages - len(messages))
+            if pending:
+                return messages
+        while out.end_of_rib and len(messages) < max_messages:
+            messages.append(encode_end_of_rib(out.end_of_rib.pop(0), params.send_ctx))
+        return messages
+
+    def _encode_some(self, out: _PeerOut, family: Family, pending: dict[bytes, bool], budget: int) -> list[bytes]:
+        """Encode a slice of ``pending``: withdrawals first, then announcements grouped by attribute set."""
+        params = out.info.params
+        local = self.local.get(family, {})
+        chunk = list(islice(pending.items(), max(1, budget) * 64))
+        messages: list[bytes] = []
+        withdrawn = [k for k, up in chunk if not up or k not in local]
+        if withdrawn:
+            for key in withdrawn:
+                del pending[key]
+            messages += encode_withdrawals(family, withdrawn, params.send_ctx)
+        groups: dict[tuple[PathAttributes, NextHop | None], list[bytes]] = {}
+        for key, up in chunk:
+            if up and key in local:
+                route = local[key]
+                keys = groups.get(route)
+                if keys is None:
+                    if len(groups) >= budget:
+                        break
+                    groups[route] = keys = []
+                keys.append(key)
+        for (attributes, next_hop), keys in groups.items():
+            if len(messages) >= budget:
+                break
+            for key in keys:
+                del pending[key]
+            hop = next_hop or out.info.next_hop_self(family)
+            if hop is None:
+                log.warning("%s: no next hop for %d routes of %s; not sent", out.info.peer_id, len(keys), family)
+                continue
+            messages += encode_updates(export_attributes(attributes, params), family, hop, keys, params.send_ctx)
+        return messages

@@ -1,0 +1,611 @@
+"""The asyncio BGP speaker: listeners, neighbors, sessions, and the route handler they feed.
+
+``Speaker`` is where sockets, sessions and routes meet. Each neighbor has one sans-IO
+``Session`` run by a ``SessionDriver``; a second connection from the same neighbor (both
+sides connecting at once) gets a session of its own until RFC 4271 §6.8 collision
+resolution keeps one of them.
+
+The route seam is a ``RouteHandler`` (``transport/routes.py``):
+
+* ``peer_up(peer, PeerInfo)`` when a session reaches Established, ``peer_down(peer)`` when it ends;
+* ``receive(peer, update)`` for every UPDATE received;
+* ``resend(peer, family)`` on a ROUTE-REFRESH from the peer or a soft reset out;
+* ``pull(peer, max_messages) -> list[bytes]`` whenever that peer's socket is writable;
+* ``announce``/``withdraw`` for routes originated through this API.
+
+The default ``SimpleRoutes`` sends announced routes to every Established neighbor and keeps
+received routes per neighbor. ``bgpcore.rib`` implements the same methods (best path, route
+reflection, update groups) and is passed as ``Speaker(config, handler=rib)``.
+"""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import random
+import socket
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+from bgpcore.constants import CeaseSubcode, MsgType
+from bgpcore.errors import UsageError
+from bgpcore.session.events import (
+    ConnectionFailed,
+    ConnectRequested,
+    DisconnectRequested,
+    DumpCollision,
+    Event,
+    OpenReceived,
+    RequestRefresh,
+    Reset,
+    RouteRefreshReceived,
+    SendUpdates,
+    SessionDown,
+    SessionEstablished,
+    StateChanged,
+    Start,
+    Stop,
+    UpdateReceived,
+)
+from bgpcore.session.fsm import State
+from bgpcore.session.session import Session, keeps_outgoing
+from bgpcore.transport.config import NeighborConfig, NeighborKey, SpeakerConfig, neighbor_key
+from bgpcore.transport.protocol import SessionDriver, SessionProtocol
+from bgpcore.transport.routes import NextHop, PeerId, PeerInfo, RouteHandler, SimpleRoutes
+from bgpcore.transport.sockopts import open_listener, set_md5, set_ttl_security, socket_family
+from bgpcore.wire.context import IPV4_UNICAST, IPV6_UNICAST, Family
+from bgpcore.wire.nlri import network_key
+from bgpcore.wire.types import PathAttributes
+
+log = logging.getLogger("bgpcore.speaker")
+
+PULL_BATCH = 32
+"""UPDATE messages asked of the route handler per writable turn."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerEvent:
+    """A session event, with the neighbor it came from."""
+
+    peer: PeerId
+    event: Event
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NeighborStatus:
+    """One line of ``show bgp summary`` plus what ``show bgp neighbors`` adds."""
+
+    peer: PeerId
+    description: str
+    remote_as: int | str
+    peer_as: int | None
+    peer_id: str | None
+    state: str
+    uptime_s: float | None
+    established_count: int
+    messages_in: dict[str, int]
+    messages_out: dict[str, int]
+    prefixes_received: int | None
+    last_error: str | None
+    local_address: str | None
+    remote_address: str | None
+    hold_time_s: int | None
+    families: tuple[Family, ...]
+    peer_capabilities: tuple[str, ...]
+    dynamic: bool
+
+
+def peer_id_of(key: NeighborKey) -> PeerId:
+    address, interface = key
+    return f"{address}%{interface}" if interface else address
+
+
+class _Neighbor:
+    __slots__ = ("config", "key", "peer", "main", "extras", "connect_task", "dynamic", "up_driver")
+
+    def __init__(self, config: NeighborConfig, main: SessionDriver, dynamic: bool) -> None:
+        self.config = config
+        self.key = config.key
+        self.peer = peer_id_of(self.key)
+        self.main = main
+        self.extras: list[SessionDriver] = []
+        self.connect_task: asyncio.Task[None] | None = None
+        self.dynamic = dynamic
+        self.up_driver: SessionDriver | None = None
+
+    def drivers(self) -> list[SessionDriver]:
+        return [self.main, *self.extras]
+
+
+class EventStream:
+    """Events of a speaker from the moment of subscription; ``async for`` over it.
+
+    The queue is bounded: a subscriber that stops reading loses events (counted in
+    ``dropped``) rather than making the speaker's memory grow.
+    """
+
+    def __init__(self, speaker: Speaker, size: int) -> None:
+        self._speaker = speaker
+        self.queue: asyncio.Queue[PeerEvent] = asyncio.Queue(size)
+        self.dropped = 0
+
+    def put(self, item: PeerEvent) -> None:
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+    def close(self) -> None:
+        self._speaker._streams.discard(self)
+
+    def __aiter__(self) -> AsyncIterator[PeerEvent]:
+        return self
+
+    async def __anext__(self) -> PeerEvent:
+        return await self.queue.get()
+
+
+class Speaker:
+    """A BGP speaker on asyncio.
+
+    Args:
+        config: our AS, router id, listeners and neighbors.
+        handler: where routes go; defaults to ``SimpleRoutes``.
+        rng: source of timer jitter for every session.
+    """
+
+    def __init__(self, config: SpeakerConfig, *, handler: RouteHandler | None = None,
+                 rng: random.Random | None = None) -> None:
+        self.config = config
+        self.handler: RouteHandler = handler if handler is not None else SimpleRoutes()
+        self._rng = rng or random.Random()
+        self._neighbors: dict[NeighborKey, _Neighbor] = {}
+        self._listeners: list[socket.socket] = []
+        self._servers: list[asyncio.AbstractServer] = []
+        self._streams: set[EventStream] = set()
+        self._pumping: set[PeerId] = set()
+        self._started = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Open the listeners and start every configured neighbor.
+
+        Raises:
+            OSError: a listening address cannot be bound.
+        """
+        loop = asyncio.get_running_loop()
+        for address, port in self.config.listen:
+            sock = open_listener(address, port)
+            self._listeners.append(sock)
+            server = await loop.create_server(lambda: SessionProtocol(self._accept, outgoing=False), sock=sock)
+            self._servers.append(server)
+        self._started = True
+        for cfg in self.config.neighbors:
+            self.add_neighbor(cfg)
+        for r in self.config.listen_ranges:
+            if r.template.ttl_security_hops:
+                self._set_listener_ttl()
+            if r.template.password:
+                self._set_listener_md5(r.prefix.split("/")[0], r.template.password, int(r.prefix.split("/")[1]))
+        log.info("speaker AS %s id %s listening on %s", self.config.local_as, self.config.router_id, self.listening)
+
+    async def stop(self, message: str = "") -> None:
+        """Send Cease/Administrative Shutdown to every neighbor and close everything."""
+        for n in list(self._neighbors.values()):
+            self._stop_neighbor(n, message, CeaseSubcode.ADMINISTRATIVE_SHUTDOWN)
+        await asyncio.sleep(0.05)  # let the NOTIFICATIONs leave
+        for n in list(self._neighbors.values()):
+            self._discard(n)
+        self._neighbors.clear()
+        for server in self._servers:
+            server.close()
+        self._servers.clear()
+        self._listeners.clear()
+        self._started = False
+
+    @property
+    def listening(self) -> list[tuple[str, int]]:
+        """(address, port) of every listener, with the port actually bound."""
+        return [(s.getsockname()[0], s.getsockname()[1]) for s in self._listeners if s.fileno() >= 0]
+
+    # ------------------------------------------------------------------ neighbors
+
+    def add_neighbor(self, config: NeighborConfig, *, dynamic: bool = False) -> PeerId:
+        """Configure a neighbor at run time and start it; returns its peer id.
+
+        Raises:
+            UsageError: the neighbor is already configured.
+        """
+        key = config.key
+        if key in self._neighbors:
+            raise UsageError(f"neighbor {peer_id_of(key)} already configured")
+        session = self._new_session(config, passive=config.passive or dynamic, auto_restart=not dynamic)
+        driver = SessionDriver(session, self._events_of(key), self._writable_of(key))
+        n = _Neighbor(config, driver, dynamic)
+        self._neighbors[key] = n
+        if config.password and not dynamic:
+            self._set_listener_md5(config.address, config.password, None, config.interface)
+        if config.ttl_security_hops:
+            self._set_listener_ttl()
+        if self._started and not dynamic:
+            driver.command(Start(passive=config.passive))
+        return n.peer
+
+    def remove_neighbor(self, peer: PeerId, message: str = "") -> None:
+        """Cease/Peer De-configured to the neighbor, then forget it."""
+        n = self._find(peer)
+        self._stop_neighbor(n, message, CeaseSubcode.PEER_DECONFIGURED)
+        self._discard(n)
+        del self._neighbors[n.key]
+        if n.config.password and not n.dynamic:
+            self._set_listener_md5(n.config.address, None, None, n.config.interface)
+
+    def shutdown_neighbor(self, peer: PeerId, message: str = "") -> None:
+        """Administrative shutdown (RFC 8203/9003 message); stays down until ``enable_neighbor``."""
+        self._stop_neighbor(self._find(peer), message, CeaseSubcode.ADMINISTRATIVE_SHUTDOWN)
+
+    def enable_neighbor(self, peer: PeerId) -> None:
+        n = self._find(peer)
+        n.main.command(Start(passive=n.config.passive))
+
+    def reset_neighbor(self, peer: PeerId, *, soft_in: bool = False, soft_out: bool = False, message: str = "") -> None:
+        """``clear bgp``: hard reset by default; soft in asks for a ROUTE-REFRESH, soft out resends."""
+        n = self._find(peer)
+        driver = n.up_driver
+        if not (soft_in or soft_out):
+            for d in n.drivers():
+                d.command(Reset(message=message))
+            return
+        if driver is None or driver.session.params is None:
+            raise UsageError(f"neighbor {peer} is not Established")
+        for family in driver.session.params.families:
+            if soft_in:
+                driver.command(RequestRefresh(afi=family[0], safi=family[1]))
+            if soft_out:
+                self._call_handler("resend", n.peer, family)
+        self._pump(n)
+
+    def neighbors(self) -> list[NeighborStatus]:
+        """State and counters of every neighbor."""
+        return [self._status(n) for n in self._neighbors.values()]
+
+    def neighbor(self, peer: PeerId) -> NeighborStatus:
+        return self._status(self._find(peer))
+
+    def _find(self, peer: PeerId) -> _Neighbor:
+        address, _, interface = peer.partition("%")
+        try:
+            return self._neighbors[neighbor_key(address, interface or None)]
+        except (KeyError, ValueError):
+            raise UsageError(f"no neighbor {peer}") from None
+
+    # ------------------------------------------------------------------ routes
+
+    def announce(self, prefix: str, *, next_hop: str | tuple[str, ...] | None = None,
+                 attributes: PathAttributes | None = None) -> None:
+        """Originate ``prefix`` (e.g. ``"198.51.100.0/24"``) to every Established neighbor.
+
+        Without ``next_hop`` each session uses its own local address (next hop self).
+        """
+        family, key = _family_key(prefix)
+        hop: NextHop | None = (next_hop,) if isinstance(next_hop, str) else next_hop
+        peers = self._call_handler("announce", family, key, attributes or PathAttributes(), hop) or []
+        self._pump_peers(peers)
+
+    def withdraw(self, prefix: str) -> None:
+        """Stop originating ``prefix``."""
+        family, key = _family_key(prefix)
+        self._pump_peers(self._call_handler("withdraw", family, key) or [])
+
+    def events(self) -> EventStream:
+        """Subscribe to every session's events from now on."""
+        stream = EventStream(self, self.config.event_queue_size)
+        self._streams.add(stream)
+        return stream
+
+    # ------------------------------------------------------------------ internals: sessions
+
+    def _new_session(self, config: NeighborConfig, passive: bool, auto_restart: bool, suffix: str = "") -> Session:
+        policy = config.open_policy(self.config.local_as, self.config.router_id)
+        label = peer_id_of(config.key) + suffix
+        return Session(policy, timers=config.timers, rng=self._rng, label=label, passive=passive, auto_restart=auto_restart)
+
+    def _events_of(self, key: NeighborKey) -> Any:
+        def on_events(driver: SessionDriver, events: list[Event]) -> None:
+            n = self._neighbors.get(key)
+            if n is not None:
+                self._on_events(n, driver, events)
+        return on_events
+
+    def _writable_of(self, key: NeighborKey) -> Any:
+        def on_writable(driver: SessionDriver) -> None:
+            n = self._neighbors.get(key)
+            if n is not None and driver is n.up_driver:
+                self._pump(n)
+        return on_writable
+
+    def _on_events(self, n: _Neighbor, driver: SessionDriver, events: list[Event]) -> None:
+        for event in events:
+            try:
+                self._on_event(n, driver, event)
+            except Exception:  # noqa: BLE001 - a handler bug must not take other sessions down
+                log.exception("%s: handling %s failed", n.peer, type(event).__name__)
+            if not isinstance(event, (ConnectRequested, DisconnectRequested)):
+                item = PeerEvent(peer=n.peer, event=event)
+                for stream in list(self._streams):
+                    stream.put(item)
+
+    def _on_event(self, n: _Neighbor, driver: SessionDriver, event: Event) -> None:
+        if isinstance(event, UpdateReceived):
+            if driver is n.up_driver:
+                self.handler.receive(n.peer, event.update)
+        elif isinstance(event, ConnectRequested):
+            if driver is n.main:
+                self._start_connect(n)
+        elif isinstance(event, OpenReceived):
+            self._resolve_collision(n, driver)
+        elif isinstance(event, SessionEstablished):
+            self._established(n, driver, event)
+        elif isinstance(event, SessionDown):
+            if driver is n.up_driver:
+                n.up_driver = None
+                self.handler.peer_down(n.peer)
+        elif isinstance(event, RouteRefreshReceived):
+            self.handler.resend(n.peer, (event.afi, event.safi))
+            self._pump(n)
+        elif isinstance(event, StateChanged) and event.new is State.IDLE:
+            self._went_idle(n, driver)
+
+    def _established(self, n: _Neighbor, driver: SessionDriver, event: SessionEstablished) -> None:
+        protocol = driver.protocol
+        local = protocol.sockname[0] if protocol else ""
+        remote = protocol.peername[0] if protocol else ""
+        n.up_driver = driver
+        info = PeerInfo(peer_id=n.peer, params=event.params, local_address=local, remote_address=remote,
+                        next_hop_ipv4=n.config.next_hop_ipv4, next_hop_ipv6=n.config.next_hop_ipv6,
+                        description=n.config.description)
+        log.info("%s: Established (AS %s, id %s, hold %s s)", n.peer, event.params.remote_as,
+                 event.params.remote_id, event.params.hold_time_s)
+        self.handler.peer_up(n.peer, info)
+        self._pump(n)
+
+    def _went_idle(self, n: _Neighbor, driver: SessionDriver) -> None:
+        if driver is n.main:
+            if n.connect_task is not None:
+                n.connect_task.cancel()
+                n.connect_task = None
+            if n.dynamic and not any(d.session.connected for d in n.drivers()):
+                self._discard(n)
+                self._neighbors.pop(n.key, None)
+        elif driver in n.extras:
+            n.extras.remove(driver)
+            driver.close()
+
+    def _resolve_collision(self, n: _Neighbor, driver: SessionDriver) -> None:
+        """RFC 4271 §6.8: two connections with the same peer; keep one of them."""
+        remote = driver.session.remote_open
+        assert remote is not None
+        for other in n.drivers():
+            if other is driver or not other.session.connected or other.session.state < State.OPENSENT:
+                continue
+            if other.session.state is State.ESTABLISHED:
+                loser, winner = driver, other
+            else:
+                mine_out = driver.protocol is not None and driver.protocol.outgoing
+                other_out = other.protocol is not None and other.protocol.outgoing
+                if mine_out == other_out:
+                    loser, winner = other, driver
+                else:
+                    outgoing, incoming = (driver, other) if mine_out else (other, driver)
+                    keep_out = keeps_outgoing(driver.session.policy.router_id, remote.bgp_id)
+                    winner, loser = (outgoing, incoming) if keep_out else (incoming, outgoing)
+            log.info("%s: connection collision, keeping the %s connection", n.peer,
+                     "outgoing" if winner.protocol is not None and winner.protocol.outgoing else "incoming")
+            if loser is n.main:
+                n.extras.remove(winner)
+                n.main, old = winner, loser
+                winner.session.auto_restart = not n.dynamic
+                winner.session.passive = n.config.passive or n.dynamic
+                if n.connect_task is not None:
+                    n.connect_task.cancel()
+                    n.connect_task = None
+                n.extras.append(old)
+            loser.command(DumpCollision())
+            return
+
+    def _discard(self, n: _Neighbor) -> None:
+        if n.connect_task is not None:
+            n.connect_task.cancel()
+            n.connect_task = None
+        if n.up_driver is not None:
+            n.up_driver = None
+            self._call_handler("peer_down", n.peer)
+        for d in n.drivers():
+            d.close()
+
+    def _stop_neighbor(self, n: _Neighbor, message: str, subcode: int) -> None:
+        for d in n.drivers():
+            d.command(Stop(message=message, subcode=subcode))
+
+    def _call_handler(self, name: str, *args: Any) -> Any:
+        try:
+            return getattr(self.handler, name)(*args)
+        except Exception:  # noqa: BLE001 - keep the speaker running; the log says what broke
+            log.exception("route handler %s failed", name)
+            return None
+
+    # ------------------------------------------------------------------ internals: output
+
+    def _pump_peers(self, peers: list[PeerId]) -> None:
+        for peer in peers:
+            n = self._neighbors.get(_key_of(peer))
+            if n is not None:
+                self._pump(n)
+
+    def _pump(self, n: _Neighbor) -> None:
+        """Move UPDATEs from the handler to the socket while it takes them."""
+        driver = n.up_driver
+        if driver is None or n.peer in self._pumping:
+            return
+        self._pumping.add(n.peer)
+        try:
+            while driver.can_write and driver.session.state is State.ESTABLISHED:
+                messages = self._call_handler("pull", n.peer, PULL_BATCH)
+                if not messages:
+                    break
+                driver.command(SendUpdates(messages=tuple(messages)))
+        finally:
+            self._pumping.discard(n.peer)
+
+    # ------------------------------------------------------------------ internals: connections
+
+    def _accept(self, protocol: SessionProtocol) -> None:
+        address, _, scope = protocol.peername
+        interface = _ifname(scope)
+        n = self._neighbors.get(neighbor_key(address, interface))
+        if n is None:
+            n = self._from_listen_range(address)
+        if n is None:
+            log.warning("connection from %s refused: not a configured neighbor", address)
+            protocol.close()
+            return
+        if n.config.ttl_security_hops:
+            self._apply_ttl_security(protocol, n.config.ttl_security_hops)
+        self._attach(n, protocol)
+
+    def _from_listen_range(self, address: str) -> _Neighbor | None:
+        for r in self.config.listen_ranges:
+            if r.matches(address):
+                cfg = replace(r.template, address=address, passive=True)
+                self.add_neighbor(cfg, dynamic=True)
+                n = self._neighbors[cfg.key]
+                n.main.command(Start(passive=True))
+                log.info("%s: dynamic neighbor from listen range %s", n.peer, r.prefix)
+                return n
+        return None
+
+    def _attach(self, n: _Neighbor, protocol: SessionProtocol) -> None:
+        main = n.main
+        if not main.session.connected and main.session.state in (State.CONNECT, State.ACTIVE):
+            main.attach(protocol)
+            return
+        if main.session.state is State.IDLE:
+            log.info("%s: connection refused in Idle", n.peer)
+            protocol.close()
+            return
+        session = self._new_session(n.config, passive=True, auto_restart=False, suffix=" (second connection)")
+        extra = SessionDriver(session, self._events_of(n.key), self._writable_of(n.key))
+        n.extras.append(extra)
+        extra.command(Start(passive=True))
+        extra.attach(protocol)
+
+    def _apply_ttl_security(self, protocol: SessionProtocol, hops: int) -> None:
+        sock = protocol.transport.get_extra_info("socket") if protocol.transport else None
+        if sock is not None:
+            try:
+                set_ttl_security(sock, hops)
+            except OSError as exc:
+                log.warning("GTSM not applied: %s", exc)
+
+    def _start_connect(self, n: _Neighbor) -> None:
+        if n.connect_task is not None and not n.connect_task.done():
+            n.connect_task.cancel()
+        n.connect_task = asyncio.get_running_loop().create_task(self._connect(n))
+
+    async def _connect(self, n: _Neighbor) -> None:
+        cfg = n.config
+        loop = asyncio.get_running_loop()
+        scope = socket.if_nametoindex(cfg.interface) if cfg.interface else 0
+        family = socket_family(cfg.address)
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        driver = n.main
+        try:
+            if cfg.password:
+                set_md5(sock, cfg.address, cfg.password, scope_id=scope)
+            if cfg.ttl_security_hops:
+                set_ttl_security(sock, cfg.ttl_security_hops)
+            if cfg.source_address:
+                sock.bind((cfg.source_address, 0))
+            target: tuple[Any, ...] = (cfg.address, cfg.port, 0, scope) if family == socket.AF_INET6 else (cfg.address, cfg.port)
+            await asyncio.wait_for(loop.sock_connect(sock, target), timeout=max(1.0, cfg.timers.connect_retry_s))
+            await loop.create_connection(lambda: SessionProtocol(lambda p: self._attach(n, p), outgoing=True), sock=sock)
+        except asyncio.CancelledError:
+            sock.close()
+            raise
+        except (OSError, asyncio.TimeoutError) as exc:
+            sock.close()
+            reason = f"connect failed: {exc or type(exc).__name__}"
+            log.info("%s: %s", n.peer, reason)
+            if driver is n.main and not driver.session.connected and driver.session.state is State.CONNECT:
+                driver.command(ConnectionFailed(reason=reason))
+
+    def _set_listener_md5(self, address: str, password: str | None, prefix_len: int | None,
+                          interface: str | None = None) -> None:
+        scope = socket.if_nametoindex(interface) if interface else 0
+        ip = ipaddress.ip_address(address)
+        for sock in self._listeners:
+            if sock.family == socket.AF_INET and ip.version != 4:
+                continue
+            if sock.family == socket.AF_INET6 and ip.version != 6:
+                continue
+            try:
+                set_md5(sock, address, password, prefix_len, scope)
+            except OSError as exc:
+                if password:
+                    log.error("TCP-MD5 key for %s not set on listener: %s", address, exc)
+
+    def _set_listener_ttl(self) -> None:
+        """GTSM peers check our SYN-ACK too: listeners send with TTL / hop limit 255."""
+        for sock in self._listeners:
+            if sock.family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, 255)
+            else:
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 255)
+
+    def _status(self, n: _Neighbor) -> NeighborStatus:
+        driver = n.up_driver or n.main
+        s = driver.session
+        params = s.params if s.state is State.ESTABLISHED else None
+        received = getattr(self.handler, "received", None)
+        prefixes = None
+        if isinstance(received, dict) and n.peer in received:
+            prefixes = sum(len(t) for t in received[n.peer].values())
+        protocol = driver.protocol
+        return NeighborStatus(
+            peer=n.peer, description=n.config.description, remote_as=n.config.remote_as,
+            peer_as=params.remote_as if params else None, peer_id=params.remote_id if params else None,
+            state=s.state.name, uptime_s=(time.monotonic() - s.established_at) if s.established_at is not None and params else None,
+            established_count=s.established_count,
+            messages_in={MsgType(t).name: c for t, c in s.messages_in.items()},
+            messages_out={MsgType(t).name: c for t, c in s.messages_out.items()},
+            prefixes_received=prefixes, last_error=s.last_error,
+            local_address=protocol.sockname[0] if protocol else None,
+            remote_address=protocol.peername[0] if protocol else None,
+            hold_time_s=params.hold_time_s if params else None,
+            families=params.families if params else (),
+            peer_capabilities=tuple(type(c).__name__ for c in params.peer_capabilities) if params else (),
+            dynamic=n.dynamic,
+        )
+
+
+def _family_key(prefix: str) -> tuple[Family, bytes]:
+    net = ipaddress.ip_network(prefix)
+    return (IPV4_UNICAST if net.version == 4 else IPV6_UNICAST), network_key(net)
+
+
+def _key_of(peer: PeerId) -> NeighborKey:
+    address, _, interface = peer.partition("%")
+    return neighbor_key(address, interface or None)
+
+
+def _ifname(scope: int) -> str | None:
+    if not scope:
+        return None
+    try:
+        return socket.if_indextoname(scope)
+    except OSError:
+        return None
