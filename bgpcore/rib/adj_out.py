@@ -35,7 +35,7 @@ OutRoute = tuple[PathAttributes, tuple[str, ...]]
 
 CHUNK_PREFIXES: Final = 8192
 """Prefixes taken from the dirty set per encoding round (bigger packs better, costs latency)."""
-_CACHE_LIMIT: Final = 1 << 18
+_CACHE_LIMIT: Final = 1 << 20
 
 
 class AddPathSelect(IntEnum):
@@ -111,7 +111,6 @@ class AdjRibOut:
         self.advertised_ids: dict[Family, dict[bytes, dict[int, OutRoute]]] = {f: {} for f in spec.families}
         self.members: dict[int, dict[Family, dict[bytes, None]]] = {}
         self._cache: dict[Family, dict[int, tuple[Path, OutRoute | None]]] = {f: {} for f in spec.families}
-        self._outs: dict[OutRoute, OutRoute] = {}
         self._per_prefix = spec.export_policy is not None and not prefix_independent(spec.export_policy)
 
     # -- pending state -------------------------------------------------------------------
@@ -140,9 +139,6 @@ class AdjRibOut:
 
     # -- export --------------------------------------------------------------------------
 
-    def _intern(self, out: OutRoute) -> OutRoute:
-        return self._outs.setdefault(out, out)
-
     def export(self, family: Family, path: Path, prefix: bytes = b"") -> OutRoute | None:
         """What this group advertises for ``path`` (None: nothing), before caching."""
         spec = self.spec
@@ -164,7 +160,7 @@ class AdjRibOut:
             if kept is None:
                 return None
             attrs, next_hop = kept.attrs, kept.next_hop
-        return self._intern((attrs, next_hop))
+        return attrs, next_hop
 
     def _export_cached(self, family: Family, path: Path, prefix: bytes) -> OutRoute | None:
         if self._per_prefix:
@@ -236,7 +232,8 @@ class AdjRibOut:
                     withdrawn.append(key)
                 continue
             if record:
-                if advertised.get(key) is out:
+                before = advertised.get(key)
+                if before is out or before == out:
                     continue
                 advertised[key] = out
             batch = batches.get(id(out))
