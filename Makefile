@@ -26,7 +26,7 @@ test-pure-python: $(VENV)/.installed-test
 	files="$${dirs:+$$(find $$dirs -name 'test_*.py')}"; \
 	if [ -n "$$files" ]; then \
 		echo "== codec tests again on the pure-Python path =="; \
-		BGPCORE_NO_EXTENSIONS=1 BGPCORE_REQUIRE_EXTENSIONS= $(PYTEST) $$dirs; \
+		BGPCORE_NO_EXTENSIONS=1 BGPCORE_REQUIRE_EXTENSIONS= $(PY) -m pytest -q $$dirs; \
 	else \
 		echo "no codec tests under $(CODEC_TESTS): pure-Python pass skipped"; \
 	fi
