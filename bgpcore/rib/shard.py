@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import queue
 import sys
+import threading
+import traceback
 import zlib
 from collections import deque
 from dataclasses import dataclass
@@ -241,24 +244,45 @@ class ShardFailure(Exception):
     """A worker raised; the message carries its traceback text."""
 
 
-def serve(conn: Connection, config: ShardConfig) -> None:
-    """Worker process main loop: ``(method, args)`` in, result out, ``None`` to stop."""
-    shard = RibShard(config)
+def _send_replies(conn: Connection, replies: queue.SimpleQueue[object]) -> None:
     while True:
-        try:
-            request = conn.recv()
-        except EOFError:
+        reply = replies.get()
+        if reply is _STOP:
             return
-        if request is None:
-            conn.close()
-            return
-        name, args = request
-        try:
-            result = getattr(shard, name)(*args)
-        except Exception as exc:  # reported to the parent, which raises it
-            import traceback
-            result = ShardFailure(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
-        conn.send(result)
+        conn.send(reply)
+
+
+_STOP: Final = object()
+
+
+def serve(conn: Connection, config: ShardConfig) -> None:
+    """Worker process main loop: ``(method, args)`` in, result out, ``None`` to stop.
+
+    Replies leave from a second thread, so the worker keeps reading requests while the
+    parent is still busy sending: neither side can block the other on a full pipe.
+    """
+    shard = RibShard(config)
+    replies: queue.SimpleQueue[object] = queue.SimpleQueue()
+    sender = threading.Thread(target=_send_replies, args=(conn, replies), daemon=True)
+    sender.start()
+    try:
+        while True:
+            try:
+                request = conn.recv()
+            except EOFError:
+                return
+            if request is None:
+                return
+            name, args = request
+            try:
+                result = getattr(shard, name)(*args)
+            except Exception as exc:  # reported to the parent, which raises it
+                result = ShardFailure(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+            replies.put(result)
+    finally:
+        replies.put(_STOP)
+        sender.join()
+        conn.close()
 
 
 Callback = Callable[[Any], None]
@@ -313,6 +337,7 @@ class ProcessShard:
             self._flush()
 
     def _flush(self) -> None:
+        self.poll()
         if self._calls:
             self.conn.send(("batch", (self._calls,)))
             self._waiting.append(self._callbacks)
