@@ -33,7 +33,8 @@ def _extensions() -> list[Extension]:
         _warn("Cython is not installed, so bgpcore_fast was not built.", exc)
         return []
     try:
-        return list(cythonize([Extension("bgpcore_fast._update", ["bgpcore_fast/_update.pyx"])],
+        modules = [Extension(f"bgpcore_fast.{name}", [f"bgpcore_fast/{name}.pyx"]) for name in ("_update", "_encode")]
+        return list(cythonize(modules,
                               compiler_directives={"language_level": "3"}, quiet=True))
     except Exception as exc:  # a Cython error must not stop the pure-Python install
         _warn("Cython could not translate bgpcore_fast.", exc)

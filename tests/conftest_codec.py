@@ -26,10 +26,14 @@ class Codec(NamedTuple):
     decode_update: Callable[[bytes | bytearray | memoryview, CodecContext], Update]
     split_messages: Callable[..., tuple[list[tuple[int, bytes]], int]]
     decode_prefixes: Callable[..., list[bytes]]
+    encode_updates: Callable[..., list[bytes]]
+    encode_withdrawals: Callable[..., list[bytes]]
 
 
-PY = Codec("py", update.decode_update, framing.split_messages, nlri.decode_prefixes)
-FAST = Codec("fast", accel.decode_update, accel.split_messages, accel.decode_prefixes) if accel.ACCELERATED else None
+PY = Codec("py", update.decode_update, framing.split_messages, nlri.decode_prefixes, update.encode_updates,
+           update.encode_withdrawals)
+FAST = Codec("fast", accel.decode_update, accel.split_messages, accel.decode_prefixes, accel.encode_updates,
+             accel.encode_withdrawals) if accel.ACCELERATED else None
 NOT_BUILT = "bgpcore_fast is not loaded (not built, or BGPCORE_NO_EXTENSIONS is set)"
 
 

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 from bgpcore.wire.framing import split_messages as _py_split_messages
 from bgpcore.wire.nlri import decode_prefixes as _py_decode_prefixes
 from bgpcore.wire.update import decode_update as _py_decode_update
+from bgpcore.wire.update import encode_updates as _py_encode_updates
+from bgpcore.wire.update import encode_withdrawals as _py_encode_withdrawals
 
 NO_EXTENSIONS: bool = bool(os.environ.get("BGPCORE_NO_EXTENSIONS")) or sys.implementation.name != "cpython"
 
@@ -21,13 +23,21 @@ ACCELERATED: bool = False
 split_messages = _py_split_messages
 decode_update = _py_decode_update
 decode_prefixes = _py_decode_prefixes
+encode_updates = _py_encode_updates
+encode_withdrawals = _py_encode_withdrawals
 
 if not TYPE_CHECKING and not NO_EXTENSIONS:
     try:
-        from bgpcore_fast._update import decode_prefixes, decode_update, split_messages
+        from bgpcore_fast import _encode, _update
     except ImportError:  # not built: the pure-Python codec stays in place
         pass
     else:
+        split_messages = _update.split_messages
+        decode_update = _update.decode_update
+        decode_prefixes = _update.decode_prefixes
+        encode_updates = _encode.encode_updates
+        encode_withdrawals = _encode.encode_withdrawals
         ACCELERATED = True
 
-__all__ = ["ACCELERATED", "NO_EXTENSIONS", "decode_prefixes", "decode_update", "split_messages"]
+__all__ = ["ACCELERATED", "NO_EXTENSIONS", "decode_prefixes", "decode_update", "encode_updates", "encode_withdrawals",
+           "split_messages"]

@@ -251,3 +251,30 @@ def test_real_captures_decode_equal_on_both_paths(shared_data: Path) -> None:
                         assert_same_update(body, contexts[flow])
                         decoded += 1
     assert decoded > 100
+
+
+ODD_FIELDS = st.sampled_from([
+    {"med": 2**32}, {"local_pref": -1}, {"origin": 256}, {"communities": (2**32,)}, {"as_path": ((256, (1,)),)},
+    {"as_path": ((2, ()),)}, {"as_path": [(2, (1,))]}, {"atomic_aggregate": 1}, {"aggregator": (1, "x")},
+    {"originator_id": "1"}, {"cluster_list": ("10.0.0.1", 7)}, {"unknown": ((0x1C0, 99, b""),)},
+    {"unknown": ((0xC0, 99, b"z" * 70000),)}, {"communities": tuple(range(17000))}, {"extended_communities": (-1,)},
+    {"large_communities": ((1, 2),)}, {"next_hop": "192.0.2.1"},
+])
+
+
+@SETTINGS
+@given(contexts, st.sampled_from(FAMILIES), attribute_sets(), st.data())
+def test_encoders_write_the_same_bytes_or_raise_the_same_error(
+        ctx: CodecContext, family: tuple[int, int], attrs: PathAttributes, data: st.DataObject) -> None:
+    assert FAST is not None
+    keys = data.draw(prefix_keys(family, family in ctx.addpath, max_size=data.draw(st.sampled_from([5, 400]))))
+    if data.draw(st.booleans()):
+        attrs = attrs._replace(**data.draw(ODD_FIELDS))
+    if data.draw(st.booleans()):
+        next_hop: tuple[str, ...] = tuple(data.draw(st.lists(ipv4, min_size=1, max_size=2)))
+    else:
+        next_hop = tuple(data.draw(st.lists(ipv6, min_size=1, max_size=2)))
+    args = (attrs, family, next_hop, keys, ctx)
+    expected = outcome(PY.encode_updates, *args)
+    assert outcome(FAST.encode_updates, *args) == expected
+    assert outcome(FAST.encode_withdrawals, family, keys, ctx) == outcome(PY.encode_withdrawals, family, keys, ctx)

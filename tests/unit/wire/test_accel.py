@@ -10,7 +10,7 @@ import pytest
 from conftest_codec import FAST, NOT_BUILT, REQUIRE_EXTENSIONS, Codec
 
 from bgpcore.constants import HeaderSubcode, UpdateSubcode
-from bgpcore.errors import ErrorAction, MessageHeaderError, UpdateMessageError
+from bgpcore.errors import ErrorAction, MessageHeaderError, UpdateMessageError, UsageError
 from bgpcore.wire import accel
 from bgpcore.wire.attrs import ATTRS, WITHDRAW, AttrSpec
 from bgpcore.wire.context import IPV4_UNICAST, IPV6_UNICAST, CodecContext
@@ -221,3 +221,51 @@ def test_prefixes_of_longer_families_are_split_by_their_bit_limit(codec: Codec) 
     assert codec.decode_prefixes(vpn * 2, 1, False, 32 + 24 + 64) == [vpn, vpn]
     with pytest.raises(UpdateMessageError):
         codec.decode_prefixes(vpn, 1, False)
+
+
+# ---- encoding ------------------------------------------------------------------------------
+
+
+def test_announcements_decode_back_to_what_was_encoded(codec: Codec) -> None:
+    keys = [network_key(f"10.{i >> 8}.{i & 255}.0/24") for i in range(3000)]
+    messages = codec.encode_updates(FULL, IPV4_UNICAST, ("192.0.2.1",), keys, CTX)
+    assert len(messages) > 1 and all(len(m) <= 4096 for m in messages)
+    decoded = [codec.decode_update(m[19:], CTX) for m in messages]
+    assert all(u.attributes == FULL for u in decoded)
+    assert [k for u in decoded for k in u.nlri] == keys
+
+
+def test_ipv6_announcements_and_withdrawals_use_the_mp_attributes(codec: Codec) -> None:
+    keys = [network_key(f"2001:db8:{i:x}::/48") for i in range(500)]
+    attrs = FULL._replace(next_hop=None)
+    ctx = CodecContext(extended_message=True)
+    (message,) = codec.encode_updates(attrs, IPV6_UNICAST, ("2001:db8::1", "fe80::1"), keys, ctx)
+    assert codec.decode_update(message[19:], ctx) == Update([], attrs, [], MpReach(2, 1, ("2001:db8::1", "fe80::1"), keys))
+    (gone,) = codec.encode_withdrawals(IPV6_UNICAST, keys, ctx)
+    assert codec.decode_update(gone[19:], ctx) == Update([], None, [], None, MpUnreach(2, 1, keys))
+
+
+def test_two_octet_sessions_get_as_trans_and_as4_path(codec: Codec) -> None:
+    ctx = CodecContext(asn4=False)
+    attrs = PathAttributes(0, ((2, (65001, 4200000000)),), aggregator=(4200000001, "192.0.2.9"))
+    (message,) = codec.encode_updates(attrs, IPV4_UNICAST, ("192.0.2.1",), [network_key("192.0.2.0/24")], ctx)
+    assert b"\x40\x02\x06\x02\x02\xfd\xe9\x5b\xa0" in message  # AS_PATH with AS_TRANS (23456)
+    assert b"\xc0\x11\x0a\x02\x02\x00\x00\xfd\xe9\xfa\x56\xea\x00" in message  # AS4_PATH with the real ASN
+    assert codec.decode_update(message[19:], ctx).attributes == attrs._replace(next_hop="192.0.2.1")
+
+
+@pytest.mark.parametrize(("family", "next_hop", "error"), [
+    (IPV4_UNICAST, ("2001:db8::1",), "extended next hop"),
+    (IPV4_UNICAST, ("192.0.2.1", "192.0.2.2"), "one address"),
+])
+def test_next_hops_the_session_cannot_carry_are_refused(codec: Codec, family: tuple[int, int], next_hop: tuple[str, ...],
+                                                       error: str) -> None:
+    with pytest.raises(UsageError, match=error):
+        codec.encode_updates(FULL, family, next_hop, [network_key("192.0.2.0/24")], CTX)
+
+
+def test_values_out_of_range_raise_as_the_pure_encoder_does(codec: Codec) -> None:
+    with pytest.raises(struct.error):
+        codec.encode_updates(FULL._replace(med=2**32), IPV4_UNICAST, ("192.0.2.1",), [b"\x08\x0a"], CTX)
+    with pytest.raises(OSError):
+        codec.encode_updates(FULL._replace(originator_id="not an address"), IPV4_UNICAST, ("192.0.2.1",), [b"\x08\x0a"], CTX)
