@@ -117,6 +117,7 @@ class SimpleRoutes:
         self.local: dict[Family, dict[bytes, tuple[PathAttributes, NextHop | None]]] = {}
         self.received: dict[PeerId, dict[Family, dict[bytes, tuple[PathAttributes, NextHop]]]] = {}
         self._out: dict[PeerId, _PeerOut] = {}
+        self._local_as: dict[PeerId, int] = {}
 
     def peer_up(self, peer: PeerId, info: PeerInfo) -> None:
         out = _PeerOut(info)
@@ -124,10 +125,12 @@ class SimpleRoutes:
             pending.update(dict.fromkeys(self.local.get(family, ()), True))
         self._out[peer] = out
         self.received[peer] = {}
+        self._local_as[peer] = info.params.local_as
 
     def peer_down(self, peer: PeerId) -> None:
         self._out.pop(peer, None)
         self.received.pop(peer, None)
+        self._local_as.pop(peer, None)
 
     def receive(self, peer: PeerId, update: Update) -> None:
         table = self.received.setdefault(peer, {})
@@ -140,6 +143,15 @@ class SimpleRoutes:
                 fam.pop(key, None)
         attrs = update.attributes
         if attrs is None:
+            return
+        if any(self._local_as.get(peer) in asns for _, asns in attrs.as_path):
+            # RFC 4271 §9.1.2: a route with our own AS in its path is not used (and replaces nothing)
+            for key in update.nlri:
+                v4.pop(key, None)
+            if update.mp_reach is not None:
+                fam = table.setdefault((update.mp_reach.afi, update.mp_reach.safi), {})
+                for key in update.mp_reach.nlri:
+                    fam.pop(key, None)
             return
         if update.nlri:
             v4_route: tuple[PathAttributes, NextHop] = (attrs, (attrs.next_hop or "",))
