@@ -372,6 +372,15 @@ class Fabric:
                     return False
         return True
 
+    def far_end(self, node: Node, ifname: str) -> tuple[Node, str]:
+        """The node and interface at the other end of ``node``'s link ``ifname``."""
+        index = node.uplinks.index(ifname)
+        if node in self.spines:
+            server = self.servers[index]
+            return server, server.uplinks[self.spines.index(node)]
+        spine = self.spines[index]
+        return spine, spine.uplinks[self.servers.index(node)]
+
     def _expected(self, server: Node, other: Node) -> set[str]:
         if other in self.spines:
             return {server.uplinks[self.spines.index(other)]}
