@@ -7,6 +7,7 @@ from the peer; a frozen peer (SIGSTOP) caught by the hold timer; recovery after 
 """
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from typing import Any
@@ -121,7 +122,7 @@ protocol static s4 {{ ipv4;
 protocol static s6 {{ ipv6;
 {v6}
 }}
-filter tag {{
+filter peer_attrs {{
   if proto = "s4" || proto = "s6" then {{
     bgp_med = 77; bgp_community.add((65002, 7)); bgp_large_community.add((65002, 1, 1)); accept;
   }}
@@ -131,8 +132,8 @@ protocol bgp core {{
   local {self.peer} as 65002;
   neighbor {self.core} as 65001;
   hold time {HOLD_S}; keepalive time 2; connect retry time 1; error wait time 1, 4; connect delay time 0;
-  ipv4 {{ import all; export filter tag; {"next hop address " + PEER4 + ";" if six else ""} }};
-  ipv6 {{ import all; export filter tag; {"" if six else "next hop address " + PEER6 + ";"} }};
+  ipv4 {{ import all; export filter peer_attrs; {"next hop address " + PEER4 + ";" if six else ""} }};
+  ipv6 {{ import all; export filter peer_attrs; {"" if six else "next hop address " + PEER6 + ";"} }};
 }}
 """
 
@@ -144,14 +145,13 @@ protocol bgp core {{
         return self.daemon.state("core") == "Established"
 
     def view(self) -> dict[str, Any]:
-        text = self.daemon.protocol("core")
-        caps = next((line.split(":", 1)[1].split() for line in text.splitlines() if "Neighbor caps:" in line), [])
-        channels = [line for line in text.splitlines() if line.strip().startswith("Channel ")]
-        states = [line for line in text.splitlines() if line.strip().startswith("State:")]
-        hold = next(int(line.split("/")[-1]) for line in text.splitlines() if "Hold timer:" in line)
-        fams = {c.split()[1] for c, s in zip(channels, states) if s.split()[1] == "UP"}
-        return {"families": fams, "asn4": "AS4" in caps, "route_refresh": "refresh" in caps, "hold_time_s": hold,
-                "peer_as": 65001}
+        lines = [line.strip() for line in self.daemon.protocol("core").splitlines()]
+        theirs = lines[lines.index("Neighbor capabilities") + 1:next(i for i, x in enumerate(lines) if x.startswith("Session:"))]
+        families = next(x.split(":", 1)[1].split() for x in theirs if x.startswith("AF announced:"))
+        hold = next(int(x.split("/")[-1]) for x in lines if x.startswith("Hold timer:"))
+        peer_as = next(int(x.split(":")[1]) for x in lines if x.startswith("Neighbor AS:"))
+        return {"families": set(families), "asn4": "4-octet AS numbers" in theirs, "route_refresh": "Route refresh" in theirs,
+                "hold_time_s": hold, "peer_as": peer_as}
 
     def route(self, prefix: str) -> dict[str, Any] | None:
         text = self.daemon.routes(prefix)
@@ -164,9 +164,9 @@ protocol bgp core {{
                 k, v = line[4:].split(":", 1)
                 attrs[k.strip()] = v.strip()
         return {"as_path": [int(a) for a in attrs["as_path"].split()], "med": int(attrs["med"]) if "med" in attrs else None,
-                "communities": [c.strip("()").replace(",", ":") for c in attrs.get("community", "").split()],
-                "large": [tuple(int(x) for x in c.strip("()").split(",")) for c in attrs.get("large_community", "").split(") (")
-                          if c.strip("()")],
+                "communities": [f"{a}:{b}" for a, b in re.findall(r"\((\d+),(\d+)\)", attrs.get("community", ""))],
+                "large": [tuple(int(x) for x in m) for m in
+                          re.findall(r"\((\d+), (\d+), (\d+)\)", attrs.get("large_community", ""))],
                 "next_hop": attrs["next_hop"].split()[0]}
 
     def withdraw(self, prefix: str) -> None:
