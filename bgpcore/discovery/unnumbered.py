@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 UNNUMBERED_DEFAULTS: Final[Mapping[str, Any]] = {"extended_nexthop": (IPV4_UNICAST,)}
 _USABLE_NUD: Final = ("REACHABLE", "STALE", "DELAY", "PROBE", "PERMANENT", "NOARP")
+_IFA_F_TENTATIVE: Final = 0x40
 
 
 class NeighborTable(Protocol):
@@ -134,7 +135,7 @@ class Unnumbered:
         Raises:
             ConfigError: a kernel setting is wrong (the message names the sysctl).
         """
-        self._monitor = kernel.LinkMonitor(neighbours=True, namespace=self.namespace)
+        self._monitor = kernel.LinkMonitor(neighbours=True, addresses=True, namespace=self.namespace)
         links = self._monitor.snapshot()
         if self.check_settings:
             names = [link.name for link in links if self._peering_for(link.name) is not None]
@@ -172,6 +173,8 @@ class Unnumbered:
                     self._link_event(event)
                 elif isinstance(event, nl.NeighbourMessage):
                     self._neighbour_event(event)
+                else:
+                    self._address_event(event)
             except Exception:  # noqa: BLE001 - one bad event must not end discovery
                 log.exception("unnumbered: handling %s failed", event)
 
@@ -202,6 +205,16 @@ class Unnumbered:
             log.info("%s: link up; soliciting the peer", link.name)
             self.listener.restart(link.ifindex)
             self._scan_neighbours(link)
+
+    def _address_event(self, msg: nl.AddressMessage) -> None:
+        """Our link-local address became usable: advertise now rather than at the next retry."""
+        link = self._links.get(msg.ifindex)
+        raw = msg.local or msg.address
+        if (link is None or not link.running or link.peer is not None or msg.family != socket.AF_INET6
+                or raw is None or msg.flags & _IFA_F_TENTATIVE):
+            return
+        if ipaddress.IPv6Address(raw).is_link_local:
+            self.listener.restart(link.ifindex)
 
     def _scan_neighbours(self, link: _Link) -> None:
         for entry in kernel.list_neighbours(link.ifindex, socket.AF_INET6, namespace=self.namespace):
