@@ -242,7 +242,7 @@ def compiled_counter() -> Callable[[bytes], tuple[int, int, int, int]] | None:
     """The same walk compiled with Cython when it is installed (build dependency only), so K
     receivers on a 2-core machine cost far less than the reflector they measure."""
     try:
-        import pyximport
+        import pyximport  # type: ignore[import-untyped]
     except ImportError:
         return None
     build = Path(os.environ.get("BGPCORE_BENCH_CACHE", "/var/tmp/bgpcore-bench")) / "pyx"
@@ -284,10 +284,11 @@ def receive(args: argparse.Namespace) -> int:
         counter.feed(early)
         sel.register(sock, selectors.EVENT_READ, (source, counter))
         emit(event="established", role="client", source=source, t=time.monotonic())
-    last_keepalive = time.monotonic()
+    last_keepalive = last_progress = time.monotonic()
+    counters = [key.data[1] for key in sel.get_map().values()]
     waiting = args.clients
     while True:
-        for key, _ in sel.select(timeout=1.0):
+        for key, _ in sel.select(timeout=args.progress or 1.0):
             source, counter = key.data
             try:
                 data = key.fileobj.recv(1 << 18)  # type: ignore[union-attr]
@@ -304,6 +305,9 @@ def receive(args: argparse.Namespace) -> int:
                 emit(event="full", source=source, t=time.monotonic(), announced=counter.announced,
                      withdrawn=counter.withdrawn, updates=counter.updates)
         now = time.monotonic()
+        if args.progress and now - last_progress >= args.progress:
+            last_progress = now
+            emit(event="progress", t=now, announced=[c.announced for c in counters])
         if now - last_keepalive > KEEPALIVE_EVERY_S:
             last_keepalive = now
             for s in socks:
@@ -330,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--router-id", default=None)
         else:
             p.add_argument("--clients", type=int, default=1)
+            p.add_argument("--progress", type=float, default=0.0, help="report counts every this many seconds")
             p.add_argument("--expect", type=int, required=True, help="NLRI octets of the full table (see 'octets')")
     octets = sub.add_parser("octets", help="print the NLRI octets a table file announces")
     octets.add_argument("table")

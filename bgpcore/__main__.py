@@ -75,7 +75,7 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo_arguments(parser: argparse.ArgumentParser) -> None:
+def _sample_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ipv4", type=int, default=40, help="IPv4 prefixes in the sample (default 40)")
     parser.add_argument("--ipv6", type=int, default=10, help="IPv6 prefixes in the sample (default 10)")
     parser.add_argument("--seed", type=int, default=1)
@@ -83,8 +83,80 @@ def _demo_arguments(parser: argparse.ArgumentParser) -> None:
 
 Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 
+DEFAULT_SOCKET = "/run/bgpcore.sock"
+
+
+def _run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="TOML configuration (see examples/rr.toml)")
+    parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+
+
+def run_program(args: argparse.Namespace) -> int:
+    """Run the route reflector of ``--config`` until SIGTERM or SIGINT."""
+    import asyncio
+    import logging
+
+    from bgpcore.program.config import load_config
+    from bgpcore.program.rr import serve
+
+    config = load_config(args.config)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    asyncio.run(serve(config))
+    return 0
+
+
+def _show_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("what", choices=("neighbors", "routes", "fib"))
+    parser.add_argument("prefix", nargs="?", help="for 'routes': one prefix")
+    parser.add_argument("--socket", default=None, help=f"control socket (default: --config's, else {DEFAULT_SOCKET})")
+    parser.add_argument("--config", default=None, help="read the control socket path from this configuration")
+    parser.add_argument("--limit", type=int, default=100, help="routes to list without a prefix (default 100)")
+    parser.add_argument("--json", action="store_true", help="print the answer as JSON")
+
+
+def run_show(args: argparse.Namespace) -> int:
+    """Ask a running instance over its control socket and print the answer."""
+    import json
+
+    from bgpcore.program.control import request
+
+    path = args.socket
+    if path is None and args.config:
+        from bgpcore.program.config import load_config
+        path = load_config(args.config).control_socket
+    path = path or DEFAULT_SOCKET
+    if args.prefix and args.what != "routes":
+        raise BgpError(f"show {args.what} takes no prefix")
+    extra = {"prefix": args.prefix} if args.prefix else {}
+    result = request(path, f"show {args.what}", limit=args.limit, **extra)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    from bgpcore.program.render import render
+    print(render(args.what, result))
+    return 0
+
+
+def _demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--prefixes", type=int, default=200_000,
+                        help="prefixes in the generated table, 5/6 IPv4 and 1/6 IPv6 (default 200000)")
+    parser.add_argument("--clients", type=int, default=4, help="route-reflector clients (default 4)")
+    parser.add_argument("--shards", type=int, default=1, help="RIB shards of the reflector (default 1)")
+    parser.add_argument("--seed", type=int, default=1)
+
+
+def run_rr_demo(args: argparse.Namespace) -> int:
+    from bgpcore.program.demo import run_demo as rr_demo
+
+    return rr_demo(args.prefixes, args.clients, args.shards, args.seed)
+
+
 COMMANDS: list[Command] = [
-    ("demo", "decode a generated sample of full-table UPDATEs and print them", _demo_arguments, run_demo),
+    ("run", "run a route reflector from a TOML configuration", _run_arguments, run_program),
+    ("show", "ask a running instance: neighbors, routes [prefix], fib", _show_arguments, run_show),
+    ("demo", "route-reflector demo on loopback: a feeder, a reflector and clients, with a summary",
+     _demo_arguments, run_rr_demo),
+    ("decode-sample", "decode a generated sample of full-table UPDATEs and print them", _sample_arguments, run_demo),
 ]
 
 

@@ -73,7 +73,7 @@ def test_unknown_subcommand_is_a_usage_error() -> None:
 
 
 def test_demo_decodes_every_generated_prefix() -> None:
-    res = run(sys.executable, "-m", "bgpcore", "demo", "--ipv4", "30", "--ipv6", "7", "--seed", "5")
+    res = run(sys.executable, "-m", "bgpcore", "decode-sample", "--ipv4", "30", "--ipv6", "7", "--seed", "5")
     assert res.returncode == 0, res.stderr
     assert res.stdout.rstrip().endswith("UPDATEs decoded, 37 prefixes")
     assert "IPV6 UNICAST" in res.stdout and "/" in res.stdout

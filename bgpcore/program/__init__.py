@@ -1,0 +1,1 @@
+"""The bgpcore program: a configured route reflector, its control socket and its demo."""
