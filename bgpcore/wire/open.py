@@ -63,11 +63,12 @@ class Open:
         return self.my_as
 
 
-def encode_open(o: Open) -> bytes:
+def encode_open(o: Open, *, extended_parameters: bool = False) -> bytes:
     """The whole OPEN message, header included.
 
     Every capability goes in its own Capabilities parameter, the layout FRR sends; the
-    RFC 9072 form is used only when the parameters exceed 255 octets.
+    RFC 9072 form is used when the parameters exceed 255 octets, or always with
+    ``extended_parameters`` (FRR's ``neighbor X extended-optional-parameters``).
 
     Raises:
         UsageError: ``my_as`` does not fit two octets and no FourOctetAs capability says it.
@@ -77,7 +78,7 @@ def encode_open(o: Open) -> bytes:
         raise UsageError(f"AS {o.my_as} needs a FourOctetAs capability")
     tlvs = [encode_capability(c) for c in o.capabilities]
     params = b"".join(bytes((OptParamType.CAPABILITIES, len(t))) + t for t in tlvs)
-    if len(params) <= _MAX_SHORT_PARAMS and all(len(t) <= 255 for t in tlvs):
+    if not extended_parameters and len(params) <= _MAX_SHORT_PARAMS and all(len(t) <= 255 for t in tlvs):
         opt = bytes((len(params),)) + params
     else:
         params = b"".join(struct.pack("!BH", OptParamType.CAPABILITIES, len(t)) + t for t in tlvs)

@@ -23,7 +23,7 @@ from bgpcore.wire.context import CodecContext  # noqa: E402
 from bgpcore.wire.framing import MessageReader  # noqa: E402
 from bgpcore.wire.messages import Message, decode_message  # noqa: E402
 from bgpcore.wire.notification import Notification  # noqa: E402
-from bgpcore.wire.open import Open  # noqa: E402
+from bgpcore.wire.open import Open, decode_open, encode_open  # noqa: E402
 from bgpcore.wire.refresh import RouteRefresh  # noqa: E402
 from bgpcore.wire.types import Update  # noqa: E402
 
@@ -181,3 +181,44 @@ def test_ios_xr_captures_decode_with_ipv6_next_hops_for_vpnv4(pcap: Path, shared
     updates = [m for m in messages if isinstance(m, Update)]
     assert updates and all(u.action == ErrorAction.NONE for u in updates)
     assert sum(isinstance(m, Open) for m in messages) >= 1
+
+
+def raw_opens(path: Path) -> list[bytes]:
+    """Every OPEN body in a capture, as sent."""
+    bodies = []
+    for runs in tcp_streams(path).values():
+        for data in runs:
+            try:
+                bodies += [body for t, body in MessageReader(LARGE).feed(data) if t == MsgType.OPEN]
+            except ProtocolError:
+                pass
+    return bodies
+
+
+def one_capability_per_parameter(body: bytes) -> bool:
+    extended = body[9] == 255 and body[10] == 255
+    pos, end, head = (13, len(body), 3) if extended else (10, len(body), 2)
+    while pos < end:
+        length = int.from_bytes(body[pos + 1:pos + head], "big")
+        if body[pos] != 2 or length < 2 or body[pos + head + 1] + 2 != length:
+            return False
+        pos += head + length
+    return True
+
+
+def test_opens_from_frr_and_others_reencode_byte_for_byte(shared_data: Path) -> None:
+    """Real OPENs laid out one capability per parameter (FRR's layout) come back identical,
+    RFC 9072 form included (FRR with extended-optional-parameters); the others decode alike."""
+    matched = 0
+    for pcap in sorted(TCPDUMP.glob("*.pcap*")) + sorted(PMACCT.glob("*/traffic-*.pcap")):
+        if pcap.name in FRAMING_FAILS:
+            continue
+        for body in raw_opens(pcap):
+            decoded = decode_open(body)
+            assert decode_open(encode_open(decoded)[19:]) == decoded
+            if not one_capability_per_parameter(body):
+                continue
+            extended = body[9] == 255 and body[10] == 255
+            assert encode_open(decode_open(body), extended_parameters=extended)[19:] == body, pcap.name
+            matched += 1
+    assert matched >= 10

@@ -50,6 +50,13 @@ def test_long_parameters_use_rfc9072_extended_length() -> None:
     assert decode_open(body).capabilities == caps
 
 
+def test_rfc9072_form_can_be_forced_for_short_parameters() -> None:
+    o = Open(65001, 90, "192.0.2.1", (Multiprotocol(1, 1),))
+    body = body_of(encode_open(o, extended_parameters=True))
+    assert body[9:].hex() == "ff" "ff" "0009" "02" "0006" "010400010001"
+    assert decode_open(body) == o
+
+
 def test_rfc9072_form_is_accepted_even_when_short() -> None:
     params = bytes.fromhex("02" "0006" "010400010001")
     body = struct.pack("!BHH4sBBH", 4, 65001, 90, b"\xc0\0\2\1", 255, 255, len(params)) + params
