@@ -75,11 +75,6 @@ RESET_UPDATES = {
 # UPDATEs that become withdrawals (RFC 7606): BGPsec paths carry no AS_PATH.
 WITHDRAWN_UPDATES = {"bgp-bgpsec.pcap", "bgpsec_invalid_signature_block_length.pcap"}
 
-# UPDATEs with NLRI only in MP_REACH_NLRI and a NEXT_HOP of 0.0.0.0, which RFC 4760 §3 says
-# to ignore; the attribute decoder still judges it.
-NEXT_HOP_IGNORED = {"bgp-aigp-2.pcap", "bgp-rt-prefix.pcap", "mpbgp-linklocal-nexthop.pcap"}
-NEXT_HOP_XFAIL = pytest.mark.xfail(reason="NEXT_HOP judged although the UPDATE has only MP_REACH_NLRI (RFC 4760 §3)")
-
 TYPE_NAMES = {"Open": MsgType.OPEN, "Update": MsgType.UPDATE, "Notification": MsgType.NOTIFICATION,
               "Keepalive": MsgType.KEEPALIVE, "Route Refresh": MsgType.ROUTE_REFRESH}
 MESSAGE_TYPES = {Open: MsgType.OPEN, Update: MsgType.UPDATE, Notification: MsgType.NOTIFICATION,
@@ -115,8 +110,7 @@ def kind(message: Message) -> int:
     return MESSAGE_TYPES.get(type(message), MsgType.KEEPALIVE)
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=NEXT_HOP_XFAIL) if n in NEXT_HOP_IGNORED else n
-                                  for n in sorted(CAPTURES)])
+@pytest.mark.parametrize("name", sorted(CAPTURES))
 def test_tcpdump_capture_decodes_to_the_rfc_outcome(name: str, shared_data: Path) -> None:
     messages, errors, _left = decode_capture(TCPDUMP / name)
     if name in FRAMING_FAILS:
