@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import struct
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -37,7 +38,7 @@ from bgpcore.policy.hooks import RoutePolicy
 from bgpcore.rib.adj_out import AddPathSelect, ExportSpec
 from bgpcore.rib.decision import DEFAULT_OPTIONS, DecisionOptions
 from bgpcore.rib.groups import ShardKeys, UpdateGroups
-from bgpcore.rib.shard import LocalShard, ProcessShard, ShardConfig, ShardHandle, split_keys
+from bgpcore.rib.shard import Ingest, LocalShard, ProcessShard, ShardConfig, ShardHandle
 from bgpcore.route import LOCAL_PEER, LOCAL_SOURCE, BestChange, Path, PeerId, Source
 from bgpcore.wire.context import DEFAULT_CONTEXT, IPV4_UNICAST, CodecContext, Family
 from bgpcore.wire.types import PathAttributes, Update
@@ -46,6 +47,9 @@ from bgpcore.wire.update import encode_end_of_rib
 log = logging.getLogger("bgpcore.rib")
 
 _NO_FAMILIES: Final[frozenset[Family]] = frozenset()
+_BATCH_PREFIXES: Final = 8192
+"""Inbound prefixes gathered before a batch goes to the shard workers."""
+
 
 
 class MaxPrefixAction(IntEnum):
@@ -157,8 +161,11 @@ class Rib:
         shard_config = ShardConfig(config.local_asn, config.router_id, config.cluster_id or config.router_id,
                                    config.decision, config.track_changes)
         self.shards: list[ShardHandle] = (
-            [LocalShard(shard_config) for _ in range(count)] if count == 1 or config.start_method == "inline"
-            else [ProcessShard(shard_config, config.start_method) for _ in range(count)])
+            [LocalShard(shard_config, i, count) for i in range(count)]
+            if count == 1 or config.start_method == "inline"
+            else [ProcessShard(shard_config, config.start_method, i, count) for i in range(count)])
+        self._ops: list[Ingest] = []
+        self._ops_weight = 0
         self._local = self.shards[0].shard if count == 1 and isinstance(self.shards[0], LocalShard) else None
         self.groups = UpdateGroups(self, count, config.lag_limit_bytes)
         self._peers: dict[PeerId, _Peer] = {}
@@ -169,6 +176,7 @@ class Rib:
     # -- plumbing ------------------------------------------------------------------------
 
     def _call_all(self, name: str, args: tuple[Any, ...]) -> list[Any]:
+        self._send_ops()
         for shard in self.shards:
             shard.send(name, args)
         return [shard.result() for shard in self.shards]
@@ -178,9 +186,31 @@ class Rib:
         if changes:
             self._changes.extend(changes)
         peer.counts[index] = count
+        self._check_limit(peer, family)
+
+    def _check_limit(self, peer: _Peer, family: Family) -> None:
         limit = peer.info.max_prefix
         if limit is not None and sum(peer.counts) > limit and peer.up:
             peer.over_limit = family
+
+    def _on_ingested(self, index: int, result: tuple[list[BestChange], dict[PeerId, int]]) -> None:
+        changes, counts = result
+        if changes:
+            self._changes.extend(changes)
+        for peer_id, count in counts.items():
+            peer = self._peers.get(peer_id)
+            if peer is not None:
+                peer.counts[index] = count
+                self._check_limit(peer, min(peer.info.families, default=IPV4_UNICAST))
+
+    def _send_ops(self) -> None:
+        """Send the pending inbound batch: pickled once, the same bytes to every shard."""
+        if not self._ops:
+            return
+        ops, self._ops, self._ops_weight = self._ops, [], 0
+        packed = pickle.dumps(("batch", ([("ingest", (ops,))],)), protocol=pickle.HIGHEST_PROTOCOL)
+        for index, shard in enumerate(self.shards):
+            shard.ingest(ops, packed, partial(self._on_ingested, index))
 
     def _on_changes(self, changes: list[BestChange]) -> None:
         self._changes.extend(changes)
@@ -189,21 +219,22 @@ class Rib:
         changes, self._changes = self._changes, []
         return changes
 
-    def _post(self, peer_id: PeerId, peer: _Peer, name: str, family: Family, args: tuple[Any, ...],
-              keys: list[bytes]) -> None:
+    def _post(self, peer_id: PeerId, peer: _Peer, announce: bool, family: Family, attrs: PathAttributes | None,
+              next_hop: tuple[str, ...], keys: list[bytes]) -> None:
         local = self._local
         if local is not None:
-            if name == "announce":
-                result = local.announce(peer_id, family, args[0], args[1], keys)
+            if announce:
+                assert attrs is not None
+                result = local.announce(peer_id, family, attrs, next_hop, keys)
             else:
                 result = local.withdraw(peer_id, family, keys)
             self._on_result(peer, 0, family, result)
             return
         cut = 4 if family in peer.info.recv_ctx.addpath else 0
-        for index, run in enumerate(split_keys(keys, len(self.shards), cut)):
-            if run:
-                self.shards[index].post(name, (peer_id, family, *args, run),
-                                        partial(self._on_result, peer, index, family), len(run))
+        self._ops.append((announce, peer_id, family, attrs, next_hop, keys, cut))
+        self._ops_weight += len(keys)
+        if self._ops_weight >= _BATCH_PREFIXES:
+            self._send_ops()
 
     # -- GroupOutput (called by UpdateGroups) --------------------------------------------
 
@@ -332,23 +363,21 @@ class Rib:
         if peer is None or not peer.up:
             raise UsageError(f"peer {peer_id} is not up")
         if update.withdrawn:
-            self._post(peer_id, peer, "withdraw", IPV4_UNICAST, (), update.withdrawn)
+            self._post(peer_id, peer, False, IPV4_UNICAST, None, (), update.withdrawn)
         mp_unreach = update.mp_unreach
         if mp_unreach is not None and mp_unreach.nlri:
-            self._post(peer_id, peer, "withdraw", (mp_unreach.afi, mp_unreach.safi), (), mp_unreach.nlri)
+            self._post(peer_id, peer, False, (mp_unreach.afi, mp_unreach.safi), None, (), mp_unreach.nlri)
         attrs = update.attributes
         if attrs is not None:
             if update.nlri and attrs.next_hop is not None:
-                self._post(peer_id, peer, "announce", IPV4_UNICAST, (attrs, (attrs.next_hop,)), update.nlri)
+                self._post(peer_id, peer, True, IPV4_UNICAST, attrs, (attrs.next_hop,), update.nlri)
             mp_reach = update.mp_reach
             if mp_reach is not None and mp_reach.nlri:
-                self._post(peer_id, peer, "announce", (mp_reach.afi, mp_reach.safi), (attrs, mp_reach.next_hop),
+                self._post(peer_id, peer, True, (mp_reach.afi, mp_reach.safi), attrs, mp_reach.next_hop,
                            mp_reach.nlri)
         eor = update.end_of_rib()
         if eor is not None:
             return self.end_of_rib(peer_id, eor)
-        for shard in self.shards:
-            shard.poll()
         self.groups.note_changes()
         self._enforce_limit(peer_id, peer)
         return self._take_changes()
@@ -396,21 +425,16 @@ class Rib:
     def originate(self, family: Family, keys: list[bytes], attrs: PathAttributes,
                   next_hop: tuple[str, ...] = ()) -> list[BestChange]:
         """Announce prefixes of our own (``network`` statements, redistribution)."""
-        for index, run in enumerate(split_keys(keys, len(self.shards))):
-            if run:
-                self.shards[index].post("announce", (LOCAL_PEER, family, attrs, next_hop, run), self._on_local)
+        self._ops.append((True, LOCAL_PEER, family, attrs, next_hop, keys, 0))
+        self._send_ops()
         self.groups.note_changes()
         return self.flush()
 
     def withdraw_originated(self, family: Family, keys: list[bytes]) -> list[BestChange]:
-        for index, run in enumerate(split_keys(keys, len(self.shards))):
-            if run:
-                self.shards[index].post("withdraw", (LOCAL_PEER, family, run), self._on_local)
+        self._ops.append((False, LOCAL_PEER, family, None, (), keys, 0))
+        self._send_ops()
         self.groups.note_changes()
         return self.flush()
-
-    def _on_local(self, result: tuple[list[BestChange], int]) -> None:
-        self._changes.extend(result[0])
 
     # -- timers --------------------------------------------------------------------------
 
@@ -442,6 +466,7 @@ class Rib:
 
     def next_messages(self, peer_id: PeerId, budget_bytes: int) -> list[bytes]:
         """Encoded UPDATEs to write to the peer now (about ``budget_bytes``); [] when none."""
+        self._send_ops()
         for shard in self.shards:
             shard.poll()
         return self.groups.next_messages(peer_id, budget_bytes)
@@ -463,7 +488,7 @@ class Rib:
 
     def flush(self) -> list[BestChange]:
         """Wait for shard work in flight; returns the changes not yet returned."""
-        if any(isinstance(shard, ProcessShard) for shard in self.shards):
+        if self._local is None:
             self._call_all("size", ())
         return self._take_changes()
 

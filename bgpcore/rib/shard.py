@@ -54,6 +54,10 @@ def split_keys(keys: list[bytes], shards: int, cut: int = 0) -> list[list[bytes]
     return out
 
 
+Ingest = tuple[bool, PeerId, Family, PathAttributes | None, tuple[str, ...], list[bytes], int]
+"""(announce?, peer, family, attributes, next hop, prefix keys, 4 if keys carry ADD-PATH ids else 0)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ShardConfig:
     """What every shard knows of the speaker."""
@@ -68,8 +72,10 @@ class ShardConfig:
 class RibShard:
     """One slice of the RIB. Every public method takes and returns plain, picklable values."""
 
-    def __init__(self, config: ShardConfig) -> None:
+    def __init__(self, config: ShardConfig, index: int = 0, count: int = 1) -> None:
         self.config = config
+        self.index = index
+        self.count_of_shards = count
         self.loc = LocRib(config.decision)
         self.peers: dict[PeerId, AdjRibIn] = {}
         self.groups: dict[int, AdjRibOut] = {}
@@ -235,6 +241,35 @@ class RibShard:
     def size(self) -> int:
         return len(self.loc)
 
+    def ingest(self, ops: list[Ingest]) -> tuple[list[BestChange], dict[PeerId, int]]:
+        """Inbound work for every shard at once: each keeps the prefixes that hash to it.
+
+        The parent pickles one batch and sends the same bytes to all shards, so splitting
+        prefixes by shard costs it nothing; the shards filter in parallel.
+
+        Returns:
+            (changes, accepted prefix count in this shard of each peer in the batch).
+        """
+        changes: list[BestChange] = []
+        counts: dict[PeerId, int] = {}
+        index, count = self.index, self.count_of_shards
+        crc = zlib.crc32
+        for announce, peer_id, family, attrs, next_hop, keys, cut in ops:
+            if count > 1:
+                if cut:
+                    keys = [k for k in keys if crc(k[cut:]) % count == index]
+                else:
+                    keys = [k for k in keys if crc(k) % count == index]
+                if not keys:
+                    continue
+            if announce:
+                assert attrs is not None
+                done, counts[peer_id] = self.announce(peer_id, family, attrs, next_hop, keys)
+            else:
+                done, counts[peer_id] = self.withdraw(peer_id, family, keys)
+            changes.extend(done)
+        return changes, counts
+
     def batch(self, calls: list[tuple[str, tuple[Any, ...]]]) -> list[Any]:
         """Several calls in one message (workers receive inbound work in batches)."""
         return [getattr(self, name)(*args) for name, args in calls]
@@ -255,13 +290,13 @@ def _send_replies(conn: Connection, replies: queue.SimpleQueue[object]) -> None:
 _STOP: Final = object()
 
 
-def serve(conn: Connection, config: ShardConfig) -> None:
+def serve(conn: Connection, config: ShardConfig, index: int = 0, count: int = 1) -> None:
     """Worker process main loop: ``(method, args)`` in, result out, ``None`` to stop.
 
     Replies leave from a second thread, so the worker keeps reading requests while the
     parent is still busy sending: neither side can block the other on a full pipe.
     """
-    shard = RibShard(config)
+    shard = RibShard(config, index, count)
     replies: queue.SimpleQueue[object] = queue.SimpleQueue()
     sender = threading.Thread(target=_send_replies, args=(conn, replies), daemon=True)
     sender.start()
@@ -291,8 +326,8 @@ Callback = Callable[[Any], None]
 class LocalShard:
     """A shard in this process: calls run at once."""
 
-    def __init__(self, config: ShardConfig) -> None:
-        self.shard = RibShard(config)
+    def __init__(self, config: ShardConfig, index: int = 0, count: int = 1) -> None:
+        self.shard = RibShard(config, index, count)
 
     def post(self, name: str, args: tuple[Any, ...], on_result: Callback | None = None, weight: int = 0) -> None:
         result = getattr(self.shard, name)(*args)
@@ -301,6 +336,9 @@ class LocalShard:
 
     def send(self, name: str, args: tuple[Any, ...]) -> None:
         self._result = getattr(self.shard, name)(*args)
+
+    def ingest(self, ops: list[Ingest], packed: bytes, on_result: Callback) -> None:
+        on_result(self.shard.ingest(ops))
 
     def result(self) -> Any:
         return self._result
@@ -318,10 +356,11 @@ class ProcessShard:
 
     BATCH_WEIGHT: Final = 4096
 
-    def __init__(self, config: ShardConfig, start_method: str = "spawn") -> None:
+    def __init__(self, config: ShardConfig, start_method: str = "spawn", index: int = 0, count: int = 1) -> None:
         ctx: Any = multiprocessing.get_context(start_method)
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=serve, args=(child, config), daemon=True, name="bgpcore-rib-shard")
+        self.process = ctx.Process(target=serve, args=(child, config, index, count), daemon=True,
+                                   name=f"bgpcore-rib-shard-{index}")
         self.process.start()
         child.close()
         self._calls: list[tuple[str, tuple[Any, ...]]] = []
@@ -349,6 +388,12 @@ class ProcessShard:
         for callback, result in zip(callbacks, results):
             if callback is not None:
                 callback(result)
+
+    def ingest(self, ops: list[Ingest], packed: bytes, on_result: Callback) -> None:
+        """Send a pickled ``("batch", [("ingest", (ops,))])`` request (``packed``) as is."""
+        self._flush()
+        self.conn.send_bytes(packed)
+        self._waiting.append([on_result])
 
     def poll(self) -> None:
         """Handle the results of posted work that are already back, without waiting."""
