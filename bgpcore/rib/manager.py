@@ -8,6 +8,8 @@ The seam (everything takes peer ids; nothing here touches sockets or clocks)::
     data = rib.next_messages(peer_id, 65536)     # socket writable: encoded UPDATEs, [] if none
     rib.pending(peer_id)                         # worth asking next_messages?
     rib.route_refresh(peer_id)                   # the peer sent ROUTE-REFRESH: resend all
+    rib.soft_reset_in(peer_id, policy)           # new import policy (soft reconfiguration)
+    rib.peer_up(peer_id, changed_info)           # new export settings: the peer is resent all
     rib.peer_down(peer_id, graceful=True, now=t) # keep routes stale (RFC 4724 helper)
     rib.handle_timer(now); rib.next_deadline()   # stale-route timers
     rib.close()                                  # stop shard workers
@@ -413,8 +415,15 @@ class Rib:
         return self.flush()
 
     def soft_reset_in(self, peer_id: PeerId, import_policy: RoutePolicy | None) -> list[BestChange]:
-        """Apply a new import policy to the routes kept by soft reconfiguration."""
-        peer = self._peers[peer_id]
+        """Apply a new import policy to the routes kept by soft reconfiguration.
+
+        Raises:
+            UsageError: unknown peer, or soft reconfiguration is off for it (then the
+                speaker asks the peer for a ROUTE-REFRESH instead).
+        """
+        peer = self._peers.get(peer_id)
+        if peer is None or not peer.info.soft_reconfiguration:
+            raise UsageError(f"peer {peer_id}: soft reconfiguration inbound is not enabled")
         for changes in self._call_all("soft_reset_in", (peer_id, import_policy)):
             self._changes.extend(changes)
         from dataclasses import replace
@@ -502,6 +511,24 @@ class Rib:
         """Every prefix of ``family`` with its multipath set, best first (for show commands)."""
         merged: dict[bytes, tuple[Path, ...]] = {}
         for part in self._call_all("best_paths", (family,)):
+            merged.update(part)
+        return merged
+
+    def adj_rib_in(self, peer_id: PeerId, family: Family, received: bool = False) -> dict[bytes, Path]:
+        """A peer's routes after import policy, or as received before it (``received``,
+        soft reconfiguration only): for ``show ... received-routes``."""
+        merged: dict[bytes, Path] = {}
+        for part in self._call_all("adj_rib_in", (peer_id, family, received)):
+            merged.update(part)
+        return merged
+
+    def advertised(self, peer_id: PeerId, family: Family) -> dict[bytes, tuple[PathAttributes, tuple[str, ...]]]:
+        """What the peer's update group has sent for ``family``: prefix -> (attributes, next hop)."""
+        group = self.groups.by_member.get(peer_id)
+        if group is None:
+            return {}
+        merged: dict[bytes, tuple[PathAttributes, tuple[str, ...]]] = {}
+        for part in self._call_all("advertised", (group.id, family)):
             merged.update(part)
         return merged
 

@@ -127,6 +127,8 @@ class RibShard:
             (changes, accepted prefix count of that peer in this shard).
         """
         adj = self.peers[peer_id]
+        if adj.source.ebgp and attrs.local_pref is not None:
+            attrs = attrs._replace(local_pref=None)  # RFC 4271 §5.1.5: ignored from an external peer
         attrs = self._intern(attrs)
         config = self.config
         reason = loop_reason(attrs, adj.source, config.router_id, config.cluster_id, config.local_asn)
@@ -237,6 +239,19 @@ class RibShard:
     def best_paths(self, family: Family) -> dict[bytes, tuple[Path, ...]]:
         """Every prefix of a family with its multipath set, best first (for show and tests)."""
         return {key: self.loc.multipath(family, key) for key in self.loc.keys(family)}
+
+    def adj_rib_in(self, peer_id: PeerId, family: Family, received: bool) -> dict[bytes, Path]:
+        """A peer's routes after import policy, or as received (soft reconfiguration only)."""
+        adj = self.peers.get(peer_id)
+        if adj is None:
+            return {}
+        tables = adj.received if received else adj.accepted
+        return dict((tables or {}).get(family, {}))
+
+    def advertised(self, group_id: int, family: Family) -> dict[bytes, tuple[PathAttributes, tuple[str, ...]]]:
+        """What an update group has sent (without ADD-PATH): prefix -> (attributes, next hop)."""
+        group = self.groups.get(group_id)
+        return {} if group is None else dict(group.advertised.get(family, {}))
 
     def size(self) -> int:
         return len(self.loc)

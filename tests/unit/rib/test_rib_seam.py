@@ -173,3 +173,20 @@ def test_export_policy_and_originated_routes() -> None:
     rib.withdraw_originated(IPV4_UNICAST, KEYS[:1])
     drain(rib, 1, receiver)
     assert [k for _, k in receiver.table] == [KEYS[2]]
+
+
+def test_show_queries_for_received_and_advertised_routes() -> None:
+    rib = new_rib()
+    only_first = Policy((Term(matches=(PrefixList.of("10.0.0.0/16"),)),), default=Verdict.REJECT)
+    rib.peer_up(1, client(1, soft_reconfiguration=True, import_policy=only_first))
+    rib.peer_up(2, client(2))
+    rib.receive(1, Update([], A, KEYS[:3]))
+    assert list(rib.adj_rib_in(1, IPV4_UNICAST)) == KEYS[:1]
+    assert sorted(rib.adj_rib_in(1, IPV4_UNICAST, received=True)) == sorted(KEYS[:3])
+    drain(rib, 2, Receiver())
+    advertised = rib.advertised(2, IPV4_UNICAST)
+    assert list(advertised) == KEYS[:1]
+    attrs, next_hop = advertised[KEYS[0]]
+    assert next_hop == ("192.0.2.1",) and attrs.cluster_list == (ME,)
+    with pytest.raises(UsageError):
+        rib.soft_reset_in(2, None)

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import pytest
+from rib_factories import source
+
+from bgpcore.rib.shard import ProcessShard, RibShard, ShardConfig, ShardFailure, shard_of, split_keys
+from bgpcore.wire.context import IPV4_UNICAST
+from bgpcore.wire.types import PathAttributes
+
+CONFIG = ShardConfig(local_asn=65000, router_id="10.0.0.254", cluster_id="10.0.0.254")
+KEYS = [bytes((24, 10, i, 0)) for i in range(64)]
+ATTRS = PathAttributes(origin=0, next_hop="192.0.2.1", local_pref=100)
+
+
+def test_shard_of_is_stable_and_split_keeps_order() -> None:
+    assert [shard_of(k, 3) for k in KEYS[:8]] == [shard_of(k, 3) for k in KEYS[:8]]
+    parts = split_keys(KEYS, 3)
+    assert sorted(k for part in parts for k in part) == sorted(KEYS)
+    assert all(shard_of(k, 3) == i for i, part in enumerate(parts) for k in part)
+    addpath = [b"\0\0\0\x07" + k for k in KEYS]
+    assert [len(p) for p in split_keys(addpath, 3, cut=4)] == [len(p) for p in parts]
+
+
+def test_each_shard_keeps_only_its_prefixes_of_a_broadcast_batch() -> None:
+    shards = [RibShard(CONFIG, i, 3) for i in range(3)]
+    for shard in shards:
+        shard.add_peer(1, source(1, client=True), None, False, frozenset())
+    for shard in shards:
+        shard.ingest([(True, 1, IPV4_UNICAST, ATTRS, ("192.0.2.1",), KEYS, 0)])
+    held = [set(s.loc.keys(IPV4_UNICAST)) for s in shards]
+    assert set().union(*held) == set(KEYS) and sum(map(len, held)) == len(KEYS)
+    changes, counts = shards[0].ingest([(False, 1, IPV4_UNICAST, None, (), KEYS, 0)])
+    assert counts == {1: 0} and sorted(k for c in changes for k in c.keys) == sorted(held[0])
+
+
+def test_ebgp_local_pref_is_ignored() -> None:
+    shard = RibShard(CONFIG)
+    shard.add_peer(1, source(1, asn=65001, ebgp=True), None, False, frozenset())
+    shard.announce(1, IPV4_UNICAST, ATTRS._replace(local_pref=900, as_path=((2, (65001,)),)), ("192.0.2.1",), KEYS[:1])
+    best = shard.loc.best(IPV4_UNICAST, KEYS[0])
+    assert best is not None and best.attrs.local_pref is None
+
+
+def test_worker_process_answers_and_reports_errors() -> None:
+    worker = ProcessShard(CONFIG)
+    try:
+        worker.send("add_peer", (1, source(1), None, False, frozenset()))
+        assert worker.result() is None
+        worker.send("announce", (1, IPV4_UNICAST, ATTRS, ("192.0.2.1",), KEYS[:5]))
+        changes, count = worker.result()
+        assert count == 5 and changes[0].keys == KEYS[:5]
+        worker.send("announce", (99, IPV4_UNICAST, ATTRS, ("192.0.2.1",), KEYS[:5]))
+        with pytest.raises(ShardFailure, match="KeyError"):
+            worker.result()
+        worker.send("size", ())
+        assert worker.result() == 5, "the worker survives an error"
+    finally:
+        worker.close()
+    assert not worker.process.is_alive()
