@@ -477,14 +477,15 @@ class Fib:
                 installs.append((key, sig))
             else:
                 result.unchanged += 1
+        changed = bool(installs or deletes)
         if installs and self.nexthop_objects:
             installs = self._create_objects(sock, installs, result)
         if installs:
             self._send_routes(sock, installs, result)
         if deletes:
             result.removed += self._delete_routes([(k, self.metric) for k in deletes])
-        if self.nexthop_objects and (installs or deletes):
-            self._collect_objects()
+        if self.nexthop_objects and changed:
+            self._collect_objects()  # also the members of a group the kernel refused
 
     def _send_routes(self, sock: kernel.NetlinkSocket, installs: list[tuple[bytes, Signature]],
                      result: ApplyResult) -> None:
@@ -600,6 +601,7 @@ class Fib:
         if not refused:
             return installs
         kept = []
+        dropped = []
         for key, sig in installs:
             exc = None
             if isinstance(sig, int):
@@ -608,6 +610,9 @@ class Fib:
                 kept.append((key, sig))
             else:
                 self._refuse(key, FibError(exc.errno, f"{key_prefix(key)}: {exc}"), result)
+                if key in self._have:
+                    dropped.append((key, self.metric))
+        self._delete_routes(dropped)  # a refused replacement must not leave the old route behind
         return kept
 
     def _send_object(self, sock: kernel.NetlinkSocket, obj_id: int) -> None:

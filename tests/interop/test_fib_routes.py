@@ -169,6 +169,17 @@ def test_route_to_missing_interface_is_refused_with_errno_and_extack(lab: Lab) -
                         FibRoute(net("198.51.100.10/32"), (NextHop("192.0.2.2"),))])
     assert list(result.failed) == [net("198.51.100.9/32")] and result.installed == 1
     assert set(hops_of(lab, a)) == {"198.51.100.10/32"}
+    # an ECMP set with one bad member: nothing of it stays, not even the good member's object
+    bad_set = (NextHop("192.0.2.2", ifname="vA"), NextHop("192.0.2.9", ifindex=9999))
+    result = fib.apply([FibRoute(net("198.51.100.12/32"), bad_set)])
+    assert list(result.failed) == [net("198.51.100.12/32")]
+    # a refused replacement does not leave the old route behind
+    fib.install(FibRoute(net("198.51.100.13/32"), (NextHop("192.0.2.3", ifname="vA"),)))
+    with pytest.raises(FibError):
+        fib.install(FibRoute(net("198.51.100.13/32"), (NextHop("192.0.2.9", ifindex=9999),)))
+    assert set(hops_of(lab, a)) == {"198.51.100.10/32"}
+    used = {info["nhid"] for info in kernel_routes(lab, a).values()}
+    assert {i for i, n in kernel_nexthops(lab, a).items() if n.get("protocol") == "bgp"} == used
     plain = Fib(namespace=a, nexthop_objects=False, table=77)
     plain.start()
     with pytest.raises(FibError, match="ENODEV"):
