@@ -107,6 +107,7 @@ class UpdateGroups:
         self.round_bytes = round_bytes
         self.shards = shards
         self.lag_limit_bytes = lag_limit_bytes
+        self.by_id: dict[int, UpdateGroup] = {}
         self.by_spec: dict[ExportSpec, UpdateGroup] = {}
         self.by_member: dict[PeerId, UpdateGroup] = {}
         self._next_id = 0
@@ -119,12 +120,18 @@ class UpdateGroups:
             the whole table pending); a member that joins a group which already sent
             something catches up alone (the shards give it the whole table as private work).
         """
-        group = self.by_spec.get(spec)
+        try:
+            group = self.by_spec.get(spec)
+            shareable = True
+        except TypeError:  # an unhashable export policy: the peer gets a group of its own
+            group, shareable = None, False
         created = group is None
         if group is None:
             group = UpdateGroup(self._next_id, spec)
             self._next_id += 1
-            self.by_spec[spec] = group
+            self.by_id[group.id] = group
+            if shareable:
+                self.by_spec[spec] = group
         catching_up = group.end > 0
         group.members[peer_id] = Member(peer_id, group.end, catching_up, eor)
         self.by_member[peer_id] = group
@@ -139,7 +146,12 @@ class UpdateGroups:
         if group.members:
             group.trim()
             return None
-        del self.by_spec[group.spec]
+        del self.by_id[group.id]
+        try:
+            if self.by_spec.get(group.spec) is group:
+                del self.by_spec[group.spec]
+        except TypeError:
+            pass
         return group
 
     def restart_member(self, peer_id: PeerId, eor: list[bytes]) -> UpdateGroup | None:
@@ -165,7 +177,7 @@ class UpdateGroups:
 
     def note_changes(self, groups: list[UpdateGroup] | None = None) -> None:
         """Something may be pending in the shards for these groups (all when None)."""
-        for group in groups if groups is not None else self.by_spec.values():
+        for group in groups if groups is not None else self.by_id.values():
             group.drained = False
 
     def next_messages(self, peer_id: PeerId, budget_bytes: int) -> list[bytes]:

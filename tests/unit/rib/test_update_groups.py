@@ -179,3 +179,34 @@ def test_ipv6_routes_go_in_mp_reach() -> None:
     assert list(receiver.table) == [(IPV6_UNICAST, key)]
     assert receiver.table[(IPV6_UNICAST, key)][1] == ("2001:db8::1",)
     assert receiver.end_of_rib == [IPV6_UNICAST]
+
+
+class _Tagging:
+    """An export policy that is not hashable (a plain class with ``__eq__``)."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Tagging)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __call__(self, family, prefix, path):  # type: ignore[no-untyped-def]
+        return path._replace(attrs=path.attrs._replace(communities=(1,)))
+
+
+def test_equal_policies_share_a_group_and_unhashable_ones_get_their_own() -> None:
+    from bgpcore.policy.builtins import Policy, SetMed, Term
+    rib = rib_with_clients(1)
+    rib.peer_up(2, client(2, export_policy=Policy((Term(actions=(SetMed(1),)),))))
+    rib.peer_up(3, client(3, export_policy=Policy((Term(actions=(SetMed(1),)),))))
+    rib.peer_up(4, client(4, export_policy=_Tagging()))
+    rib.peer_up(5, client(5, export_policy=_Tagging()))
+    assert rib.groups.by_member[2] is rib.groups.by_member[3]
+    assert rib.groups.by_member[4] is not rib.groups.by_member[5]
+    rib.receive(1, Update([], attrs(1), prefixes(0, 2)))
+    for peer, check in ((3, lambda a: a.med == 1), (5, lambda a: a.communities == (1,))):
+        receiver = Receiver()
+        drain(rib, peer, receiver)
+        assert len(receiver.table) == 2 and all(check(a) for a, _ in receiver.table.values())
+    rib.peer_down(4)
+    rib.peer_down(5)
+    assert len(rib.groups.by_id) == 2
