@@ -7,6 +7,7 @@ from the peer; a frozen peer (SIGSTOP) caught by the hold timer; recovery after 
 """
 from __future__ import annotations
 
+import base64
 import re
 import shutil
 import time
@@ -204,33 +205,50 @@ class GoBgpPeer(Peer):
                                  "large-community", "65002:1:1", "-a", "ipv6" if ":" in prefix else "ipv4")
 
     def established(self) -> bool:
-        return self.daemon.state(self.core) == "established"
+        return self.daemon.state(self.core) in ("6", "established")
+
+    @staticmethod
+    def _caps(caps: list[dict[str, Any]]) -> set[str]:
+        """Capability names from GoBGP's protobuf ``Any`` list; Multiprotocol as ``mp-ipv4``/``mp-ipv6``."""
+        names = set()
+        for cap in caps:
+            name = cap["type_url"].rsplit(".", 1)[-1]
+            if name == "MultiProtocolCapability":
+                raw = base64.b64decode(cap["value"])
+                afi = raw[raw.index(b"\x08") + 1]  # field 1 (afi) of the family message
+                name = "mp-ipv4" if afi == 1 else "mp-ipv6"
+            names.add(name)
+        return names
 
     def view(self) -> dict[str, Any]:
         n = self.daemon.neighbor(self.core)
-        fams = {f["config"]["afi_safi_name"][:4] for f in n.get("afi_safis", []) if f.get("state", {}).get("enabled")}
-        remote = n["state"].get("remote_cap", [])
-        codes = {c.get("code") for c in remote}
-        return {"families": fams, "asn4": 65 in codes, "route_refresh": 2 in codes,
-                "hold_time_s": int(n["timers"]["state"]["negotiated_hold_time"]), "peer_as": n["state"]["peer_as"]}
+        local, remote = self._caps(n["state"].get("local_cap", [])), self._caps(n["state"].get("remote_cap", []))
+        both = local & remote
+        return {"families": {c[3:] for c in both if c.startswith("mp-")}, "asn4": "FourOctetASNCapability" in both,
+                "route_refresh": "RouteRefreshCapability" in both,
+                "hold_time_s": int(n["timers"]["state"]["negotiated_hold_time"]), "peer_as": n["state"]["peer_asn"]}
 
     def route(self, prefix: str) -> dict[str, Any] | None:
         rib = self.daemon.rib("ipv6" if ":" in prefix else "ipv4")
-        paths = rib.get(prefix)
+        paths = [p for p in rib.get(prefix, []) if p.get("neighbor-ip")]
         if not paths:
             return None
         attrs = {a["type"]: a for a in paths[0]["attrs"]}
         hop = attrs[3]["nexthop"] if 3 in attrs else attrs[14]["nexthop"]
         return {"as_path": attrs[2]["as_paths"][0]["asns"], "med": attrs.get(4, {}).get("metric"),
                 "communities": [f"{c >> 16}:{c & 0xFFFF}" for c in attrs.get(8, {}).get("communities", [])],
-                "large": [(v["global_admin"], v["local_data1"], v["local_data2"]) for v in attrs.get(32, {}).get("value", [])],
+                "large": [(v["ASN"], v["LocalData1"], v["LocalData2"]) for v in attrs.get(32, {}).get("value", [])],
                 "next_hop": hop}
 
     def withdraw(self, prefix: str) -> None:
         self.daemon.cli_text("global", "rib", "del", prefix, "-a", "ipv6" if ":" in prefix else "ipv4")
 
     def notify(self) -> None:
-        self.daemon.cli_text("neighbor", self.core, "reset")
+        # ``reset`` would hold the peer in Idle for idle-hold-time-after-reset (30 s);
+        # disable + enable sends Cease/Administrative Shutdown and comes straight back
+        self.daemon.cli_text("neighbor", self.core, "disable")
+        time.sleep(0.5)
+        self.daemon.cli_text("neighbor", self.core, "enable")
 
 
 class ExaBgpPeer(Peer):
