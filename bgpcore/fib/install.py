@@ -300,10 +300,7 @@ class Fib:
                 if obj_id is not None:
                     self._send_object(sock, obj_id)
             self._resolved.clear()
-            for route in moved:  # same signatures: only the bookkeeping changes
-                key = route_key(route.prefix)
-                self._desired[key] = route
-            return len(routes)
+        # routes whose object was rewritten keep their signature, so no message goes out for them
         self.apply(moved)
         return len(routes)
 
@@ -320,9 +317,14 @@ class Fib:
             return
         came_up: set[int] = set()
         went_down: set[int] = set()
-        for event in self._monitor.read():
+        new_address: set[int] = set()
+        events = self._monitor.read()
+        if self._monitor.overrun:  # events were lost: compare against the links as they are now
+            self._monitor.overrun = False
+            events = [*kernel.list_links(self._require()), *self._vanished_links()]
+        for event in events:
             if isinstance(event, nl.AddressMessage):
-                came_up.add(event.ifindex)  # a new connected subnet can make a gateway reachable
+                new_address.add(event.ifindex)  # a connected subnet can make a gateway reachable
                 continue
             if not isinstance(event, nl.LinkMessage):
                 continue
@@ -336,10 +338,17 @@ class Fib:
                 went_down.add(event.ifindex)
         if went_down:
             self._link_down(went_down)
-        if came_up:
+        if came_up - went_down:
             self._link_up(came_up - went_down)
-        if self.pending and self._loop is not None and came_up:
+        if new_address - came_up:
+            self._link_up(new_address - came_up, restore_objects=False)
+        if self.pending and self._loop is not None and (came_up or new_address):
             self._loop.call_later(_RETRY_DELAY_S, self.retry_pending)
+
+    def _vanished_links(self) -> list[nl.LinkMessage]:
+        present = {link.ifindex for link in kernel.list_links(self._require())}
+        return [nl.LinkMessage(ifindex=i, name=link.name, deleted=True)
+                for i, link in self._links.items() if i not in present]
 
     def retry_pending(self) -> ApplyResult:
         """Try again to install routes that waited for a link or a gateway."""
@@ -698,16 +707,30 @@ class Fib:
                     self.pending[key] = "next-hop link down"
         log.info("links %s down: %d routes wait for them", sorted(ifindexes), len(self.pending))
 
-    def _link_up(self, ifindexes: set[int]) -> ApplyResult:
-        """Re-create objects through these links and install every route waiting for one."""
+    def _may_use(self, key: bytes, ifindexes: set[int]) -> bool:
+        """Whether a pending route goes through one of these links (or through one unknown)."""
+        sig = self._want.get(key)
+        if sig is None:
+            return True
+        if isinstance(sig, int):
+            content = self._objects.content
+            hops = [hop for i in self._objects.with_members(sig) if (hop := content[i].hop) is not None]
+        else:
+            hops = list(sig)
+        return any(h[2] in ifindexes or not h[2] for h in hops)
+
+    def _link_up(self, ifindexes: set[int], restore_objects: bool = True) -> ApplyResult:
+        """Re-create objects through these links and install the routes waiting for them
+        (every pending route when ``ifindexes`` is empty)."""
         sock = self._require()
         objects = self._objects
-        on_link = objects.on_links(ifindexes)
+        on_link = objects.on_links(ifindexes) if restore_objects else set()
         objects.present -= on_link  # dropped with the link, if it went down: send them again
         self._resolved.clear()
         result = ApplyResult()
-        keys = list(self.pending)
-        self.pending.clear()
+        keys = [k for k in self.pending if not ifindexes or self._may_use(k, ifindexes)]
+        for key in keys:
+            del self.pending[key]
         for key in keys:  # re-resolve: an interface index or a neighbour may have changed
             route = self._desired.get(key)
             old = self._want.pop(key, None)

@@ -393,7 +393,8 @@ class LinkMonitor:
     """Link (and optionally neighbour) events from the kernel's multicast groups.
 
     ``read()`` returns what is queued without blocking; ``events()`` is an async iterator for
-    asyncio code. ``snapshot()`` lists the links as they are now, so a caller can subscribe
+    asyncio code. When the kernel had to drop events (receive buffer full) ``overrun`` becomes
+    True and the caller re-reads the state with :func:`list_links`. ``snapshot()`` lists the links as they are now, so a caller can subscribe
     first, then read the current state, then apply events without missing one in between.
     """
 
@@ -402,6 +403,7 @@ class LinkMonitor:
         groups += [nl.RTNLGRP_IPV4_IFADDR, nl.RTNLGRP_IPV6_IFADDR] if addresses else []
         self._sock = NetlinkSocket(groups, namespace=namespace, blocking=False)
         self._namespace = namespace
+        self.overrun = False  # set when the kernel dropped events: re-read the state
 
     def fileno(self) -> int:
         return self._sock.fileno()
@@ -426,6 +428,11 @@ class LinkMonitor:
                 data = self._sock.recv()
             except (BlockingIOError, InterruptedError):
                 return out
+            except FibError as exc:
+                if exc.errno != errno_mod.ENOBUFS:
+                    raise
+                self.overrun = True
+                continue
             for msg_type, _flags, _seq, body in nl.iter_messages(data):
                 if msg_type in (nl.MsgType.NEWLINK, nl.MsgType.DELLINK):
                     out.append(nl.LinkMessage.decode(body, msg_type))
