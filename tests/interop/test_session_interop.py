@@ -278,7 +278,7 @@ class ExaBgpPeer(Peer):
         fams = set()
         for cap in caps.values():
             if cap.get("name") == "multiprotocol":
-                fams |= {f.split()[0] for f in cap.get("families", [])}
+                fams |= {f.replace("/", " ").split()[0] for f in cap.get("families", [])}
         names = {c.get("name") for c in caps.values()}
         return {"families": fams, "asn4": "asn4" in names, "route_refresh": "route-refresh" in names,
                 "hold_time_s": min(HOLD_S, opens[-1]["neighbor"]["open"]["hold_time"]),
@@ -289,7 +289,9 @@ class ExaBgpPeer(Peer):
         for m in self.daemon.messages():
             if m.get("type") != "update":
                 continue
-            update = m["neighbor"]["message"]["update"]
+            update = m["neighbor"]["message"].get("update")
+            if not update:  # End-of-RIB
+                continue
             for family in update.get("withdraw", {}).values():
                 for entry in family:
                     table.pop(entry["nlri"], None)
