@@ -25,26 +25,27 @@ from __future__ import annotations
 
 import asyncio
 import errno as errno_mod
-import ipaddress
 import logging
 import socket
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Final, Iterable, Literal
 
 from bgpcore.constants import RTPROT_BGP
 from bgpcore.errors import FibError
 from bgpcore.fib import kernel
 from bgpcore.fib import netlink as nl
+from bgpcore.fib.nexthops import NextHopResolver
 from bgpcore.fib.objects import Hop, NexthopObjects, ObjectKey, object_key
 from bgpcore.fib.policy import INSTALL_ALL, FibPolicy
+from bgpcore.fib.routes import (ApplyResult, FibRoute, IPNetwork, NextHop, dump_nexthop_objects, dump_routes,
+                                format_fib, hops_of, key_prefix, route_key, show_fib)
+
+__all__ = ["ApplyResult", "Fib", "FibRoute", "NextHop", "format_fib", "show_fib"]
 
 log = logging.getLogger(__name__)
 
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 ViaMode = Literal["via", "onlink"]
 
-ONLINK_GATEWAY_V4: Final = ipaddress.IPv4Address("169.254.0.1").packed
 _RETRY_ERRNOS: Final = frozenset({errno_mod.ENETDOWN, errno_mod.ENETUNREACH})
 _GONE_ERRNOS: Final = frozenset({errno_mod.ESRCH, errno_mod.ENOENT})
 _CREATE: Final = nl.NLM_F_REQUEST | nl.NLM_F_CREATE | nl.NLM_F_REPLACE
@@ -52,51 +53,8 @@ _RETRY_DELAY_S: Final = 0.5
 _PLEN_BYTE: Final = tuple(bytes((n,)) for n in range(129))
 
 
-@dataclass(frozen=True, slots=True)
-class NextHop:
-    """One next hop: a gateway, an interface, or both (link-local gateways need the interface).
-
-    ``mac`` is the peer's link-layer address, needed only when an IPv4 route via an IPv6 next
-    hop falls back to 169.254.0.1 and the neighbour table does not know the peer yet.
-    """
-
-    gateway: str | None = None
-    ifindex: int | None = None
-    ifname: str | None = None
-    weight: int = 1
-    mac: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class FibRoute:
-    """A prefix and its next hops (more than one: ECMP; none: remove the prefix)."""
-
-    prefix: IPNetwork
-    nexthops: tuple[NextHop, ...]
-
-
-@dataclass(slots=True)
-class ApplyResult:
-    """What one ``apply`` did: counts, routes waiting for a link, and refusals by prefix."""
-
-    installed: int = 0
-    removed: int = 0
-    unchanged: int = 0
-    pending: list[IPNetwork] = field(default_factory=list)
-    failed: dict[IPNetwork, FibError] = field(default_factory=dict)
-
-
 # How a route reaches the kernel: a nexthop object id, or its hops (plain RTA_GATEWAY/RTA_MULTIPATH).
 Signature = int | tuple[Hop, ...]
-
-
-def route_key(prefix: IPNetwork) -> bytes:
-    """Packed network address + prefix length: compact and unique across both families."""
-    return prefix.network_address.packed + bytes((prefix.prefixlen,))
-
-
-def key_prefix(key: bytes) -> IPNetwork:
-    return ipaddress.ip_network((key[:-1], key[-1]))
 
 
 class Fib:
@@ -125,8 +83,7 @@ class Fib:
         self._sock: kernel.NetlinkSocket | None = None
         self._monitor: kernel.LinkMonitor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._links: dict[int, nl.LinkMessage] = {}
-        self._names: dict[str, int] = {}
+        self._resolver: NextHopResolver | None = None
         self._desired: dict[bytes, FibRoute] = {}
         self._want: dict[bytes, Signature] = {}
         self._have: dict[bytes, Signature] = {}
@@ -137,7 +94,6 @@ class Fib:
         # (key length: 5 for IPv4, 17 for IPv6; next hops) -> signature
         self._resolved: dict[tuple[int, tuple[NextHop, ...]], Signature] = {}
         self._templates: dict[tuple[int, Signature], nl.RouteTemplate] = {}
-        self._gateway_oif: dict[tuple[bytes, int], int] = {}
         self._objects = NexthopObjects()
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -151,8 +107,7 @@ class Fib:
         """
         self._monitor = kernel.LinkMonitor(addresses=True, namespace=self.namespace)
         self._sock = kernel.NetlinkSocket(namespace=self.namespace)
-        for link in kernel.list_links(self._sock):
-            self._note_link(link)
+        self._resolver = NextHopResolver(self._sock)
         if self.v4_via_v6 is None:
             self.v4_via_v6 = "via" if _kernel_version() >= (5, 2) else "onlink"
             log.info("IPv4 routes via IPv6 next hops use %s", "RTA_VIA" if self.v4_via_v6 == "via"
@@ -293,10 +248,10 @@ class Fib:
         if self.nexthop_objects and routes:
             for family in (socket.AF_INET, socket.AF_INET6):
                 try:
-                    old_hop, new_hop = self._hop(family, old)[:4] + (1,), self._hop(family, new)[:4] + (1,)
+                    old_hop, new_hop = self._hop(family, old), self._hop(family, new)
                 except FibError:
                     continue  # not a next hop this family can use
-                obj_id = self._objects.rebind(ObjectKey(hop=old_hop), ObjectKey(hop=new_hop))
+                obj_id = self._objects.rebind(ObjectKey(hop=old_hop[:4] + (1,)), ObjectKey(hop=new_hop[:4] + (1,)))
                 if obj_id is not None:
                     self._send_object(sock, obj_id)
             self._resolved.clear()
@@ -321,16 +276,17 @@ class Fib:
         events = self._monitor.read()
         if self._monitor.overrun:  # events were lost: compare against the links as they are now
             self._monitor.overrun = False
-            events = [*kernel.list_links(self._require()), *self._vanished_links()]
+            events = [*kernel.list_links(self._require()), *self._resolve_links().vanished()]
         for event in events:
             if isinstance(event, nl.AddressMessage):
                 new_address.add(event.ifindex)  # a connected subnet can make a gateway reachable
                 continue
             if not isinstance(event, nl.LinkMessage):
                 continue
-            before = self._links.get(event.ifindex)
+            before = self._resolve_links().links.get(event.ifindex)
             was_up = before is not None and before.up and not before.deleted
-            self._note_link(event)
+            if self._resolve_links().note_link(event):
+                self._resolved.clear()
             is_up = event.up and not event.deleted
             if is_up and not was_up:
                 came_up.add(event.ifindex)
@@ -345,11 +301,6 @@ class Fib:
         if self.pending and self._loop is not None and (came_up or new_address):
             self._loop.call_later(_RETRY_DELAY_S, self.retry_pending)
 
-    def _vanished_links(self) -> list[nl.LinkMessage]:
-        present = {link.ifindex for link in kernel.list_links(self._require())}
-        return [nl.LinkMessage(ifindex=i, name=link.name, deleted=True)
-                for i, link in self._links.items() if i not in present]
-
     def retry_pending(self) -> ApplyResult:
         """Try again to install routes that waited for a link or a gateway."""
         return self._link_up(set())
@@ -361,74 +312,13 @@ class Fib:
             raise FibError(errno_mod.ENOTCONN, "Fib.start() first")
         return self._sock
 
-    def _note_link(self, link: nl.LinkMessage) -> None:
-        old = self._links.get(link.ifindex)
-        if old is not None and old.name != link.name:
-            self._names.pop(old.name, None)
-            self._resolved.clear()
-        if link.deleted:
-            self._links.pop(link.ifindex, None)
-            self._names.pop(link.name, None)
-            return
-        self._links[link.ifindex] = link
-        if link.name:
-            self._names[link.name] = link.ifindex
+    def _resolve_links(self) -> NextHopResolver:
+        if self._resolver is None:
+            raise FibError(errno_mod.ENOTCONN, "Fib.start() first")
+        return self._resolver
 
-    def _hop(self, family: int, hop: NextHop) -> Hop:
-        """The kernel's view of a next hop for a route of ``family``."""
-        if hop.ifindex is not None:
-            oif = hop.ifindex
-        elif hop.ifname is not None:
-            if hop.ifname not in self._names:
-                raise FibError(errno_mod.ENODEV, f"ENODEV: no interface named {hop.ifname!r}")
-            oif = self._names[hop.ifname]
-        else:
-            oif = 0
-        if hop.gateway is None:
-            if not oif:
-                raise FibError(errno_mod.EINVAL, "EINVAL: a next hop needs a gateway or an interface")
-            return (socket.AF_UNSPEC, b"", oif, 0, hop.weight)
-        gw = ipaddress.ip_address(hop.gateway)
-        gw_family = socket.AF_INET if gw.version == 4 else socket.AF_INET6
-        if family == socket.AF_INET6 and gw_family == socket.AF_INET:
-            raise FibError(errno_mod.EAFNOSUPPORT, f"EAFNOSUPPORT: IPv6 route via IPv4 next hop {gw}")
-        if not oif:
-            oif = self._oif_for(gw_family, gw.packed)
-        if family == socket.AF_INET and gw_family == socket.AF_INET6 and self.v4_via_v6 == "onlink":
-            if not oif:
-                raise FibError(errno_mod.EINVAL, f"EINVAL: next hop {gw} needs an interface")
-            self._ensure_onlink_neighbour(oif, gw, hop.mac)
-            return (socket.AF_INET, ONLINK_GATEWAY_V4, oif, nl.RTNH_F_ONLINK, hop.weight)
-        flags = nl.RTNH_F_ONLINK if family != gw_family else 0
-        return (gw_family, gw.packed, oif, flags, hop.weight)
-
-    def _oif_for(self, family: int, gateway: bytes) -> int:
-        """The interface the kernel reaches ``gateway`` through (0 when it cannot)."""
-        cached = self._gateway_oif.get((gateway, family))
-        if cached is not None:
-            return cached
-        sock = self._require()
-        msg = nl.RouteMessage(family=family, dst_len=len(gateway) * 8, dst=gateway, table=0, type=0)
-        oif = 0
-        try:
-            for msg_type, body in sock.query(msg.encode(nl.MsgType.GETROUTE, nl.NLM_F_REQUEST, 0)):
-                if msg_type == nl.MsgType.NEWROUTE:
-                    oif = nl.RouteMessage.decode(body).oif or 0
-        except FibError:
-            return 0
-        if oif:
-            self._gateway_oif[(gateway, family)] = oif
-        return oif
-
-    def _ensure_onlink_neighbour(self, oif: int, gw: ipaddress.IPv4Address | ipaddress.IPv6Address,
-                                 mac: str | None) -> None:
-        if mac is None:
-            known = [n.mac for n in kernel.list_neighbours(oif, socket.AF_INET6, sock=self._sock)
-                     if n.address == gw and n.mac]
-            if not known:
-                raise FibError(errno_mod.EHOSTUNREACH, f"EHOSTUNREACH: no MAC known for {gw} on ifindex {oif}")
-            mac = known[0]
-        kernel.add_neighbour(self._require(), oif, "169.254.0.1", bytes.fromhex(mac.replace(":", "")))
+    def _hop(self, family: int, nexthop: NextHop) -> Hop:
+        return self._resolve_links().hop(family, nexthop, self.v4_via_v6)
 
     def _resolve(self, family: int, nexthops: tuple[NextHop, ...]) -> Signature:
         unique: dict[tuple[int, bytes, int, int], int] = {}
@@ -653,11 +543,8 @@ class Fib:
 
     def _read_nexthop_objects(self) -> None:
         """Dump nexthop objects: learn which ids are taken and adopt our own (proto bgp)."""
-        sock = self._require()
-        request = nl.encode_message(nl.MsgType.GETNEXTHOP, nl.NLM_F_REQUEST | nl.NLM_F_DUMP, 0,
-                                    nl.NHMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0))
         try:
-            replies = sock.dump(request)
+            dumped = dump_nexthop_objects(self._require())
         except FibError as exc:
             if self.nexthop_objects:
                 raise
@@ -666,16 +553,13 @@ class Fib:
             return
         if self.nexthop_objects is None:
             self.nexthop_objects = True
-        for t, body in replies:
-            if t != nl.MsgType.NEWNEXTHOP:
-                continue
-            msg = nl.NexthopMessage.decode(body)
+        for msg in dumped:
             self._objects.taken.add(msg.id)
             if msg.protocol == RTPROT_BGP:
                 self._objects.adopt(msg.id, object_key(msg))
 
     def _read_kernel_routes(self) -> None:
-        for msg in _dump_routes(self._require(), self.table):
+        for msg in dump_routes(self._require(), self.table):
             key = (msg.dst or bytes(4 if msg.family == socket.AF_INET else 16)) + bytes((msg.dst_len,))
             if (msg.priority or 0) != self.metric:
                 self._other_metric.append((key, msg.priority or 0))
@@ -687,7 +571,7 @@ class Fib:
                     self._other_metric.append((key, self.metric))  # someone else's object
                     continue
             else:
-                sig = _hops_of(msg)
+                sig = hops_of(msg)
             self._have[key] = sig
             self._refs[sig] += 1
 
@@ -697,7 +581,7 @@ class Fib:
         gone = objects.on_links(ifindexes)
         gone |= objects.groups_within(gone)
         objects.present -= gone
-        self._gateway_oif = {k: v for k, v in self._gateway_oif.items() if v not in ifindexes}
+        self._resolve_links().forget_gateways(ifindexes)
         for key, sig in list(self._have.items()):
             lost = sig in gone if isinstance(sig, int) else all(h[2] in ifindexes for h in sig)
             if lost:
@@ -770,21 +654,6 @@ def _path_hop(family: int, hop: Hop) -> nl.PathHop:
     return nl.PathHop(via=(gw_family, gw), ifindex=oif, weight=weight, flags=flags)
 
 
-def _hops_of(msg: nl.RouteMessage) -> tuple[Hop, ...]:
-    """The hops of a dumped route, in the form ``Fib._hop`` produces."""
-    if msg.multipath:
-        return tuple(sorted(_hop_of(msg.family, h.gateway, h.via, h.ifindex, h.flags, h.weight) for h in msg.multipath))
-    return (_hop_of(msg.family, msg.gateway, msg.via, msg.oif or 0, msg.flags, 1),)
-
-
-def _hop_of(family: int, gateway: bytes | None, via: tuple[int, bytes] | None, oif: int, flags: int, weight: int) -> Hop:
-    if gateway:
-        return (family, gateway, oif, flags & nl.RTNH_F_ONLINK, weight)
-    if via:
-        return (via[0], via[1], oif, flags & nl.RTNH_F_ONLINK, weight)
-    return (socket.AF_UNSPEC, b"", oif, 0, weight)
-
-
 def _kernel_version() -> tuple[int, int]:
     import os
     parts = os.uname().release.split(".")
@@ -794,75 +663,3 @@ def _kernel_version() -> tuple[int, int]:
         return (0, 0)
 
 
-def _dump_routes(sock: kernel.NetlinkSocket, table: int) -> list[nl.RouteMessage]:
-    """Routes of ours (proto bgp) in ``table``, both families; the kernel filters (strict dump)."""
-    out = []
-    for family in (socket.AF_INET, socket.AF_INET6):
-        request = nl.RouteMessage(family=family, table=table, protocol=RTPROT_BGP, type=0).encode(
-            nl.MsgType.GETROUTE, nl.NLM_F_REQUEST | nl.NLM_F_DUMP, 0)
-        try:
-            replies = sock.dump(request)
-        except FibError as exc:
-            if exc.errno == errno_mod.ENOENT:  # the table does not exist yet
-                continue
-            raise
-        for msg_type, body in replies:
-            if msg_type != nl.MsgType.NEWROUTE:
-                continue
-            msg = nl.RouteMessage.decode(body)
-            if msg.protocol == RTPROT_BGP and msg.table == table:  # older kernels do not filter
-                out.append(msg)
-    return out
-
-
-def show_fib(table: int = nl.RT_TABLE_MAIN, sock: kernel.NetlinkSocket | None = None,
-             namespace: str | None = None) -> list[FibRoute]:
-    """Proto-bgp routes in ``table`` as the kernel holds them (what ``show fib`` prints)."""
-    own = sock is None
-    sock = sock or kernel.NetlinkSocket(namespace=namespace)
-    try:
-        objects: dict[int, nl.NexthopMessage] = {}
-        try:
-            request = nl.encode_message(nl.MsgType.GETNEXTHOP, nl.NLM_F_REQUEST | nl.NLM_F_DUMP, 0,
-                                        nl.NHMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0))
-            for t, body in sock.dump(request):
-                if t == nl.MsgType.NEWNEXTHOP:
-                    obj = nl.NexthopMessage.decode(body)
-                    objects[obj.id] = obj
-        except FibError:
-            pass
-        routes = []
-        for msg in _dump_routes(sock, table):
-            dst = msg.dst or bytes(4 if msg.family == socket.AF_INET else 16)
-            prefix = ipaddress.ip_network((dst, msg.dst_len))
-            routes.append(FibRoute(prefix, _nexthops_of(msg, objects)))
-        return sorted(routes, key=lambda r: (r.prefix.version, r.prefix))
-    finally:
-        if own:
-            sock.close()
-
-
-def _nexthops_of(msg: nl.RouteMessage, objects: dict[int, nl.NexthopMessage]) -> tuple[NextHop, ...]:
-    if msg.nh_id is not None and msg.nh_id in objects:
-        obj = objects[msg.nh_id]
-        members = obj.group or ((obj.id, 1),)
-        out = []
-        for member, weight in members:
-            m = objects.get(member)
-            if m is not None:
-                gw = str(ipaddress.ip_address(m.gateway)) if m.gateway else None
-                out.append(NextHop(gw, m.oif, weight=weight))
-        return tuple(out)
-    return tuple(NextHop(str(ipaddress.ip_address(h[1])) if h[1] else None, h[2] or None, weight=h[4])
-                 for h in _hops_of(msg))
-
-
-def format_fib(routes: Iterable[FibRoute]) -> str:
-    """``show fib`` text: one line per route, next hops separated by commas."""
-    lines = []
-    for route in routes:
-        hops = ", ".join(
-            f"via {h.gateway or 'direct'}" + (f" ifindex {h.ifindex}" if h.ifindex else "")
-            + (f" weight {h.weight}" if len(route.nexthops) > 1 else "") for h in route.nexthops)
-        lines.append(f"{route.prefix} {hops}")
-    return "\n".join(lines)
