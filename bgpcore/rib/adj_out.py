@@ -111,6 +111,8 @@ class AdjRibOut:
         self.advertised_ids: dict[Family, dict[bytes, dict[int, OutRoute]]] = {f: {} for f in spec.families}
         self.members: dict[int, dict[Family, dict[bytes, None]]] = {}
         self._cache: dict[Family, dict[int, tuple[Path, OutRoute | None]]] = {f: {} for f in spec.families}
+        self._laggards: set[int] = set()
+        self._ids_used: dict[Family, set[int]] = {f: set() for f in spec.families}
         self._per_prefix = spec.export_policy is not None and not prefix_independent(spec.export_policy)
 
     # -- pending state -------------------------------------------------------------------
@@ -129,13 +131,19 @@ class AdjRibOut:
         self.members[member] = {f: dict.fromkeys(loc.keys(f)) for f in self.spec.families}
 
     def detach_member(self, member: int, keys: dict[Family, list[bytes]]) -> None:
-        """A member fell behind: ``keys`` (what it has not read yet) become its private work."""
+        """A member fell behind: ``keys`` (what it has not read yet) become its private work.
+
+        It may hold ADD-PATH ids the group has withdrawn since, so its catch-up withdraws
+        every id this group ever used that the prefix no longer has.
+        """
         private = self.members.setdefault(member, {f: {} for f in self.spec.families})
         for family, run in keys.items():
             private.setdefault(family, {}).update(dict.fromkeys(run))
+        self._laggards.add(member)
 
     def attach_member(self, member: int) -> None:
         self.members.pop(member, None)
+        self._laggards.discard(member)
 
     # -- export --------------------------------------------------------------------------
 
@@ -201,7 +209,8 @@ class AdjRibOut:
                 wanted[out_path_id(path)] = out
         return wanted
 
-    def _build(self, family: Family, keys: list[bytes], loc: LocRib, record: bool) -> list[bytes]:
+    def _build(self, family: Family, keys: list[bytes], loc: LocRib, record: bool,
+               clean: bool = False) -> list[bytes]:
         """UPDATEs bringing a receiver up to date for ``keys``.
 
         With ``record`` the group's advertised state is updated and unchanged prefixes are
@@ -209,7 +218,7 @@ class AdjRibOut:
         """
         ctx = self.spec.send_ctx
         if family in ctx.addpath:
-            return self._build_addpath(family, keys, loc, record)
+            return self._build_addpath(family, keys, loc, record, clean)
         table = loc.tables.get(family, {})
         get = table.get
         advertised = self.advertised[family]
@@ -245,19 +254,25 @@ class AdjRibOut:
             messages.extend(encode_updates(attrs, family, next_hop, run, ctx))
         return messages
 
-    def _build_addpath(self, family: Family, keys: list[bytes], loc: LocRib, record: bool) -> list[bytes]:
+    def _build_addpath(self, family: Family, keys: list[bytes], loc: LocRib, record: bool,
+                       clean: bool) -> list[bytes]:
         ctx = self.spec.send_ctx
         advertised = self.advertised_ids[family]
+        used = self._ids_used[family]
+        every = dict.fromkeys(used) if clean else {}
         batches: dict[int, tuple[OutRoute, list[bytes]]] = {}
         withdrawn: list[bytes] = []
         for key in keys:
             wanted = self._wanted_ids(family, loc, key)
-            before = advertised.get(key, {}) if record else {}
+            used.update(wanted)
+            before: dict[int, OutRoute | None] | dict[int, OutRoute]
+            before = advertised.get(key, {}) if record else every
             for path_id in before:
                 if path_id not in wanted:
                     withdrawn.append(path_id.to_bytes(4, "big") + key)
             for path_id, out in wanted.items():
-                if before.get(path_id) is out:
+                prev = before.get(path_id)
+                if prev is out or prev == out:
                     continue
                 batch = batches.get(id(out))
                 if batch is None:
@@ -307,7 +322,7 @@ class AdjRibOut:
         size = 0
         for family, dirty in private.items():
             while dirty and size < budget_bytes:
-                built = self._build(family, _take(dirty, CHUNK_PREFIXES), loc, False)
+                built = self._build(family, _take(dirty, CHUNK_PREFIXES), loc, False, member in self._laggards)
                 messages.extend(built)
                 size += sum(map(len, built))
         return messages, not any(private.values())

@@ -210,12 +210,11 @@ class Rib:
         if not self._ops:
             return
         ops, self._ops, self._ops_weight = self._ops, [], 0
-        packed = pickle.dumps(("batch", ([("ingest", (ops,))],)), protocol=pickle.HIGHEST_PROTOCOL)
+        packed = b""
+        if any(isinstance(shard, ProcessShard) for shard in self.shards):
+            packed = pickle.dumps(("batch", ([("ingest", (ops,))],)), protocol=pickle.HIGHEST_PROTOCOL)
         for index, shard in enumerate(self.shards):
             shard.ingest(ops, packed, partial(self._on_ingested, index))
-
-    def _on_changes(self, changes: list[BestChange]) -> None:
-        self._changes.extend(changes)
 
     def _take_changes(self) -> list[BestChange]:
         changes, self._changes = self._changes, []

@@ -210,3 +210,32 @@ def test_equal_policies_share_a_group_and_unhashable_ones_get_their_own() -> Non
     rib.peer_down(4)
     rib.peer_down(5)
     assert len(rib.groups.by_id) == 2
+
+
+def test_lagging_add_path_member_loses_withdrawn_path_ids_too() -> None:
+    from bgpcore.rib.decision import DecisionOptions
+    rib = Rib(RibConfig(local_asn=65000, router_id=ME, shards=1, lag_limit_bytes=1500,
+                        decision=DecisionOptions(maximum_paths=2)))
+    rib.groups.round_bytes = 400
+    ap = CodecContext(addpath=frozenset({IPV4_UNICAST}))
+    for peer in (1, 2):
+        rib.peer_up(peer, client(peer))
+    for peer in (3, 4):
+        rib.peer_up(peer, client(peer, send_ctx=ap))
+    fast, slow = Receiver(ap), Receiver(ap)
+    for i in range(20):
+        rib.receive(1, Update([], attrs(1), prefixes(i * 8, 8)))
+        rib.receive(2, Update([], attrs(1, nh="192.0.2.2"), prefixes(i * 8, 8)))
+        if i >= 10:
+            rib.receive(2, Update(prefixes((i - 10) * 8, 8), None, []))
+        drain(rib, 3, fast, 300)
+        if i < 6:
+            drain(rib, 4, slow, 300)
+    assert len(slow.table) == 2 * 6 * 8, "the slow member holds both paths of the early prefixes"
+    group = rib.groups.by_member[4]
+    assert group.members[4].catching_up
+    drain(rib, 4, slow, 300)
+    drain(rib, 3, fast)
+    assert slow.table == fast.table
+    assert len({k[4:] for _, k in fast.table}) == 160
+    assert len(fast.table) == 160 + 160 - 10 * 8, "peer 2 withdrew its first ten runs"
