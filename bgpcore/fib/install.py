@@ -88,8 +88,8 @@ class Fib:
         self._want: dict[bytes, Signature] = {}
         self._have: dict[bytes, Signature] = {}
         self._refs: Counter[Signature] = Counter()
-        self.pending: dict[bytes, str] = {}
-        self.failed: dict[bytes, FibError] = {}
+        self._pending: dict[bytes, str] = {}  # wanted, waiting for a link or gateway: why
+        self._failed: dict[bytes, FibError] = {}  # wanted, refused by the kernel
         self._other_metric: list[tuple[bytes, int]] = []
         # (key length: 5 for IPv4, 17 for IPv6; next hops) -> signature
         self._resolved: dict[tuple[int, tuple[NextHop, ...]], Signature] = {}
@@ -131,7 +131,7 @@ class Fib:
         if not self.keep_on_stop:
             self._desired.clear()
             self._want.clear()
-            self.pending.clear()
+            self._pending.clear()
             self._refs = Counter(self._have.values())
             self._delete_routes([(k, self.metric) for k in self._have])
             self._delete_routes(self._other_metric)
@@ -182,7 +182,7 @@ class Fib:
         sock = self._require()
         policy = None if self.policy is INSTALL_ALL else self.policy
         desired, want, refs = self._desired, self._want, self._refs
-        pending, failed = self.pending, self.failed
+        pending, failed = self._pending, self._failed
         resolved_get = self._resolved.get
         track = bool(self.nexthop_objects)  # reference counts matter only for objects
         plen_byte = _PLEN_BYTE
@@ -230,7 +230,7 @@ class Fib:
         result = ApplyResult()
         sock = self._require()
         stale = [k for k in self._have if k not in self._want]
-        self._converge(sock, stale + list(self.pending), result)
+        self._converge(sock, stale + list(self._pending), result)
         self._delete_routes(self._other_metric)
         self._other_metric = []
         self._collect_objects()
@@ -258,6 +258,16 @@ class Fib:
         # routes whose object was rewritten keep their signature, so no message goes out for them
         self.apply(moved)
         return len(routes)
+
+    @property
+    def pending(self) -> dict[IPNetwork, str]:
+        """Routes waiting for their next-hop link or gateway, with the kernel's reason."""
+        return {key_prefix(k): why for k, why in self._pending.items()}
+
+    @property
+    def failed(self) -> dict[IPNetwork, FibError]:
+        """Routes the kernel refused for good (until they are applied again)."""
+        return {key_prefix(k): exc for k, exc in self._failed.items()}
 
     # -- reading the kernel ------------------------------------------------------------------------
 
@@ -298,7 +308,7 @@ class Fib:
             self._link_up(came_up - went_down)
         if new_address - came_up:
             self._link_up(new_address - came_up, restore_objects=False)
-        if self.pending and self._loop is not None and (came_up or new_address):
+        if self._pending and self._loop is not None and (came_up or new_address):
             self._loop.call_later(_RETRY_DELAY_S, self.retry_pending)
 
     def retry_pending(self) -> ApplyResult:
@@ -426,7 +436,7 @@ class Fib:
             retry = [self._desired[k] for k in leftovers if k in self._desired]
             for route in retry:
                 result.failed.pop(route.prefix, None)
-                self.failed.pop(route_key(route.prefix), None)
+                self._failed.pop(route_key(route.prefix), None)
             again = self.apply(retry)
             result.installed += again.installed
             result.pending += again.pending
@@ -434,10 +444,10 @@ class Fib:
 
     def _refuse(self, key: bytes, exc: FibError, result: ApplyResult) -> None:
         if exc.errno in _RETRY_ERRNOS:
-            self.pending[key] = str(exc)
+            self._pending[key] = str(exc)
             result.pending.append(key_prefix(key))
         else:
-            self.failed[key] = exc
+            self._failed[key] = exc
             result.failed[key_prefix(key)] = exc
             log.warning("FIB refused %s", exc)
 
@@ -588,8 +598,8 @@ class Fib:
                 del self._have[key]
                 self._refs[sig] -= 1
                 if key in self._want:
-                    self.pending[key] = "next-hop link down"
-        log.info("links %s down: %d routes wait for them", sorted(ifindexes), len(self.pending))
+                    self._pending[key] = "next-hop link down"
+        log.info("links %s down: %d routes wait for them", sorted(ifindexes), len(self._pending))
 
     def _may_use(self, key: bytes, ifindexes: set[int]) -> bool:
         """Whether a pending route goes through one of these links (or through one unknown)."""
@@ -612,9 +622,9 @@ class Fib:
         objects.present -= on_link  # dropped with the link, if it went down: send them again
         self._resolved.clear()
         result = ApplyResult()
-        keys = [k for k in self.pending if not ifindexes or self._may_use(k, ifindexes)]
+        keys = [k for k in self._pending if not ifindexes or self._may_use(k, ifindexes)]
         for key in keys:
-            del self.pending[key]
+            del self._pending[key]
         for key in keys:  # re-resolve: an interface index or a neighbour may have changed
             route = self._desired.get(key)
             old = self._want.pop(key, None)
@@ -641,7 +651,7 @@ class Fib:
         self._converge(sock, keys, result)
         if keys:
             log.info("links %s up: %d routes installed, %d still pending", sorted(ifindexes),
-                     result.installed, len(self.pending))
+                     result.installed, len(self._pending))
         return result
 
 

@@ -52,6 +52,11 @@ async def test_link_down_and_up_loses_no_route(lab: Lab, nexthop_objects: bool) 
     late = FibRoute(net("203.0.113.192/26"), (via_a,))
     result = fib.apply([late])
     assert result.pending == [late.prefix] and not result.failed
+    # the kernel's words: the device is down, or (plain routes) the gateway's subnet went with it
+    expected_reason = "ENETDOWN" if nexthop_objects else "ENETUNREACH"
+    assert expected_reason in fib.pending[late.prefix], fib.pending
+    if nexthop_objects:
+        assert "Nexthop device is not up" in fib.pending[late.prefix]
     wanted["203.0.113.192/26"] = late.nexthops
 
     await asyncio.to_thread(lab.exec, a, "ip", "link", "set", "vA", "up")

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import socket
+import time
 
 from netns import Lab
 
 from bgpcore.fib import kernel
-from bgpcore.fib.netlink import LinkMessage
+from bgpcore.fib.netlink import LinkMessage, NeighbourMessage
 
 
 def _ip_json(lab: Lab, ns: str, *args: str) -> list[dict[str, object]]:
@@ -81,3 +83,17 @@ async def test_link_monitor_yields_down_and_up(lab: Lab) -> None:
         await asyncio.to_thread(lab.exec, ns, "ip", "link", "set", "vA", "up")
         await asyncio.wait_for(task, 10)
     assert seen == [False, True]
+
+
+def test_link_monitor_with_neighbours_reports_new_entries(lab: Lab) -> None:
+    ns, peer = lab.ns("a"), lab.ns("b")
+    lab.link(ns, "vA", peer, "vB")
+    with kernel.LinkMonitor(neighbours=True, namespace=ns) as monitor:
+        lab.exec(ns, "ip", "-6", "neigh", "add", "fe80::7", "lladdr", "02:00:00:00:00:07", "dev", "vA", "router")
+        deadline = time.monotonic() + 5
+        seen = []
+        while time.monotonic() < deadline and not seen:
+            seen = [e for e in monitor.read() if isinstance(e, NeighbourMessage) and e.dst is not None
+                    and str(ipaddress.ip_address(e.dst)) == "fe80::7"]
+            time.sleep(0.05)
+    assert seen and seen[0].router and seen[0].lladdr == bytes.fromhex("020000000007")

@@ -189,3 +189,21 @@ def test_route_to_missing_interface_is_refused_with_errno_and_extack(lab: Lab) -
     plain.stop()
     fib.stop()
     assert not [n for n in kernel_nexthops(lab, a).values() if n.get("protocol") == "bgp"]
+
+
+def test_refusals_in_a_large_batch_are_matched_to_their_own_routes(lab: Lab) -> None:
+    a, _b = _two_namespaces(lab)
+    fib = Fib(namespace=a, nexthop_objects=False)
+    fib.start()
+    good, bad = (NextHop("192.0.2.2", ifname="vA"),), (NextHop(None, ifindex=9999),)
+    base = int(ipaddress.IPv4Address("10.0.0.0"))
+    routes = [FibRoute(ipaddress.IPv4Network((base + (i << 8), 24)), bad if i % 1500 == 7 else good)
+              for i in range(10_000)]  # spans several datagrams of the batch
+    refused = {r.prefix for r in routes if r.nexthops == bad}
+    result = fib.apply(routes)
+    assert set(result.failed) == refused and result.installed == len(routes) - len(refused)
+    assert all(exc.errno == 19 for exc in result.failed.values())  # ENODEV
+    assert set(fib.failed) == refused
+    installed = set(hops_of(lab, a))
+    assert len(installed) == len(routes) - len(refused) and not installed & {str(p) for p in refused}
+    fib.stop()
