@@ -31,7 +31,7 @@ router bgp 65002
     proc = subprocess.Popen(
         ["ip", "netns", "exec", core_ns, sys.executable, str(EXAMPLE), "--local-as", "65001", "--router-id", CORE4,
          "--peer", PEER4, "--peer-as", "65002", "--announce", "203.0.113.0/24", "--next-hop-ipv6", CORE6,
-         "--duration", "6"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         "--duration", "6"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     lab.procs.append(proc)
     path = wait_until(lambda: frr.route("203.0.113.0/24").get("paths"), 15, what="the example's prefix at FRR")[0]
     assert path["aspath"]["string"] == "65001" and path["nexthops"][0]["ip"] == CORE4
