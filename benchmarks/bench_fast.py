@@ -10,12 +10,14 @@ UPDATE, results dropped: the codec's own speed), ``decode+keep`` (results kept a
 keeps them, cyclic GC on: what a program sees), and for the generated table ``encode``
 (encode_updates of every attribute group). Times are the best of ``--repeat`` runs (one run
 for ``decode+keep``); "kept" is the RSS the kept results add; peak RSS is the process's
-``ru_maxrss``. Seconds are CPU seconds of the one process (``process_time``),
+``ru_maxrss``. ``--no-gc`` shows what the cyclic garbage collector costs a program that keeps
+a table of decoded UPDATEs (it walks every kept list and tuple again at each full collection). Seconds are CPU seconds of the one process (``process_time``),
 so other work on the machine does not count. The last column is how many times faster ``fast`` is.
 """
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -79,6 +81,8 @@ def worker(args: argparse.Namespace) -> None:
 
     stream, items = _load(args)
     decode, split = accel.decode_update, accel.split_messages
+    if args.no_gc:
+        gc.disable()
 
     def decode_all(keep: list[Any] | None = None) -> int:
         prefixes = 0
@@ -136,6 +140,8 @@ def measure(args: argparse.Namespace, path: str) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--worker", "--repeat", str(args.repeat), "--ipv4", str(args.ipv4),
            "--ipv6", str(args.ipv6), "--seed", str(args.seed)]
     cmd += ["--mrt", str(args.mrt)] if args.mrt else ["--table", str(args.table)]
+    if args.no_gc:
+        cmd.append("--no-gc")
     out = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True, check=True).stdout
     result: dict[str, Any] = json.loads(out.splitlines()[-1])
     if (path == "fast") != result["accelerated"]:
@@ -147,7 +153,8 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None
     any_result = next(iter(results.values()))
     source = f"MRT {args.mrt.name}" if args.mrt else f"generated v4 {args.ipv4} + v6 {args.ipv6}, seed {args.seed}"
     print(f"# {source}: {any_result['messages']} UPDATEs, {any_result['prefixes']} prefixes; "
-          f"Python {platform.python_version()}, {platform.machine()}, best of {args.repeat}")
+          f"Python {platform.python_version()}, {platform.machine()}, best of {args.repeat}"
+          f"{', cyclic GC off' if args.no_gc else ''}")
     print("| work | path | CPU s | prefixes/s | messages/s | kept MiB | peak RSS MiB | fast/py |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     works = ["frame", "decode", "decode+keep"] + ([] if args.mrt else ["encode"])
@@ -173,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--path", choices=("py", "fast", "both"), default="both")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per measurement; the best is kept")
     parser.add_argument("--mrt", type=Path, help="decode the BGP4MP UPDATEs of this MRT file instead of the generated table")
+    parser.add_argument("--no-gc", action="store_true", help="disable the cyclic garbage collector in the workers")
     parser.add_argument("--cache", type=Path, default=ROOT / "build" / "bench")
     parser.add_argument("--table", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
