@@ -19,7 +19,9 @@ from bgpcore.session.timers import TimerSettings
 from bgpcore.wire.framing import frame
 from bgpcore.wire.messages import KEEPALIVE
 from bgpcore.wire.notification import Notification, encode_notification
-from bgpcore.wire.open import Open, encode_open
+from bgpcore.errors import FsmError
+from bgpcore.wire.open import Open, decode_open, encode_open
+from bgpcore.wire.types import Update
 from bgpcore.wire.refresh import RouteRefresh, encode_refresh
 
 POLICY = OpenPolicy(local_as=65001, router_id="192.0.2.1", remote_as=65002, hold_time_s=9)
@@ -89,3 +91,61 @@ def test_handshake_stimuli_reach_established() -> None:
     for name in ("start", "connection_made", "open", "keepalive", "update", "refresh"):
         STIMULI[name](s, 0.0)
     assert s.state is State.ESTABLISHED
+
+
+def _established() -> Session:
+    s = Session(POLICY, rng=random.Random(0))
+    for name in ("start", "connection_made", "open", "keepalive"):
+        STIMULI[name](s, 0.0)
+    s.data_to_send()
+    return s
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300), st.sampled_from([MsgType.UPDATE, MsgType.OPEN, MsgType.ROUTE_REFRESH, MsgType.NOTIFICATION]))
+def test_any_message_body_from_the_peer_never_raises(body: bytes, msg_type: int) -> None:
+    s = _established()
+    events = s.receive_data(frame(msg_type, body), 1.0)
+    downs = [e for e in events if isinstance(e, SessionDown)]
+    if s.state is State.ESTABLISHED:
+        assert not downs
+    else:
+        assert s.state is State.IDLE and len(downs) == 1
+        out = s.data_to_send()
+        if msg_type != MsgType.NOTIFICATION:  # we answer every error with exactly one NOTIFICATION
+            assert out[18] == MsgType.NOTIFICATION and downs[0].sent is not None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200))
+def test_any_bytes_from_the_peer_never_raise(data: bytes) -> None:
+    s = _established()
+    s.receive_data(data, 1.0)
+    assert s.state in (State.ESTABLISHED, State.IDLE)
+
+
+RECIPES = {
+    State.IDLE: (),
+    State.CONNECT: ("start",),
+    State.ACTIVE: ("start_passive",),
+    State.OPENSENT: ("start", "connection_made"),
+    State.OPENCONFIRM: ("start", "connection_made", "open"),
+    State.ESTABLISHED: ("start", "connection_made", "open", "keepalive"),
+}
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.sampled_from(list(State)), st.sampled_from(list(Input)))
+def test_each_state_and_input_lands_where_the_table_says(state: State, event: Input) -> None:
+    s = Session(POLICY, rng=random.Random(0))
+    for name in RECIPES[state]:
+        STIMULI[name](s, 0.0)
+    assert s.state is state
+    # what the session would have decoded before raising this input
+    s.remote_open = decode_open(PEER_OPEN[19:])
+    s._update = Update([], None, [])
+    s._refresh = RouteRefresh(1, 1)
+    s._notification = Notification(6, 2)
+    s._error = FsmError(0)
+    s._input(event)
+    assert s.state is transition(state, event)[1]
