@@ -37,7 +37,7 @@ from bgpcore.wire.open import Open, encode_open
 from bgpcore.wire.types import PathAttributes
 from bgpcore.wire.update import encode_updates, encode_withdrawals
 
-from conftest import A_POLICY, B_POLICY, Pair, make_session, replace  # type: ignore[import-not-found]
+from session_pair import A_POLICY, B_POLICY, Pair, make_session, replace  # type: ignore[import-not-found]
 
 
 def _pair(a: OpenPolicy = A_POLICY, b: OpenPolicy = B_POLICY, **kw: object) -> Pair:
