@@ -79,6 +79,8 @@ class NextHopResolver:
         if family == socket.AF_INET6 and gw_family == socket.AF_INET:
             raise FibError(errno_mod.EAFNOSUPPORT, f"EAFNOSUPPORT: IPv6 route via IPv4 next hop {gw}")
         if not oif:
+            if gw.is_link_local:
+                raise FibError(errno_mod.EINVAL, f"EINVAL: link-local next hop {gw} needs an interface")
             oif = self._oif_for(gw_family, gw.packed)
         if family == socket.AF_INET and gw_family == socket.AF_INET6 and v4_via_v6 == "onlink":
             if not oif:

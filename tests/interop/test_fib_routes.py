@@ -184,6 +184,8 @@ def test_route_to_missing_interface_is_refused_with_errno_and_extack(lab: Lab) -
     plain.start()
     with pytest.raises(FibError, match="ENODEV"):
         plain.install(FibRoute(net("198.51.100.11/32"), (NextHop(None, ifindex=9999),)))
+    with pytest.raises(FibError, match="needs an interface"):
+        plain.install(FibRoute(net("2001:db8:6::/48"), (NextHop("fe80::1"),)))
     with pytest.raises(FibError, match="EAFNOSUPPORT"):
         plain.install(FibRoute(net("2001:db8:5::/48"), (NextHop("192.0.2.2"),)))
     plain.stop()
