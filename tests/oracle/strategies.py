@@ -59,27 +59,31 @@ large_communities = st.lists(st.tuples(u32, u32, u32), max_size=4).map(tuple)
 
 
 @st.composite
-def attributes(draw: st.DrawFn, next_hop: str | None) -> PathAttributes:
+def attributes(draw: st.DrawFn, next_hop: str | None, max_large: int = 4) -> PathAttributes:
     return PathAttributes(
         origin=draw(st.integers(0, 2)), as_path=draw(as_path), next_hop=next_hop,
         med=draw(st.none() | u32), local_pref=draw(st.none() | u32),
-        communities=draw(plain_communities), large_communities=draw(large_communities))
+        communities=draw(plain_communities), large_communities=draw(large_communities.filter(lambda c: len(c) <= max_large)))
+
+
+KINDS = ("ipv4", "ipv6", "ipv4-over-ipv6", "withdraw")
 
 
 @st.composite
-def updates(draw: st.DrawFn) -> Update:
+def updates(draw: st.DrawFn, kinds: tuple[str, ...] = KINDS, v4: st.SearchStrategy[bytes] = prefix4,
+            max_large: int = 4) -> Update:
     """IPv4 unicast, IPv6 in MP_REACH_NLRI, IPv4 over an IPv6 next hop (RFC 8950), or withdrawals."""
-    kind = draw(st.sampled_from(["ipv4", "ipv6", "ipv4-over-ipv6", "withdraw"]))
-    v4 = st.lists(prefix4, min_size=1, max_size=20)
+    kind = draw(st.sampled_from(kinds))
+    some_v4 = st.lists(v4, min_size=1, max_size=20)
     if kind == "ipv4":
-        return Update(draw(st.lists(prefix4, max_size=10)), draw(attributes(draw(host4))), draw(v4))
+        return Update(draw(st.lists(v4, max_size=10)), draw(attributes(draw(host4), max_large)), draw(some_v4))
     if kind == "withdraw":
-        return Update(draw(v4), None, [])
+        return Update(draw(some_v4), None, [])
     if kind == "ipv6":
         next_hop = (draw(global6),) + draw(st.lists(link_local6, max_size=1).map(tuple))
-        return Update([], draw(attributes(None)), [], MpReach(2, 1, next_hop, draw(st.lists(prefix6, min_size=1, max_size=12))))
-    return Update([], draw(attributes(None)), [], MpReach(1, 1, (draw(global6 | link_local6),),
-                                                          draw(st.lists(mp_prefix4, min_size=1, max_size=20))))
+        return Update([], draw(attributes(None, max_large)), [], MpReach(2, 1, next_hop, draw(st.lists(prefix6, min_size=1, max_size=12))))
+    return Update([], draw(attributes(None, max_large)), [], MpReach(1, 1, (draw(global6 | link_local6),),
+                                                                     draw(st.lists(mp_prefix4, min_size=1, max_size=20))))
 
 
 notifications = st.one_of(
