@@ -9,7 +9,8 @@ Every message starts with the common header; framing strips it and hands over
     |          Length (2)           |    Type (1)   |
     +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 
-A KEEPALIVE is the header alone (RFC 4271 §4.4).
+A KEEPALIVE is the header alone (RFC 4271 §4.4). UPDATEs are decoded by whichever codec
+``wire.accel`` selected.
 """
 from __future__ import annotations
 
@@ -23,8 +24,9 @@ from bgpcore.wire.context import CodecContext
 from bgpcore.wire.notification import Notification, decode_notification, encode_notification
 from bgpcore.wire.open import Open, decode_open, encode_open
 from bgpcore.wire.refresh import RouteRefresh, decode_refresh, encode_refresh
+from bgpcore.wire.accel import decode_update
 from bgpcore.wire.types import Update
-from bgpcore.wire.update import decode_update, encode_update
+from bgpcore.wire.update import encode_update
 
 KEEPALIVE: Final = MARKER + struct.pack("!HB", HEADER_LEN, MsgType.KEEPALIVE)
 
