@@ -8,6 +8,7 @@ their part of every update group's output in parallel, as cRPD's update threads 
 """
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import queue
@@ -329,6 +330,7 @@ def serve(conn: Connection, config: ShardConfig, index: int = 0, count: int = 1)
             except Exception as exc:  # reported to the parent, which raises it
                 result = ShardFailure(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
             replies.put(result)
+            gc.freeze()  # RIB objects are long-lived and acyclic: keep them out of GC passes
     finally:
         replies.put(_STOP)
         sender.join()
