@@ -2,7 +2,7 @@
 
 The RIB shards encode each UPDATE once per group; the group keeps the encoded rounds in a
 short log and every member keeps its own read position (``cursor``). The log is trimmed as
-the slowest attached member advances. A member that lags more than ``lag_limit_bytes``
+the slowest attached member advances; a member may stop inside a round (``offset``). A member that lags more than ``lag_limit_bytes``
 behind is detached: the prefixes of the rounds it did not read go back to the shards as
 its private work, it catches up from the current Loc-RIB, and then rejoins at the log's
 end. New members join the same way (their private work is the whole table), except the
@@ -52,11 +52,12 @@ class GroupOutput(Protocol):
 class Member:
     """One neighbor's progress in its group."""
 
-    __slots__ = ("peer_id", "cursor", "catching_up", "eor", "eor_at", "outbox")
+    __slots__ = ("peer_id", "cursor", "offset", "catching_up", "eor", "eor_at", "outbox")
 
     def __init__(self, peer_id: PeerId, cursor: int, catching_up: bool, eor: list[bytes]) -> None:
         self.peer_id = peer_id
         self.cursor = cursor
+        self.offset = 0
         self.catching_up = catching_up
         self.eor = eor
         self.eor_at: int | None = None
@@ -181,7 +182,8 @@ class UpdateGroups:
             group.drained = False
 
     def next_messages(self, peer_id: PeerId, budget_bytes: int) -> list[bytes]:
-        """Up to about ``budget_bytes`` of UPDATEs for a member (whole rounds, so possibly more)."""
+        """UPDATEs for a member: whole messages, stopping once ``budget_bytes`` is reached
+        (so at most one message past it, except a private catch-up round)."""
         group = self.by_member.get(peer_id)
         if group is None:
             return []
@@ -200,17 +202,25 @@ class UpdateGroups:
                 if done:
                     self.output.attach_member(group.id, peer_id)
                     member.catching_up = False
-                    member.cursor = group.end
+                    member.cursor, member.offset = group.end, 0
                     member.outbox, member.eor = member.eor, []
                 elif not messages:
                     break
             elif member.eor_at is not None and member.cursor >= member.eor_at:
                 member.outbox, member.eor, member.eor_at = member.eor, [], None
             elif member.cursor < group.end:
-                rnd = group.log[member.cursor - group.base]
-                member.cursor += 1
-                out.extend(rnd.messages)
-                size += rnd.size
+                messages = group.log[member.cursor - group.base].messages
+                start = member.offset
+                stop = start
+                while stop < len(messages) and size < budget_bytes:
+                    size += len(messages[stop])
+                    stop += 1
+                out.extend(messages[start:stop])
+                if stop < len(messages):
+                    member.offset = stop
+                else:
+                    member.cursor += 1
+                    member.offset = 0
             elif not self._generate(group):
                 break
         group.trim()
@@ -238,5 +248,5 @@ class UpdateGroups:
             if group.lag_bytes(member) > self.lag_limit_bytes:
                 self.output.detach_member(group.id, member.peer_id, group.unread_keys(member, self.shards))
                 member.catching_up = True
-                member.cursor = group.end
+                member.cursor, member.offset = group.end, 0
         group.trim()

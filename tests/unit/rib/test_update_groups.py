@@ -239,3 +239,16 @@ def test_lagging_add_path_member_loses_withdrawn_path_ids_too() -> None:
     assert slow.table == fast.table
     assert len({k[4:] for _, k in fast.table}) == 160
     assert len(fast.table) == 160 + 160 - 10 * 8, "peer 2 withdrew its first ten runs"
+
+
+def test_budget_is_honoured_inside_a_shared_round() -> None:
+    rib = rib_with_clients(3)
+    for i in range(10):
+        rib.receive(1, Update([], attrs(i), prefixes(i * 4, 4)))
+    whole = rib.next_messages(2, 1 << 20)
+    assert len(whole) == 11, "ten UPDATEs and End-of-RIB"
+    trickle: list[bytes] = []
+    while batch := rib.next_messages(3, 1):
+        assert len(batch) == 1
+        trickle.extend(batch)
+    assert trickle == whole
