@@ -269,3 +269,52 @@ def test_values_out_of_range_raise_as_the_pure_encoder_does(codec: Codec) -> Non
         codec.encode_updates(FULL._replace(med=2**32), IPV4_UNICAST, ("192.0.2.1",), [b"\x08\x0a"], CTX)
     with pytest.raises(OSError):
         codec.encode_updates(FULL._replace(originator_id="not an address"), IPV4_UNICAST, ("192.0.2.1",), [b"\x08\x0a"], CTX)
+
+
+# ---- the fast path really runs -------------------------------------------------------------
+
+
+@pytest.fixture
+def fast_only(monkeypatch: pytest.MonkeyPatch) -> Codec:
+    """The fast codec with its pure-Python fallbacks replaced by a failure."""
+    if FAST is None:
+        pytest.skip(NOT_BUILT)
+    from bgpcore_fast import _encode, _update
+
+    def fell_back(*args: object) -> None:
+        raise AssertionError("the fast path handed a common message to the pure-Python codec")
+
+    for module, name in ((_update, "_py_decode_update"), (_update, "_py_split_messages"),
+                         (_encode, "_py_encode_updates"), (_encode, "_py_encode_withdrawals")):
+        monkeypatch.setattr(module, name, fell_back)
+    return FAST
+
+
+@pytest.mark.parametrize("ctx", [CTX, CodecContext(asn4=False), CodecContext(addpath=frozenset({IPV4_UNICAST, IPV6_UNICAST}))],
+                         ids=["asn4", "asn2", "addpath"])
+def test_common_updates_never_leave_the_fast_path(fast_only: Codec, ctx: CodecContext) -> None:
+    addpath = bool(ctx.addpath)
+    v4 = [network_key("198.51.100.0/24", 1 if addpath else None), network_key("10.0.0.0/8", 2 if addpath else None)]
+    v6 = [network_key("2001:db8::/32", 3 if addpath else None)]
+    attrs = FULL._replace(as_path=((2, (65001, 3356)), (1, (7, 8)))) if not ctx.asn4 else FULL
+    attrs = attrs._replace(aggregator=(64512, "192.0.2.9"))
+    messages = fast_only.encode_updates(attrs, IPV4_UNICAST, ("192.0.2.1",), v4, ctx)
+    messages += fast_only.encode_updates(attrs, IPV6_UNICAST, ("2001:db8::1", "fe80::1"), v6, ctx)
+    messages += fast_only.encode_withdrawals(IPV4_UNICAST, v4, ctx) + fast_only.encode_withdrawals(IPV6_UNICAST, v6, ctx)
+    framed, used = fast_only.split_messages(b"".join(messages), 4096)
+    assert used == sum(map(len, messages))
+    decoded = [fast_only.decode_update(body, ctx) for _, body in framed]
+    assert [k for u in decoded for k in u.nlri] == v4 and decoded[1].mp_reach == MpReach(2, 1, ("2001:db8::1", "fe80::1"), v6)
+    assert decoded[2].withdrawn == v4 and decoded[3].mp_unreach == MpUnreach(2, 1, v6)
+
+
+def test_accelerated_functions_take_the_pure_parameters() -> None:
+    if FAST is None:
+        pytest.skip(NOT_BUILT)
+    import inspect
+
+    from conftest_codec import PY
+    for name in ("decode_update", "split_messages", "decode_prefixes", "encode_updates", "encode_withdrawals"):
+        pure, fast = inspect.signature(getattr(PY, name)), inspect.signature(getattr(FAST, name))
+        assert [(p.name, p.default is p.empty) for p in fast.parameters.values()] == \
+               [(p.name, p.default is p.empty) for p in pure.parameters.values()], name
