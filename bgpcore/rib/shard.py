@@ -395,7 +395,7 @@ class ProcessShard:
     def _flush(self) -> None:
         self.poll()
         if self._calls:
-            self.conn.send(("batch", (self._calls,)))
+            self._send(("batch", (self._calls,)))
             self._waiting.append(self._callbacks)
             self._calls, self._callbacks, self._weight = [], [], 0
 
@@ -409,25 +409,45 @@ class ProcessShard:
     def ingest(self, ops: list[Ingest], packed: bytes, on_result: Callback) -> None:
         """Send a pickled ``("batch", [("ingest", (ops,))])`` request (``packed``) as is."""
         self._flush()
-        self.conn.send_bytes(packed)
+        try:
+            self.conn.send_bytes(packed)
+        except OSError as exc:
+            raise self._died(exc) from exc
         self._waiting.append([on_result])
+
+    def _died(self, exc: BaseException) -> ShardFailure:
+        failure = ShardFailure(f"RIB shard worker {self.process.name} died (exit code {self.process.exitcode})")
+        failure.__cause__ = exc
+        return failure
+
+    def _send(self, request: Any) -> None:
+        try:
+            self.conn.send(request)
+        except OSError as exc:
+            raise self._died(exc) from exc
+
+    def _receive(self) -> Any:
+        try:
+            return self.conn.recv()
+        except (EOFError, OSError) as exc:
+            raise self._died(exc) from exc
 
     def poll(self) -> None:
         """Handle the results of posted work that are already back, without waiting."""
         while self._waiting and self._waiting[0] is not None and self.conn.poll(0):
             callbacks = self._waiting.popleft()
             assert callbacks is not None
-            self._dispatch(callbacks, self.conn.recv())
+            self._dispatch(callbacks, self._receive())
 
     def send(self, name: str, args: tuple[Any, ...]) -> None:
         self._flush()
-        self.conn.send((name, args))
+        self._send((name, args))
         self._waiting.append(None)
 
     def result(self) -> Any:
         while self._waiting:
             callbacks = self._waiting.popleft()
-            answer = self.conn.recv()
+            answer = self._receive()
             if callbacks is None:
                 if isinstance(answer, ShardFailure):
                     raise answer

@@ -57,3 +57,15 @@ def test_worker_process_answers_and_reports_errors() -> None:
     finally:
         worker.close()
     assert not worker.process.is_alive()
+
+
+def test_a_dead_worker_is_reported_not_waited_for() -> None:
+    worker = ProcessShard(CONFIG)
+    try:
+        worker.process.kill()
+        worker.process.join(5)
+        with pytest.raises(ShardFailure, match="died"):
+            worker.send("size", ())
+            worker.result()
+    finally:
+        worker.close()
