@@ -183,11 +183,6 @@ class AdjRibOut:
         cache[id(path)] = (path, out)
         return out
 
-    def clear_cache(self) -> None:
-        """Forget exported paths (after the export policy or spec changed)."""
-        for cache in self._cache.values():
-            cache.clear()
-
     # -- encoding ------------------------------------------------------------------------
 
     def _wanted(self, family: Family, entry: Path | Destination | None, key: bytes) -> OutRoute | None:
