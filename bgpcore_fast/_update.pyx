@@ -38,8 +38,6 @@ cdef extern from "Python.h":
     PyObject* _new_bytes "PyBytes_FromStringAndSize"(const char*, Py_ssize_t) except NULL
     PyObject* _new_u32 "PyLong_FromUnsignedLong"(unsigned long) except NULL
     PyObject* _new_u64 "PyLong_FromUnsignedLongLong"(unsigned long long) except NULL
-    void _incref "Py_INCREF"(PyObject*)
-    void _xdecref "Py_XDECREF"(PyObject*)
     object PyUnicode_FromStringAndSize(const char*, Py_ssize_t)
 
 DEF HEADER_LEN = 19
@@ -130,35 +128,6 @@ cdef object _ipv4_text(const uint8_t* p):
         buf[n] = b'.'
         n += 1
     return PyUnicode_FromStringAndSize(buf, n - 1)
-
-
-# Recent AS numbers, MEDs and communities by value: paths repeat the same upstreams and transits,
-# so most ASes of a table are a few hundred values. Direct-mapped; a miss replaces the slot.
-DEF INT_SLOTS = 4096
-cdef PyObject* _int_objects[INT_SLOTS]
-cdef uint32_t _int_values[INT_SLOTS]
-
-
-cdef inline PyObject* _int_ref(uint32_t value) except NULL:
-    """A new reference to the int ``value``, shared with earlier decodes when it is cached."""
-    cdef uint32_t slot = (value * 2654435761u) >> 20
-    cdef PyObject* cached = _int_objects[slot]
-    if cached != NULL and _int_values[slot] == value:
-        _incref(cached)
-        return cached
-    cached = _new_u32(value)
-    _incref(cached)
-    _xdecref(_int_objects[slot])
-    _int_objects[slot] = cached
-    _int_values[slot] = value
-    return cached
-
-
-cdef inline object _int(uint32_t value):
-    cdef PyObject* ref = _int_ref(value)
-    obj = <object>ref
-    Py_DECREF(obj)
-    return obj
 
 
 # The last next hops met: a session's table mostly repeats one or two.
@@ -324,9 +293,9 @@ cdef object _as_path(const uint8_t* v, Py_ssize_t n, bint asn4):
         numbers = PyTuple_New(ases)
         for j in range(ases):
             if asn4:
-                _tuple_set(numbers, j, _int_ref(_u32(v + pos + 2 + 4 * j)))
+                _tuple_set(numbers, j, _new_u32(_u32(v + pos + 2 + 4 * j)))
             else:
-                _tuple_set(numbers, j, _int_ref((v[pos + 2 + 2 * j] << 8) | v[pos + 3 + 2 * j]))
+                _tuple_set(numbers, j, _new_u32((v[pos + 2 + 2 * j] << 8) | v[pos + 3 + 2 * j]))
         _fill(path, i, _frozen((<int>v[pos], _frozen(numbers))))
         pos += 2 + ases * size
     return _frozen(path)
@@ -336,7 +305,7 @@ cdef tuple _u32_tuple(const uint8_t* v, Py_ssize_t count):
     cdef tuple out = PyTuple_New(count)
     cdef Py_ssize_t i
     for i in range(count):
-        _tuple_set(out, i, _int_ref(_u32(v + 4 * i)))
+        _tuple_set(out, i, _new_u32(_u32(v + 4 * i)))
     return _frozen(out)
 
 
@@ -493,7 +462,7 @@ cdef object _fast_update(bytes data):
         elif code == 4 or code == 5:
             if vlen != 4:
                 return None
-            _replace(fields, code - 1, _int(_u32(v)))
+            _replace(fields, code - 1, _u32(v))
         elif code == 6:
             if vlen:
                 return None
@@ -502,7 +471,7 @@ cdef object _fast_update(bytes data):
             if _asn4:
                 if vlen != 8:
                     return None
-                _replace(fields, 6, _frozen((_int(_u32(v)), _ipv4_text(v + 4))))
+                _replace(fields, 6, _frozen((_u32(v), _ipv4_text(v + 4))))
             else:
                 if vlen != 6:
                     return None
