@@ -42,7 +42,7 @@ RR = "198.51.100.1"
 FEEDER = "198.51.100.2"
 FIRST_CLIENT = 10
 PORT = 179
-CACHE = Path(os.environ.get("BGPCORE_BENCH_CACHE", "/var/tmp/bgpcore-bench"))
+CACHE = Path(os.environ.get("BGPCORE_BENCH_CACHE", ROOT / "build" / "bench"))
 DATA = ROOT.parent / "shared" / "data"
 
 
@@ -132,7 +132,7 @@ def start_bgpcore(ns: str, d: Path, peers: list[str], args: argparse.Namespace) 
     for peer in peers:
         lines += ["[[neighbor]]", f'address = "{peer}"', f"asn = {ASN}", "rr_client = true", "passive = true", ""]
     (d / "rr.toml").write_text("\n".join(lines))
-    env = {"PYTHONPATH": str(ROOT)}
+    env = {"PYTHONPATH": str(ROOT), "BGPCORE_BENCH_CACHE": str(CACHE)}
     cmd = [sys.executable, "-m", "bgpcore", "run", "--config", str(d / "rr.toml")]
     if args.profile:
         cmd = [sys.executable, "-m", "cProfile", "-o", str(CACHE / f"rr-{args.shards_now}.prof"), *cmd[1:]]
@@ -227,7 +227,8 @@ class Namespace:
 
     def spawn(self, cmd: list[str]) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(["ip", "netns", "exec", self.name, *cmd], stdout=subprocess.PIPE,
-                                stdin=subprocess.PIPE, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+                                stdin=subprocess.PIPE,
+                                env=dict(os.environ, PYTHONPATH=str(ROOT), BGPCORE_BENCH_CACHE=str(CACHE)))
         self.procs.append(proc)
         return proc
 

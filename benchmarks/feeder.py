@@ -245,7 +245,8 @@ def compiled_counter() -> Callable[[bytes], tuple[int, int, int, int]] | None:
         import pyximport  # type: ignore[import-untyped]
     except ImportError:
         return None
-    build = Path(os.environ.get("BGPCORE_BENCH_CACHE", "/var/tmp/bgpcore-bench")) / "pyx"
+    default = Path(__file__).resolve().parents[1] / "build" / "bench"
+    build = Path(os.environ.get("BGPCORE_BENCH_CACHE", default)) / "pyx"
     build.mkdir(parents=True, exist_ok=True)
     source = build / "rr_count.pyx"
     if not source.exists() or source.read_text() != _CYTHON_COUNTER:
