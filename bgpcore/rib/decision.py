@@ -196,6 +196,19 @@ def compare_paths(a: Path, b: Path, options: DecisionOptions = DEFAULT_OPTIONS) 
     return 0, Reason.EQUAL
 
 
+def compare_settled(a: Path, b: Path, options: DecisionOptions = DEFAULT_OPTIONS) -> int:
+    """``compare_paths`` order when it holds whatever other paths a prefix has, else 0.
+
+    A step before MED (or any step when MED is always compared) ranks the two paths the
+    same way in every set they belong to, so the Loc-RIB can update the best path
+    incrementally; a later step may depend on the others (MED groups), so it re-selects.
+    """
+    order, reason = compare_paths(a, b, options)
+    if reason <= Reason.ORIGIN or options.always_compare_med:
+        return order
+    return 0
+
+
 def _canonical(paths: Iterable[Path]) -> list[Path]:
     return sorted(paths, key=lambda p: (p.source.address_key, p.path_id, p.source.peer_id))
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from bgpcore.rib.decision import DEFAULT_OPTIONS, DecisionOptions, rank_paths, select_best, select_multipath
+from bgpcore.rib.decision import (DEFAULT_OPTIONS, DecisionOptions, compare_settled, rank_paths, select_best,
+                                  select_multipath)
 from bgpcore.route import BestChange, Path, PeerId
 from bgpcore.wire.context import Family
 
@@ -21,10 +22,10 @@ class Destination:
 
     __slots__ = ("paths", "best", "multipath")
 
-    def __init__(self, paths: list[Path]) -> None:
+    def __init__(self, paths: list[Path], best: Path | None = None) -> None:
         self.paths = paths
-        self.best: Path | None = None
-        self.multipath: tuple[Path, ...] = ()
+        self.best = best
+        self.multipath: tuple[Path, ...] = () if best is None else (best,)
 
 
 Entry = Path | Destination
@@ -59,7 +60,25 @@ class LocRib:
         self.options = options
         self.tables: dict[Family, dict[bytes, Entry]] = {}
 
-    def _decide(self, dest: Destination) -> bool:
+    def _decide(self, dest: Destination, added: Path | None = None, removed: Path | None = None) -> bool:
+        """Re-select; returns whether best or multipath changed.
+
+        With one path kept (no multipath) and a settled comparison against the current best
+        (see ``compare_settled``), the new best is known without looking at other paths.
+        """
+        old = dest.best
+        options = self.options
+        if old is not None and options.maximum_paths <= 1 and removed is not old and (
+                removed is None or compare_settled(old, removed, options) < 0):
+            if added is None:
+                return False
+            order = compare_settled(added, old, options)
+            if order > 0:
+                return False
+            if order < 0:
+                dest.best = added
+                dest.multipath = (added,)
+                return True
         best = select_best(dest.paths, self.options)
         multipath = select_multipath(dest.paths, best, self.options) if self.options.maximum_paths > 1 else (best,)
         changed = best is not dest.best or multipath != dest.multipath
@@ -92,18 +111,21 @@ class LocRib:
                     table[key] = path
                     plain.append(key)
                     continue
-                dest = Destination([cur, path])
+                dest = Destination([cur, path], cur)
                 table[key] = dest
+                replaced = None
             else:
                 dest = cur
                 paths = dest.paths
+                replaced = None
                 for i, old in enumerate(paths):
                     if old.source.peer_id == peer and old.path_id == path_id:
+                        replaced = old
                         paths[i] = path
                         break
                 else:
                     paths.append(path)
-            if self._decide(dest):
+            if self._decide(dest, path, replaced):
                 changes.add(key, dest.best, dest.multipath)
         return changes.result(single)
 
@@ -132,12 +154,13 @@ class LocRib:
                     break
             else:
                 continue
+            removed = old
             if len(paths) == 1:
                 last = paths[0]
                 table[key] = last
                 if cur.best is not last or len(cur.multipath) != 1:
                     changes.add(key, last, (last,))
-            elif self._decide(cur):
+            elif self._decide(cur, None, removed):
                 changes.add(key, cur.best, cur.multipath)
         return changes.result(gone)
 

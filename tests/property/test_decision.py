@@ -94,3 +94,41 @@ def test_deterministic_med_best_wins_its_own_neighbor_as(paths: list[Path], opts
     best = select_best(paths, opts)
     same_as = [p for p in paths if neighbor_as(p) == neighbor_as(best) and p is not best]
     assert all(compare_paths(best, p, opts)[0] < 0 for p in same_as)
+
+
+@settings(max_examples=150)
+@given(path_lists(max_size=5), path_lists(max_size=5), st.lists(st.tuples(st.integers(0, 4), st.integers(0, 2)),
+                                                                min_size=1, max_size=25),
+       options, st.integers(1, 3))
+def test_loc_rib_incremental_best_equals_a_fresh_selection(first: list[Path], second: list[Path],
+                                                           ops: list[tuple[int, int]], opts: DecisionOptions,
+                                                           maximum_paths: int) -> None:
+    """Adding, replacing and removing paths one at a time ends where a fresh decision would."""
+    from bgpcore.rib.loc import LocRib
+    opts = DecisionOptions(always_compare_med=opts.always_compare_med, deterministic_med=opts.deterministic_med,
+                           med_missing_as_worst=opts.med_missing_as_worst, maximum_paths=maximum_paths)
+    # Variants of each peer's path: the same source, two attribute sets.
+    variants = {}
+    for i, (a, b) in enumerate(zip(first, second)):
+        src = a.source._replace(peer_id=i)
+        variants[i] = (a._replace(source=src, path_id=0), b._replace(source=src, path_id=0))
+    loc = LocRib(opts)
+    family, key = (1, 1), b"\x18\x0a\x00\x00"
+    current: dict[int, Path] = {}
+    for peer, action in ops:
+        if peer not in variants:
+            continue
+        if action == 2:
+            if peer in current:
+                loc.remove(family, peer, 0, [key])
+                del current[peer]
+        else:
+            current[peer] = variants[peer][action]
+            loc.update(family, current[peer], [key])
+        paths = list(current.values())
+        if not paths:
+            assert loc.best(family, key) is None
+            continue
+        best = select_best(paths, opts)
+        assert loc.best(family, key) is best
+        assert loc.multipath(family, key) == select_multipath(paths, best, opts)

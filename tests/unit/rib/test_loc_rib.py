@@ -66,3 +66,28 @@ def test_multipath_change_is_reported_even_when_best_stays() -> None:
     changes = loc.update(F, b, [K1])
     assert [(c.best, c.paths) for c in changes] == [(a, (a, b))]
     assert loc.multipath(F, K1) == (a, b)
+
+
+def test_a_better_med_does_not_shortcut_deterministic_med() -> None:
+    # b beats w on router id; c beats b on MED (same AS) but loses to w on router id.
+    b = make_path(1, as_path=(65001,), med=10, src=source(1, router_id="1.0.0.1"))
+    w = make_path(2, as_path=(65002,), src=source(2, router_id="1.0.0.2"))
+    c = make_path(3, as_path=(65001,), med=5, src=source(3, router_id="1.0.0.3"))
+    loc = LocRib()
+    loc.update(F, b, [K1])
+    loc.update(F, w, [K1])
+    assert loc.best(F, K1) is b
+    loc.update(F, c, [K1])
+    assert loc.best(F, K1) is w
+    loc.remove(F, 2, 0, [K1])
+    assert loc.best(F, K1) is c
+
+
+def test_a_worse_local_pref_settles_without_reselection() -> None:
+    loc = LocRib()
+    best = make_path(1, local_pref=300)
+    loc.update(F, best, [K1])
+    loc.update(F, make_path(2, local_pref=100), [K1])
+    assert loc.update(F, make_path(3, local_pref=50), [K1]) == []
+    assert loc.remove(F, 2, 0, [K1]) == []
+    assert loc.best(F, K1) is best
