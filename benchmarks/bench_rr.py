@@ -1,7 +1,8 @@
 """Route-reflector benchmark: full-table ingest and reflection, bgpcore against FRR, BIRD, GoBGP.
 
-One network namespace per run holds the reflector, one feeder (``feeder.py send``) and K
-clients (``feeder.py receive``), all iBGP in AS 64496 and all route-reflector clients. The
+One network namespace per run holds the reflector, one feeder (``feeder.py send``, an iBGP
+non-client, like an upstream border router) and K route-reflector clients (``feeder.py
+receive``), all in AS 64496; reflection sends the feeder's routes to the clients only. The
 feeder streams a table; the result is the time from its first UPDATE to the moment the last
 client holds the whole table, plus the reflector's CPU seconds and peak RSS (every process of
 it: bgpd + zebra for FRR, shard workers for bgpcore). Run as root:
@@ -79,9 +80,10 @@ def _spawn(ns: str, cmd: list[str], log: Path, user_env: dict[str, str] | None =
 def start_bird(ns: str, d: Path, peers: list[str], args: argparse.Namespace) -> list[subprocess.Popen[bytes]]:
     conf = [f"router id {RR};", "protocol device {}",
             'protocol direct { ipv4; ipv6; interface "vNH"; }',
-            "template bgp rrc {", f"  local {RR} as {ASN};", f"  rr client; rr cluster id {RR}; passive on;",
+            "template bgp rrc {", f"  local {RR} as {ASN};", f"  rr cluster id {RR}; passive on;",
             "  ipv4 { import all; export all; };", "  ipv6 { import all; export all; };", "}"]
-    conf += [f"protocol bgp p{i} from rrc {{ neighbor {peer} as {ASN}; }}" for i, peer in enumerate(peers)]
+    conf += [f"protocol bgp p{i} from rrc {{ neighbor {peer} as {ASN};{' rr client;' if peer != FEEDER else ''} }}"
+             for i, peer in enumerate(peers)]
     (d / "bird.conf").write_text("\n".join(conf) + "\n")
     return [_spawn(ns, ["bird", "-f", "-c", str(d / "bird.conf"), "-s", str(d / "bird.ctl"), "-P", str(d / "bird.pid")],
                    d / "bird.log")]
@@ -93,10 +95,11 @@ def start_frr(ns: str, d: Path, peers: list[str], args: argparse.Namespace) -> l
     conf = ["frr defaults traditional", "hostname rr", f"router bgp {ASN}", f" bgp router-id {RR}",
             f" bgp cluster-id {RR}", " no bgp default ipv4-unicast", " neighbor C peer-group",
             f" neighbor C remote-as {ASN}", " neighbor C passive"]
-    conf += [f" neighbor {peer} peer-group C" for peer in peers]
+    conf += [f" neighbor {FEEDER} remote-as {ASN}", f" neighbor {FEEDER} passive"]
+    conf += [f" neighbor {peer} peer-group C" for peer in peers if peer != FEEDER]
     for af in ("ipv4", "ipv6"):
         conf += [f" address-family {af} unicast", "  neighbor C activate", "  neighbor C route-reflector-client",
-                 " exit-address-family"]
+                 f"  neighbor {FEEDER} activate", " exit-address-family"]
     (d / "bgpd.conf").write_text("\n".join(conf) + "\n")
     for f in d.iterdir():
         shutil.chown(f, "frr", "frr")
@@ -116,9 +119,10 @@ def start_gobgp(ns: str, d: Path, peers: list[str], args: argparse.Namespace) ->
     conf = ["[global.config]", f"  as = {ASN}", f'  router-id = "{RR}"', f"  port = {PORT}"]
     for peer in peers:
         conf += ["[[neighbors]]", "  [neighbors.config]", f'    neighbor-address = "{peer}"', f"    peer-as = {ASN}",
-                 "  [neighbors.transport.config]", "    passive-mode = true",
-                 "  [neighbors.route-reflector.config]", "    route-reflector-client = true",
-                 f'    route-reflector-cluster-id = "{RR}"']
+                 "  [neighbors.transport.config]", "    passive-mode = true"]
+        if peer != FEEDER:
+            conf += ["  [neighbors.route-reflector.config]", "    route-reflector-client = true",
+                     f'    route-reflector-cluster-id = "{RR}"']
         for af in ("ipv4-unicast", "ipv6-unicast"):
             conf += ["  [[neighbors.afi-safis]]", "    [neighbors.afi-safis.config]", f'      afi-safi-name = "{af}"']
     (d / "gobgpd.toml").write_text("\n".join(conf) + "\n")
@@ -130,7 +134,8 @@ def start_bgpcore(ns: str, d: Path, peers: list[str], args: argparse.Namespace) 
     lines = ["[speaker]", f"asn = {ASN}", f'router_id = "{RR}"', f'cluster_id = "{RR}"', f'listen = ["{RR}"]',
              f"port = {PORT}", f"shards = {args.shards_now}", f'control_socket = "{d / "control.sock"}"', ""]
     for peer in peers:
-        lines += ["[[neighbor]]", f'address = "{peer}"', f"asn = {ASN}", "rr_client = true", "passive = true", ""]
+        client = "false" if peer == FEEDER else "true"
+        lines += ["[[neighbor]]", f'address = "{peer}"', f"asn = {ASN}", f"rr_client = {client}", "passive = true", ""]
     (d / "rr.toml").write_text("\n".join(lines))
     env = {"PYTHONPATH": str(ROOT), "BGPCORE_BENCH_CACHE": str(CACHE)}
     cmd = [sys.executable, "-m", "bgpcore", "run", "--config", str(d / "rr.toml")]

@@ -97,12 +97,27 @@ def connect(peer: str, port: int, source: str | None, asn: int, router_id: str, 
                 raise ConnectionError(f"{peer} sent NOTIFICATION {body[:2].hex()}")
 
 
-def _keepalives(sock: socket.socket, stop: threading.Event) -> None:
+def _keepalives(sock: socket.socket, stop: threading.Event, lock: threading.Lock) -> None:
+    """KEEPALIVEs between whole writes of the table (a write interleaved into an UPDATE
+    would corrupt the stream)."""
     while not stop.wait(KEEPALIVE_EVERY_S):
         try:
-            sock.sendall(KEEPALIVE)
+            with lock:
+                sock.sendall(KEEPALIVE)
         except OSError:
             return
+
+
+def _message_aligned(stream: bytes, size: int) -> list[tuple[int, int]]:
+    """(start, end) slices of about ``size`` octets that end on message boundaries."""
+    cuts = []
+    start = pos = 0
+    while pos < len(stream):
+        pos += (stream[pos + 16] << 8) | stream[pos + 17]
+        if pos - start >= size or pos >= len(stream):
+            cuts.append((start, pos))
+            start = pos
+    return cuts
 
 
 def _drain(sock: socket.socket) -> None:
@@ -120,14 +135,17 @@ def send(args: argparse.Namespace) -> int:
     sock, _ = connect(args.peer, args.port, args.source, args.asn, args.router_id)
     emit(event="established", role="feeder", t=time.monotonic())
     stop = threading.Event()
+    lock = threading.Lock()
     threading.Thread(target=_drain, args=(sock,), daemon=True).start()
-    threading.Thread(target=_keepalives, args=(sock, stop), daemon=True).start()
+    threading.Thread(target=_keepalives, args=(sock, stop, lock), daemon=True).start()
     view = memoryview(table)
     t_first = time.monotonic()
     emit(event="first_update", t=t_first)
-    for pos in range(0, len(view), _CHUNK):
-        sock.sendall(view[pos:pos + _CHUNK])
-    sock.sendall(encode_end_of_rib(IPV4_UNICAST, DEFAULT_CONTEXT) + encode_end_of_rib(IPV6_UNICAST, DEFAULT_CONTEXT))
+    for start, end in _message_aligned(table, _CHUNK):
+        with lock:
+            sock.sendall(view[start:end])
+    with lock:
+        sock.sendall(encode_end_of_rib(IPV4_UNICAST, DEFAULT_CONTEXT) + encode_end_of_rib(IPV6_UNICAST, DEFAULT_CONTEXT))
     t_sent = time.monotonic()
     emit(event="sent", t=t_sent, octets=len(table), seconds=t_sent - t_first)
     sys.stdin.read()  # the harness closes stdin (or kills us) when the measurement is over
