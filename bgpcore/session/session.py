@@ -121,6 +121,7 @@ class Session:
         self._admin_down = True
         self._connect_failures = 0
         self._flaps = 0
+        self._listen_first = False
         self._now = 0.0
         self._error: ProtocolError | None = None
         self._cease: tuple[int, str] = (CeaseSubcode.ADMINISTRATIVE_SHUTDOWN, "")
@@ -197,7 +198,8 @@ class Session:
         self._now = now
         for timer in self._timers.pop_expired(now):
             if timer is Timer.IDLE_HOLD:
-                self._input(Input.AUTOMATIC_START_PASSIVE if self.passive else Input.AUTOMATIC_START)
+                listen = self.passive or self._listen_first
+                self._input(Input.AUTOMATIC_START_PASSIVE if listen else Input.AUTOMATIC_START)
             else:
                 self._input(_TIMER_INPUTS[timer])
         return self._take_events()
@@ -366,6 +368,12 @@ class Session:
                 sent=(sent.code, sent.subcode) if sent else None,
                 received=(received.code, received.subcode) if received else None,
             ))
+        collision = any(n is not None and n.code == ErrorCode.CEASE
+                        and n.subcode == CeaseSubcode.CONNECTION_COLLISION_RESOLUTION for n in (sent, received))
+        if collision and self.remote_open is not None:
+            # both sides lost a connection each: the lower identifier listens first next time,
+            # so the two do not collide again (RFC 4271 event 5, passive TCP establishment)
+            self._listen_first = not keeps_outgoing(self.policy.router_id, self.remote_open.bgp_id)
         stable = (was_established and self.established_at is not None
                   and self._now - self.established_at >= self.settings.stable_s)
         self._flaps = 0 if stable else self._flaps + 1
@@ -394,7 +402,7 @@ class Session:
         self._events.append(ConnectRequested())
 
     def _do_start_listen(self, _: Input) -> None:
-        self._start_connect_retry() if not self.passive else None
+        self._start_connect_retry()
 
     def _do_refuse_connection(self, _: Input) -> None:
         self._events.append(DisconnectRequested())
@@ -442,6 +450,7 @@ class Session:
     def _do_establish(self, _: Input) -> None:
         assert self.params is not None
         self._connect_failures = 0
+        self._listen_first = False
         self.established_at = self._now
         self.established_count += 1
         self.last_error = None

@@ -346,9 +346,12 @@ class Speaker:
             if driver is n.main:
                 self._start_connect(n)
         elif isinstance(event, OpenReceived):
-            self._resolve_collision(n, driver)
+            # events come in batches: skip those of a connection an earlier event already closed
+            if driver.session.connected and driver.session.state >= State.OPENCONFIRM:
+                self._resolve_collision(n, driver)
         elif isinstance(event, SessionEstablished):
-            self._established(n, driver, event)
+            if driver.session.state is State.ESTABLISHED:
+                self._established(n, driver, event)
         elif isinstance(event, SessionDown):
             if driver is n.up_driver:
                 n.up_driver = None
@@ -360,6 +363,11 @@ class Speaker:
             self._went_idle(n, driver)
 
     def _established(self, n: _Neighbor, driver: SessionDriver, event: SessionEstablished) -> None:
+        if n.up_driver is not None and n.up_driver is not driver and n.up_driver.session.state is State.ESTABLISHED:
+            # both connections of a collision got to Established: the one already up wins (RFC 4271 §6.8)
+            log.info("%s: second connection reached Established; keeping the first", n.peer)
+            driver.command(DumpCollision())
+            return
         protocol = driver.protocol
         local = protocol.sockname[0] if protocol else ""
         remote = protocol.peername[0] if protocol else ""

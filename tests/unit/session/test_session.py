@@ -358,3 +358,18 @@ def test_update_error_subcode_from_codec_is_sent(established: Pair) -> None:
     events = p.b.receive_data(frame(MsgType.UPDATE, body), p.now)
     down = [e for e in events if isinstance(e, SessionDown)]
     assert down and down[0].sent == (ErrorCode.UPDATE_MESSAGE, UpdateSubcode.INVALID_NETWORK_FIELD)
+
+
+@pytest.mark.parametrize("peer_id, listens_first", [("192.0.2.9", True), ("192.0.2.0", False)])
+def test_after_a_collision_the_lower_identifier_listens_first(peer_id: str, listens_first: bool) -> None:
+    s = make_session(replace(A_POLICY, router_id="192.0.2.5"))
+    s.send(Start(), 0)
+    s.send(ConnectionMade(), 0)
+    s.receive_data(encode_open(Open(65002, 9, peer_id)), 0)
+    s.receive_data(frame(MsgType.NOTIFICATION, bytes((ErrorCode.CEASE, CeaseSubcode.CONNECTION_COLLISION_RESOLUTION))), 0)
+    assert s.state is State.IDLE
+    events = s.handle_timer(s.next_deadline() or 0)
+    assert s.state is (State.ACTIVE if listens_first else State.CONNECT)
+    assert any(isinstance(e, ConnectRequested) for e in events) is not listens_first
+    if listens_first:  # it still connects out once ConnectRetry expires
+        assert any(isinstance(e, ConnectRequested) for e in s.handle_timer(s.next_deadline() or 0))
