@@ -17,7 +17,7 @@ import socket
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import cmp_to_key, lru_cache
-from typing import Callable, Final, Iterable, Sequence
+from typing import Any, Callable, Final, Iterable, Sequence
 
 from bgpcore.constants import AsPathSegmentType
 from bgpcore.route import Path, as_path_length
@@ -203,10 +203,41 @@ def compare_settled(a: Path, b: Path, options: DecisionOptions = DEFAULT_OPTIONS
     same way in every set they belong to, so the Loc-RIB can update the best path
     incrementally; a later step may depend on the others (MED groups), so it re-selects.
     """
-    order, reason = compare_paths(a, b, options)
-    if reason <= Reason.ORIGIN or options.always_compare_med:
-        return order
-    return 0
+    if options.always_compare_med:
+        return compare_paths(a, b, options)[0]
+    ka = _settling_key(a, options)
+    kb = _settling_key(b, options)
+    return -1 if ka < kb else (1 if ka > kb else 0)
+
+
+def _settling_key(path: Path, options: DecisionOptions) -> tuple[int, bool, int, int]:
+    """The steps before MED as a key: LOCAL_PREF, local origin, AS_PATH length, ORIGIN."""
+    attrs = path.attrs
+    local_pref = attrs.local_pref
+    origin = attrs.origin
+    return (-(options.default_local_pref if local_pref is None else local_pref), not path.source.local,
+            as_path_length(attrs.as_path), 2 if origin is None else origin)
+
+
+def decision_key(path: Path, options: DecisionOptions, with_med: bool) -> tuple[Any, ...]:
+    """The ``compare_*`` steps as one sort key (lower is better), MED included or not.
+
+    Within one neighboring AS (or with always-compare-med) ``compare_paths`` is exactly
+    the order of this key; between neighboring ASes it is the order of the key without
+    MED. ``select_best`` uses it to rank many paths without pairwise comparisons.
+    """
+    attrs = path.attrs
+    source = path.source
+    return (
+        *_settling_key(path, options),
+        _med(path, options) if with_med else 0,
+        not source.ebgp,
+        _router_id(path),
+        len(attrs.cluster_list),
+        source.address_key,
+        path.path_id,
+        source.peer_id,
+    )
 
 
 def _canonical(paths: Iterable[Path]) -> list[Path]:
@@ -231,15 +262,19 @@ def select_best(paths: Sequence[Path], options: DecisionOptions = DEFAULT_OPTION
         return paths[0]
     if not paths:
         raise ValueError("no paths to choose from")
-    ordered = _canonical(paths)
-    if options.always_compare_med or not options.deterministic_med:
-        return _pick(ordered, options)
+    if not options.deterministic_med and not options.always_compare_med:
+        return _pick(_canonical(paths), options)
+    if options.always_compare_med:
+        return min(paths, key=lambda p: decision_key(p, options, True))
     groups: dict[int, list[Path]] = {}
-    for path in ordered:
+    for path in paths:
         groups.setdefault(neighbor_as(path), []).append(path)
-    if len(groups) == 1:
-        return _pick(ordered, options)
-    return _pick(_canonical(_pick(group, options) for group in groups.values()), options)
+    # Within a group MED is comparable and between group winners it is skipped: both
+    # are total orders (keys), so the result does not depend on the order of ``paths``.
+    winners = [min(group, key=lambda p: decision_key(p, options, True)) for group in groups.values()]
+    if len(winners) == 1:
+        return winners[0]
+    return min(winners, key=lambda p: decision_key(p, options, False))
 
 
 def explain(best: Path, paths: Sequence[Path], options: DecisionOptions = DEFAULT_OPTIONS) -> Reason:

@@ -132,3 +132,14 @@ def test_loc_rib_incremental_best_equals_a_fresh_selection(first: list[Path], se
         best = select_best(paths, opts)
         assert loc.best(family, key) is best
         assert loc.multipath(family, key) == select_multipath(paths, best, opts)
+
+
+@given(path_lists(), options)
+def test_decision_key_orders_like_compare_paths(paths: list[Path], opts: DecisionOptions) -> None:
+    from bgpcore.rib.decision import decision_key, neighbor_as
+    for a in paths:
+        for b in paths:
+            order = _sign(compare_paths(a, b, opts)[0])
+            comparable = opts.always_compare_med or neighbor_as(a) == neighbor_as(b)
+            ka, kb = decision_key(a, opts, comparable), decision_key(b, opts, comparable)
+            assert order == ((ka > kb) - (ka < kb))
