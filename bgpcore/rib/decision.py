@@ -10,6 +10,9 @@ relation non-transitive. With ``deterministic_med`` (the default) paths are firs
 neighboring AS, each group's best is chosen, and the group winners are compared; without it
 paths are compared one after another in a canonical order (by neighbor address and path id).
 Either way the result does not depend on the order in which paths arrived.
+
+``decision_key`` folds the same steps into one sort key per path, which ``select_best``
+uses to rank many paths cheaply; a property test keeps it equal to ``compare_paths``.
 """
 from __future__ import annotations
 
