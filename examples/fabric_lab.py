@@ -318,14 +318,14 @@ class Fabric:
                          for i in node.uplinks)
         (d / "zebra.conf").write_text(f"hostname {node.name}\nno zebra nexthop kernel enable\n{ifaces}")
         announce = [node.loopback] + ([] if node in self.spines else [ANYCAST])
-        neighbors = "".join(f" neighbor {i} interface remote-as external\n" for i in node.uplinks)
-        ext = "".join(f"  neighbor {i} capability extended-nexthop\n" for i in node.uplinks)
+        neighbors = "".join(f" neighbor {i} interface remote-as external\n neighbor {i} capability extended-nexthop\n"
+                            for i in node.uplinks)
         networks = "".join(f"  network {p}\n" for p in announce)
         (d / "bgpd.conf").write_text(
             f"frr defaults datacenter\nhostname {node.name}\n"
             f"router bgp {node.asn}\n bgp router-id {node.loopback.split('/')[0]}\n no bgp ebgp-requires-policy\n"
             f" bgp bestpath as-path multipath-relax\n{neighbors}"
-            f" address-family ipv4 unicast\n{networks}{ext}  maximum-paths 8\n exit-address-family\n")
+            f" address-family ipv4 unicast\n{networks}  maximum-paths 8\n exit-address-family\n")
         for f in d.iterdir():
             os.chmod(f, 0o666)
         zebra = self.lab.spawn(node.ns, str(FRR / "zebra"), "-f", str(d / "zebra.conf"), "-i", str(d / "zebra.pid"),

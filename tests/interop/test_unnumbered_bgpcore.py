@@ -6,14 +6,13 @@ via that server's link-local address and the anycast /32 through both servers (E
 """
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 from typing import Any
 
 import pytest
 
-from test_unnumbered_frr import RouteWatch, _assert_link_local_only, _wait, fabric_lab
+from test_unnumbered_frr import RouteWatch, _assert_link_local_only, _diagnose, _link_local, _wait, fabric_lab
 
 CONVERGE_S = 40.0
 
@@ -29,11 +28,6 @@ def _hops(fabric: Any, node: Any, prefix: str) -> dict[str, str]:
     return out
 
 
-def _link_local(fabric: Any, node: Any, ifname: str) -> str:
-    info = json.loads(fabric.lab.exec(node.ns, "ip", "-j", "-6", "addr", "show", "dev", ifname, "scope", "link").stdout)
-    return str(info[0]["addr_info"][0]["local"])
-
-
 def _spine_routes_complete(fabric: Any) -> bool:
     for spine in fabric.spines:
         for index, server in enumerate(fabric.servers):
@@ -47,8 +41,11 @@ def _spine_routes_complete(fabric: Any) -> bool:
 def _build_and_wait_for_sessions(lab: Any) -> Any:
     fabric = fabric_lab.Fabric(lab, spines="bgpcore", servers="bgpcore")
     fabric.build()
-    _wait(lambda: all(n.established() == set(n.uplinks) for n in fabric.nodes), CONVERGE_S,
-          "a session on every link")
+    try:
+        _wait(lambda: all(n.established() == set(n.uplinks) for n in fabric.nodes), CONVERGE_S,
+              "a session on every link")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{_diagnose(fabric)}") from None
     return fabric
 
 
@@ -68,14 +65,10 @@ def test_bgpcore_peers_bgpcore_by_interface_one_session_each(lab: Any) -> None:
         assert len(status["sessions"]) == len(node.uplinks)
 
 
-COLLISION_BUG = ("two bgpcore speakers discovering each other connect at the same moment; when both connections "
-                 "reach Established before collision resolution, Speaker._established calls handler.peer_up a "
-                 "second time and SimpleRoutes.peer_up clears the routes already received (transport/speaker.py, "
-                 "transport/routes.py); and the speaker's route handler does not re-advertise received routes "
-                 "(bgpcore.rib not wired in), so bgpcore spines do not transit")
+NO_TRANSIT = ("the Speaker's route handler (transport/routes.py SimpleRoutes) does not re-advertise received routes "
+              "and bgpcore.rib is not wired into transport/speaker.py yet, so bgpcore spines do not transit")
 
 
-@pytest.mark.xfail(reason=COLLISION_BUG, strict=False)
 def test_bgpcore_spines_install_routes_with_ecmp_and_fail_over(lab: Any) -> None:
     fabric = _build_and_wait_for_sessions(lab)
     started = time.monotonic()
@@ -121,7 +114,7 @@ def test_bgpcore_spines_install_routes_with_ecmp_and_fail_over(lab: Any) -> None
     assert fabric.ping(s1, h1)
 
 
-@pytest.mark.xfail(reason=COLLISION_BUG, strict=False)
+@pytest.mark.xfail(reason=NO_TRANSIT, strict=False)
 def test_servers_reach_each_other_through_bgpcore_spines(lab: Any) -> None:
     fabric = fabric_lab.Fabric(lab, spines="bgpcore", servers="bgpcore")
     fabric.build()

@@ -50,6 +50,11 @@ def _wait(predicate: Callable[[], object], timeout_s: float, what: str) -> None:
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
+def _link_local(fabric: Any, node: Any, ifname: str) -> str:
+    info = json.loads(fabric.lab.exec(node.ns, "ip", "-j", "-6", "addr", "show", "dev", ifname, "scope", "link").stdout)
+    return str(info[0]["addr_info"][0]["local"])
+
+
 def _assert_link_local_only(fabric: Any) -> None:
     for node in fabric.nodes:
         links = json.loads(fabric.lab.exec(node.ns, "ip", "-j", "addr", "show").stdout)
@@ -94,6 +99,17 @@ def _set_link(fabric: Any, node: Any, ifname: str, state: str) -> float:
     return started
 
 
+def _diagnose(fabric: Any) -> str:
+    lines = []
+    for node in fabric.nodes:
+        lines.append(f"== {node.name} ({node.kind}) established on {sorted(node.established())}")
+        lines.append(fabric.lab.exec(node.ns, "ip", "route", check=False).stdout)
+        log = node.dir / ("bgpcore.log" if node.kind == "bgpcore" else "bgpd.log")
+        if log.exists():
+            lines += [l for l in log.read_text().splitlines() if "UpdateReceived" not in l][-25:]
+    return "\n".join(lines)
+
+
 def _flap_times(fabric: Any) -> dict[str, list[float]]:
     """Failover times on server h1: its own uplink down, then spine s1's link to h2 down."""
     h1, h2 = fabric.servers
@@ -102,22 +118,30 @@ def _flap_times(fabric: Any) -> dict[str, list[float]]:
     watch = RouteWatch(h1.ns)
     both = set(h1.uplinks)
     out: dict[str, list[float]] = {"own": [], "remote": [], "restore_own": [], "restore_remote": []}
+    stage = "start"
     try:
-        for _ in range(FLAPS):
+        for flap in range(FLAPS):
+            stage = f"flap {flap}: full ECMP before the flap"
             watch.wait(target, lambda d: d == both, CONVERGE_S)
+            stage = f"flap {flap}: own link down"
             t0 = _set_link(fabric, h1, "eth1", "down")
             watch.wait(target, lambda d: "eth1" not in d and bool(d))
             out["own"].append(time.monotonic() - t0)
+            stage = f"flap {flap}: own link back up"
             t0 = _set_link(fabric, h1, "eth1", "up")
             watch.wait(target, lambda d: d == both, CONVERGE_S)
             out["restore_own"].append(time.monotonic() - t0)
 
+            stage = f"flap {flap}: remote link down"
             t0 = _set_link(fabric, s1, "swp2", "down")
             watch.wait(target, lambda d: "eth1" not in d and bool(d))
             out["remote"].append(time.monotonic() - t0)
+            stage = f"flap {flap}: remote link back up"
             t0 = _set_link(fabric, s1, "swp2", "up")
             watch.wait(target, lambda d: d == both, CONVERGE_S)
             out["restore_remote"].append(time.monotonic() - t0)
+    except AssertionError as exc:
+        raise AssertionError(f"{fabric.servers[0].kind} servers, {stage}: {exc}\n{_diagnose(fabric)}") from None
     finally:
         watch.close()
     return out
@@ -153,6 +177,11 @@ def test_fabric_converges_with_link_local_only_and_ecmp(lab: Any) -> None:
             bgp = spine.vtysh(f"show bgp ipv4 unicast {server.loopback} json")
             peer = bgp["paths"][0]["peer"]
             assert peer["interface"] == port and peer["routerId"] == server.loopback.split("/")[0], peer
+            server_ll = _link_local(fabric, server, server.uplinks[fabric.spines.index(spine)])
+            assert server_ll in {h["ip"] for h in bgp["paths"][0]["nexthops"]}, bgp["paths"][0]["nexthops"]
+            caps = spine.vtysh(f"show bgp neighbors {port} json")[port]["neighborCapabilities"]
+            assert caps["extendedNexthop"] == "advertisedAndReceived", caps
+            assert "ipv4Unicast" in caps["extendedNexthopFamililesByPeer"], caps  # (sic: FRR's key)
 
     # anycast: the same /32 on both servers, reached from each spine through both
     for spine in fabric.spines:
