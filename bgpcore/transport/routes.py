@@ -49,6 +49,10 @@ class PeerInfo:
             if local is not None and local.version == 4:
                 return (str(local),)
             if family in self.params.send_ctx.extended_nexthop and local is not None:
+                if local.version == 6 and local.is_link_local:
+                    # RFC 8950 as FRR sends it on unnumbered links: global (or link-local again), link-local
+                    link_local = str(local).split("%", 1)[0]
+                    return (self.next_hop_ipv6 or link_local, link_local)
                 return (str(local),)
             return None
         if self.next_hop_ipv6:

@@ -178,7 +178,9 @@ def test_fabric_converges_with_link_local_only_and_ecmp(lab: Any) -> None:
             peer = bgp["paths"][0]["peer"]
             assert peer["interface"] == port and peer["routerId"] == server.loopback.split("/")[0], peer
             server_ll = _link_local(fabric, server, server.uplinks[fabric.spines.index(spine)])
-            assert server_ll in {h["ip"] for h in bgp["paths"][0]["nexthops"]}, bgp["paths"][0]["nexthops"]
+            # 32-octet RFC 8950 next hop, link-local twice as FRR itself sends it: FRR lists both halves
+            hops = {(h["ip"], h["scope"]) for h in bgp["paths"][0]["nexthops"]}
+            assert hops == {(server_ll, "global"), (server_ll, "link-local")}, bgp["paths"][0]["nexthops"]
             caps = spine.vtysh(f"show bgp neighbors {port} json")[port]["neighborCapabilities"]
             assert caps["extendedNexthop"] == "advertisedAndReceived", caps
             assert "ipv4Unicast" in caps["extendedNexthopFamililesByPeer"], caps  # (sic: FRR's key)
