@@ -439,8 +439,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         fabric.build()
         started = time.monotonic()
-        wait_until(fabric.converged, 60, "convergence")
-        print(f"converged in {time.monotonic() - started:.1f} s\n{fabric.show()}")
+        try:
+            wait_until(fabric.converged, 30, "convergence")
+            print(f"converged in {time.monotonic() - started:.1f} s")
+        except TimeoutError as exc:
+            print(f"{exc}; sessions up: " + ", ".join(f"{n.name} {sorted(n.established())}" for n in fabric.nodes))
+        print(fabric.show())
         h1, h2 = fabric.servers
         print(f"ping {h1.loopback} -> {h2.loopback}:", "ok" if fabric.ping(h1, h2, 3) else "FAILED")
         if args.keep:
