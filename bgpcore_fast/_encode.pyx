@@ -335,7 +335,7 @@ cdef inline uint8_t* _header(bytes message, Py_ssize_t length):
 
 
 cdef Py_ssize_t _put_keys(uint8_t* out, list keys, Py_ssize_t first, Py_ssize_t count):
-    cdef Py_ssize_t i, n, pos = 0
+    cdef Py_ssize_t n, pos = 0
     for i in range(first, first + count):
         key = keys[i]
         n = PyBytes_GET_SIZE(key)
@@ -366,7 +366,7 @@ cdef list _ipv4_updates(object attributes, object next_hop, list keys):
     cdef Buf attrs
     attrs.data = NULL
     attrs.size = attrs.cap = 0
-    cdef Py_ssize_t i, first = 0, count, size, length
+    cdef Py_ssize_t first = 0, count, size, length
     cdef list out = []
     cdef uint8_t* p
     try:

@@ -359,10 +359,11 @@ cdef object _mp_reach(const uint8_t* v, Py_ssize_t n):
     nlri = _prefixes_or_none(v + 5 + nh_len, n - 5 - nh_len, _addpath[afi][safi], 32 if afi == 1 else 128)
     if nlri is None:
         return None
-    reach = _alloc(MpReach, 4)
+    next_hop = _mp_next_hop(v + 4, nh_len)
+    reach = _alloc(MpReach, 4)  # nothing may allocate until it is filled
     _fill(reach, 0, afi)
     _fill(reach, 1, safi)
-    _fill(reach, 2, _mp_next_hop(v + 4, nh_len))
+    _fill(reach, 2, next_hop)
     _fill(reach, 3, nlri)
     return reach
 
