@@ -12,16 +12,23 @@ The seam (everything takes peer ids; nothing here touches sockets or clocks)::
     rib.peer_up(peer_id, changed_info)           # new export settings: the peer is resent all
     rib.peer_down(peer_id, graceful=True, now=t) # keep routes stale (RFC 4724 helper)
     rib.handle_timer(now); rib.next_deadline()   # stale-route timers
+    rib.originate(family, keys, attrs)           # our own prefixes (and withdraw_originated)
+    rib.best_paths(family); rib.adj_rib_in(...); rib.advertised(...)   # show commands
     rib.close()                                  # stop shard workers
+
+A new session of a peer is ``peer_down`` then ``peer_up``; ``peer_up`` on a peer that is up
+only changes its settings (its Adj-RIB-In is kept).
 
 ``receive`` raises ``MaxPrefixReached`` (a ``Cease``, carrying the changes it made) when a
 peer configured with ``MaxPrefixAction.RESTART`` exceeds its limit; the speaker sends it as
 the NOTIFICATION and then calls ``peer_down``. End-of-RIB markers in received UPDATEs are
 handled inside ``receive``.
 
-With ``shards > 1`` the Loc-RIB lives in worker processes: ``receive`` returns the changes
-that are already back and ``flush`` waits for the rest. The routes and the bytes sent are
-the same whatever the number of shards.
+With ``shards > 1`` (the default is one per CPU) the Loc-RIB lives in worker processes
+started with ``multiprocessing`` (``spawn``: scripts need an ``if __name__ == "__main__"``
+guard): ``receive`` returns the changes that are already back and ``flush`` waits for the
+rest. The Loc-RIB and what every peer ends up holding do not depend on the number of
+shards; only the packing of prefixes into UPDATEs does (each shard encodes its own).
 """
 from __future__ import annotations
 
