@@ -222,7 +222,11 @@ class Fib:
                     if old is not None:
                         refs[old] -= 1
                     refs[sig] += 1
-        self._converge(sock, touched, result)
+        try:
+            self._converge(sock, touched, result)
+        except kernel.BatchOverrun:
+            log.warning("netlink replies were lost; re-reading the kernel's routes")
+            return self.resync()
         return result
 
     def sync(self) -> ApplyResult:
@@ -230,10 +234,42 @@ class Fib:
         result = ApplyResult()
         sock = self._require()
         stale = [k for k in self._have if k not in self._want]
-        self._converge(sock, stale + list(self._pending), result)
+        try:
+            self._converge(sock, stale + list(self._pending), result)
+        except kernel.BatchOverrun:
+            return self.resync()
         self._delete_routes(self._other_metric)
         self._other_metric = []
         self._collect_objects()
+        return result
+
+    def resync(self) -> ApplyResult:
+        """Re-read our routes and nexthop objects from the kernel, then install, replace or
+        remove whatever differs from the wanted routes (after lost netlink replies, or changes
+        someone made behind our back)."""
+        sock = self._require()
+        for sig in self._have.values():
+            self._refs[sig] -= 1
+        self._have.clear()
+        self._other_metric = []
+        if self.nexthop_objects:
+            objects = self._objects
+            objects.present.clear()
+            for msg in dump_nexthop_objects(sock):
+                if msg.protocol == RTPROT_BGP:
+                    if msg.id not in objects.content:
+                        objects.adopt(msg.id, object_key(msg))
+                    elif objects.content[msg.id] == object_key(msg):
+                        objects.present.add(msg.id)  # else: changed behind our back, re-sent
+        self._read_kernel_routes()
+        result = ApplyResult()
+        self._failed.clear()
+        self._converge(sock, [*self._want, *(k for k in self._have if k not in self._want)], result)
+        self._delete_routes(self._other_metric)
+        self._other_metric = []
+        if self.nexthop_objects:
+            self._collect_objects()
+        result.failed = {**self.failed, **result.failed}
         return result
 
     def move_nexthop(self, old: NextHop, new: NextHop) -> int:
@@ -574,14 +610,8 @@ class Fib:
             if (msg.priority or 0) != self.metric:
                 self._other_metric.append((key, msg.priority or 0))
                 continue
-            sig: Signature
-            if msg.nh_id is not None:
-                sig = msg.nh_id
-                if msg.nh_id not in self._objects.content:
-                    self._other_metric.append((key, self.metric))  # someone else's object
-                    continue
-            else:
-                sig = hops_of(msg)
+            # an object id that is not ours never equals a wanted signature: replaced or removed
+            sig: Signature = msg.nh_id if msg.nh_id is not None else hops_of(msg)
             self._have[key] = sig
             self._refs[sig] += 1
 

@@ -154,10 +154,10 @@ class NetlinkSocket:
         self._last_seq = first + count - 1
         return first
 
-    def recv(self) -> memoryview:
-        """One datagram from the kernel (blocking sockets wait)."""
+    def recv(self, flags: int = 0) -> memoryview:
+        """One datagram from the kernel (blocking sockets wait unless ``flags`` has MSG_DONTWAIT)."""
         try:
-            n = self.sock.recv_into(self._buf)
+            n = self.sock.recv_into(self._buf, 0, flags)
         except OSError as exc:
             if exc.errno == errno_mod.ENOBUFS:
                 raise FibError(exc.errno, "ENOBUFS: netlink receive buffer overrun; kernel state must be re-read") from exc
@@ -256,6 +256,10 @@ class NetlinkSocket:
 
         Returns:
             the refusals, keyed by the sequence number of the message they concern.
+
+        Raises:
+            BatchOverrun: the receive buffer overflowed and some refusals were lost (the
+                batch is sized so that this does not happen with the buffer it got).
         """
         errors: dict[int, nl.ErrorMessage] = {}
         chunk: list[bytes] = []
@@ -273,17 +277,50 @@ class NetlinkSocket:
 
     def _send_chunk(self, chunk: list[bytes], errors: dict[int, nl.ErrorMessage]) -> None:
         fence = self.next_seq()
-        chunk.append(nl.encode_message(nl.MsgType.NOOP, nl.NLM_F_REQUEST | nl.NLM_F_ACK, fence, b""))
+        chunk.append(_fence(fence))
         self.sock.send(b"".join(chunk))
-        while True:
-            for msg_type, flags, msg_seq, body in nl.iter_messages(self.recv()):
-                if msg_type != nl.MsgType.ERROR:
-                    continue
-                if msg_seq == fence:
+        try:
+            while True:
+                if self._collect(self.recv(), fence, errors):
                     return
-                err = nl.ErrorMessage.decode(body, flags)
-                if err.errno:
-                    errors[msg_seq] = err
+        except FibError as exc:
+            if exc.errno != errno_mod.ENOBUFS:
+                raise
+        # Replies were dropped, maybe the fence's ACK too. The kernel drops everything for this
+        # socket until its queue is empty: drain it, then a second fence marks the end.
+        while True:
+            try:
+                self._collect(self.recv(socket.MSG_DONTWAIT), fence, errors)
+            except BlockingIOError:
+                break
+        fence = self.next_seq()
+        self.sock.send(_fence(fence))
+        while not self._collect(self.recv(), fence, errors):
+            pass
+        rcvbuf = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        self.batch_messages = max(1, min(self.batch_messages // 2, rcvbuf // (2 * _ERROR_COST)))
+        raise BatchOverrun(errno_mod.ENOBUFS, "ENOBUFS: refusals of a batch were lost; kernel state must be re-read")
+
+    @staticmethod
+    def _collect(data: memoryview, fence: int, errors: dict[int, nl.ErrorMessage]) -> bool:
+        """Record the refusals in ``data``; True once the fence's ACK is among them."""
+        for msg_type, flags, msg_seq, body in nl.iter_messages(data):
+            if msg_type != nl.MsgType.ERROR:
+                continue
+            if msg_seq == fence:
+                return True
+            err = nl.ErrorMessage.decode(body, flags)
+            if err.errno:
+                errors[msg_seq] = err
+        return False
+
+
+class BatchOverrun(FibError):
+    """The kernel dropped replies to a batch: which of its messages failed is unknown."""
+
+
+def _fence(seq: int) -> bytes:
+    return nl.encode_message(nl.MsgType.NOOP, nl.NLM_F_REQUEST | nl.NLM_F_ACK, seq, b"")
 
 
 # --- links, addresses, neighbours --------------------------------------------------------------

@@ -209,3 +209,36 @@ def test_refusals_in_a_large_batch_are_matched_to_their_own_routes(lab: Lab) -> 
     installed = set(hops_of(lab, a))
     assert len(installed) == len(routes) - len(refused) and not installed & {str(p) for p in refused}
     fib.stop()
+
+
+def test_lost_replies_are_recovered_by_reading_the_kernel_again(lab: Lab) -> None:
+    a, _b = _two_namespaces(lab)
+    fib = Fib(namespace=a, nexthop_objects=False)
+    fib.start()
+    sock = fib._sock
+    assert sock is not None
+    sock.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)  # room for a few dozen refusals
+    sock.batch_messages = 4096  # ... in batches sized for a much larger buffer
+    good, bad = (NextHop("192.0.2.2", ifname="vA"),), (NextHop(None, ifindex=9999),)
+    base = int(ipaddress.IPv4Address("10.0.0.0"))
+    routes = [FibRoute(ipaddress.IPv4Network((base + (i << 8), 24)), bad if i % 2 else good) for i in range(3000)]
+    result = fib.apply(routes)
+    assert sock.batch_messages < 4096  # learned from the overrun
+    refused = {r.prefix for r in routes if r.nexthops == bad}
+    assert set(result.failed) == refused and set(fib.failed) == refused
+    assert set(hops_of(lab, a)) == {str(r.prefix) for r in routes if r.nexthops == good}
+    fib.stop()
+    assert hops_of(lab, a) == {}
+
+
+def test_resync_repairs_routes_changed_behind_our_back(lab: Lab) -> None:
+    a, _b = _two_namespaces(lab)
+    fib = Fib(namespace=a, nexthop_objects=True)
+    fib.start([FibRoute(net(f"203.0.113.{i * 64}/26"), (NextHop("192.0.2.2", ifname="vA"),)) for i in range(4)])
+    lab.exec(a, "ip", "route", "del", "203.0.113.0/26", "proto", "bgp")
+    lab.exec(a, "ip", "route", "replace", "203.0.113.64/26", "via", "192.0.2.7", "dev", "vA", "proto", "bgp", "metric", "20")
+    lab.exec(a, "ip", "route", "add", "198.51.100.0/24", "via", "192.0.2.7", "proto", "bgp", "metric", "20")
+    result = fib.resync()
+    assert result.installed == 2 and result.removed == 1 and result.unchanged == 2
+    assert hops_of(lab, a) == {f"203.0.113.{i * 64}/26": {("192.0.2.2", "vA", 1)} for i in range(4)}
+    fib.stop()
