@@ -7,6 +7,8 @@ What the rest of bgpcore calls::
     fib.apply([FibRoute(net, (NextHop("192.0.2.2", ifname="eth1"),)), ...])  # install/replace
     fib.apply([FibRoute(net, ())])      # no next hops: remove
     fib.sync()                          # after convergence: remove stale routes, retry pending
+    fib.pending, fib.failed             # prefixes waiting for a link, prefixes the kernel refused
+    fib.resync()                        # re-read the kernel and repair any difference
     fib.stop()                          # remove our routes (kept when graceful restart is on)
 
 Calls are blocking batches: rtnetlink handles each request inside ``sendmsg``, so a batch of
@@ -114,7 +116,7 @@ class Fib:
                      else "169.254.0.1 onlink + permanent neighbour")
         self._read_nexthop_objects()
         self._read_kernel_routes()
-        log.info("FIB table %d: adopted %d routes of a previous run; nexthop objects %s",
+        log.info("FIB table %d: %d routes of ours already in the kernel; nexthop objects %s",
                  self.table, len(self._have), "on" if self.nexthop_objects else "off")
         if routes is None:
             return ApplyResult()

@@ -6,7 +6,8 @@ Built on the stdlib ``socket`` module only. What the rest of bgpcore calls:
   for its ACK; ``dump(msg)`` yields every reply of a dump; ``send_batch(msgs)`` packs many
   messages per ``sendmsg`` and returns the refusals keyed by sequence number. Refusals become
   :class:`bgpcore.errors.FibError` naming the errno and the kernel's extended-ack text
-  (``NETLINK_EXT_ACK`` is switched on).
+  (``NETLINK_EXT_ACK`` is switched on). A batch whose refusals overflowed the receive buffer
+  raises :class:`BatchOverrun` after draining, and later batches are made smaller.
 - :func:`list_links` -- every interface: ifindex, name, up/down, carrier, MAC.
 - :class:`LinkMonitor` -- subscribes to RTNLGRP_LINK (optionally also neighbour and address
   groups) and yields :class:`~bgpcore.fib.netlink.LinkMessage` events (``NeighbourMessage`` /
