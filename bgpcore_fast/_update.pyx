@@ -213,9 +213,13 @@ cdef object _prefixes_or_none(const uint8_t* p, Py_ssize_t n, bint addpath, int 
 def decode_prefixes(data, afi, bint addpath, max_bits=None):
     """nlri.decode_prefixes: NLRI field -> prefix keys; errors are raised by the pure function."""
     cdef bytes raw = data if type(data) is bytes else bytes(data)
-    cdef int limit = (32 if afi == 1 else 128) if max_bits is None else max_bits
-    if limit > 255:  # any length octet fits: no limit to check
-        limit = 255
+    cdef int limit
+    if max_bits is None:
+        limit = 32 if afi == 1 else 128
+    elif type(max_bits) is not int:
+        return _py_decode_prefixes(raw, afi, addpath, max_bits)
+    else:  # a length octet is at most 255; a negative limit refuses every prefix
+        limit = 255 if max_bits > 255 else -1 if max_bits < 0 else max_bits
     keys = _prefixes_or_none(<const uint8_t*>PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw), addpath, limit)
     if keys is None:
         return _py_decode_prefixes(raw, afi, addpath, max_bits)
@@ -241,11 +245,14 @@ cdef inline bint _header_ok(const uint8_t* h, Py_ssize_t length, int msg_type, P
     return False
 
 
-def split_messages(buf, Py_ssize_t max_len=4096):
+def split_messages(buf, max_len=4096):
     """framing.split_messages: whole messages at the start of ``buf`` as (type, body), and bytes used."""
     cdef const uint8_t* p
-    cdef Py_ssize_t end, pos = 0, length
+    cdef Py_ssize_t end, pos = 0, length, limit
     cdef int msg_type
+    if type(max_len) is not int or not 0 <= max_len <= 0xFFFF:
+        return _py_split_messages(buf, max_len)
+    limit = max_len
     if type(buf) is bytes:
         p = <const uint8_t*>PyBytes_AS_STRING(buf)
         end = PyBytes_GET_SIZE(buf)
@@ -258,7 +265,7 @@ def split_messages(buf, Py_ssize_t max_len=4096):
     while end - pos >= HEADER_LEN:
         length = (p[pos + 16] << 8) | p[pos + 17]
         msg_type = p[pos + 18]
-        if not _header_ok(p + pos, length, msg_type, max_len):
+        if not _header_ok(p + pos, length, msg_type, limit):
             _py_check_header(<bytes>p[pos:pos + 16], length, msg_type, max_len)  # raises the pure path's error
         if end - pos < length:
             break

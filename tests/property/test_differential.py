@@ -182,13 +182,13 @@ def test_framing_agrees_on_any_stream(case: tuple[list[bytes], CodecContext, lis
         pos = data.draw(st.integers(0, len(stream) - 1))
         stream[pos] ^= data.draw(st.integers(1, 255))
     stream = stream[:data.draw(st.integers(0, len(stream)))]
-    max_len = data.draw(st.sampled_from([4096, 65535, 100, 19]))
+    max_len = data.draw(st.sampled_from([4096, 65535, 100, 19, 0, 70000, 2**70]))
     for buf in (bytes(stream), stream):
         assert outcome(FAST.split_messages, buf, max_len) == outcome(PY.split_messages, buf, max_len)
 
 
 @SETTINGS
-@given(st.binary(max_size=120), st.sampled_from([1, 2]), st.booleans(), st.none() | st.integers(0, 300))
+@given(st.binary(max_size=120), st.sampled_from([1, 2]), st.booleans(), st.none() | st.integers(-2, 300) | st.sampled_from([2**70, -2**70, 32.5]))
 def test_prefix_fields_split_the_same(raw: bytes, afi: int, addpath: bool, max_bits: int | None) -> None:
     assert FAST is not None
     assert outcome(FAST.decode_prefixes, raw, afi, addpath, max_bits) == outcome(PY.decode_prefixes, raw, afi, addpath, max_bits)
