@@ -16,7 +16,7 @@ import random
 from collections import Counter
 from typing import Callable, Final
 
-from bgpcore.constants import CeaseSubcode, ErrorCode, FsmSubcode, MsgType, OpenSubcode, error_name
+from bgpcore.constants import MAX_MESSAGE_LEN, CeaseSubcode, ErrorCode, FsmSubcode, MsgType, OpenSubcode, error_name
 from bgpcore.errors import (
     Cease,
     ErrorAction,
@@ -52,13 +52,12 @@ from bgpcore.session.events import (
 from bgpcore.session.fsm import Action, Input, State, transition
 from bgpcore.session.negotiate import OpenPolicy, SessionParams, build_open, check_open, negotiate
 from bgpcore.session.timers import Timer, TimerSettings, Timers, backoff, jittered
-from bgpcore.wire.framing import MessageReader
+from bgpcore.wire import accel
 from bgpcore.wire.messages import KEEPALIVE
 from bgpcore.wire.notification import Notification, decode_notification, encode_notification, shutdown_data
 from bgpcore.wire.open import Open, decode_open, encode_open
 from bgpcore.wire.refresh import RouteRefresh, decode_refresh, encode_refresh
 from bgpcore.wire.types import Update
-from bgpcore.wire.update import decode_update
 
 log = logging.getLogger("bgpcore.session")
 
@@ -114,7 +113,8 @@ class Session:
         self.established_count = 0
         self._rng = rng or random.Random()
         self._timers = Timers()
-        self._reader = MessageReader()
+        self._inbuf = bytearray()
+        self._max_message_len = MAX_MESSAGE_LEN
         self._out = bytearray()
         self._events: list[Event] = []
         self._connected = False
@@ -145,8 +145,11 @@ class Session:
         self._now = now
         if not self._connected or not data:
             return self._take_events()
+        buf = self._inbuf
+        buf += data
         try:
-            messages = self._reader.feed(data)
+            messages, used = accel.split_messages(buf, self._max_message_len)
+            del buf[:used]
         except MessageHeaderError as err:
             messages = []
             self._fail(Input.BGP_HEADER_ERR, err)
@@ -263,7 +266,7 @@ class Session:
         ctx = self.params.recv_ctx
 
         def decode() -> None:
-            self._update = decode_update(body, ctx)
+            self._update = accel.decode_update(body, ctx)
         self._update = None
         self._guard(Input.UPDATE_MSG_ERR, decode)
         if self._update is not None:
@@ -359,7 +362,7 @@ class Session:
         if self._connected:
             self._events.append(DisconnectRequested())
         self._connected = False
-        self._reader = MessageReader()
+        self._reset_input()
         if was_open:
             self.last_error = reason
             log.warning("%s: session down in %s: %s", self.label, self.state.name, reason)
@@ -383,10 +386,14 @@ class Session:
             wait = backoff(self.settings.idle_hold_s, self._flaps, self.settings.idle_hold_max_s)
             self._timers.start(Timer.IDLE_HOLD, self._now, jittered(wait, self._rng))
 
+    def _reset_input(self) -> None:
+        self._inbuf = bytearray()
+        self._max_message_len = MAX_MESSAGE_LEN
+
     def _negotiate(self) -> None:
         assert self.remote_open is not None
         self.params = negotiate(self.local_open, self.remote_open, self.policy.local_as)
-        self._reader.max_message_len = self.params.recv_ctx.max_message_len
+        self._max_message_len = self.params.recv_ctx.max_message_len
         self._events.append(OpenReceived(open=self.remote_open))
         self._timers.stop(Timer.HOLD, Timer.KEEPALIVE)
         self._restart_hold()
@@ -411,6 +418,7 @@ class Session:
         if self._connected:
             self._events.append(DisconnectRequested())
             self._connected = False
+            self._reset_input()
         self._connect_failures += 1
         self._timers.stop(Timer.DELAY_OPEN, Timer.HOLD)
         self._start_connect_retry()
@@ -420,7 +428,7 @@ class Session:
         if self.state is State.OPENSENT:
             self._events.append(SessionDown(reason=self.last_error or "connection closed"))
         self._connected = False
-        self._reader = MessageReader()
+        self._reset_input()
         self._connect_failures += 1
         self._timers.stop(Timer.DELAY_OPEN, Timer.HOLD, Timer.KEEPALIVE)
         self._start_connect_retry()

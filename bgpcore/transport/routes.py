@@ -18,7 +18,8 @@ from bgpcore.constants import Afi, AsPathSegmentType, Origin
 from bgpcore.session.negotiate import SessionParams
 from bgpcore.wire.context import IPV4_UNICAST, Family
 from bgpcore.wire.types import PathAttributes, Update
-from bgpcore.wire.update import encode_end_of_rib, encode_updates, encode_withdrawals
+from bgpcore.wire import accel
+from bgpcore.wire.update import encode_end_of_rib
 
 log = logging.getLogger("bgpcore.routes")
 
@@ -214,7 +215,7 @@ class SimpleRoutes:
         if withdrawn:
             for key in withdrawn:
                 del pending[key]
-            messages += encode_withdrawals(family, withdrawn, params.send_ctx)
+            messages += accel.encode_withdrawals(family, withdrawn, params.send_ctx)
         groups: dict[tuple[PathAttributes, NextHop | None], list[bytes]] = {}
         for key, up in chunk:
             if up and key in local:
@@ -234,5 +235,5 @@ class SimpleRoutes:
             if hop is None:
                 log.warning("%s: no next hop for %d routes of %s; not sent", out.info.peer_id, len(keys), family)
                 continue
-            messages += encode_updates(export_attributes(attributes, params), family, hop, keys, params.send_ctx)
+            messages += accel.encode_updates(export_attributes(attributes, params), family, hop, keys, params.send_ctx)
         return messages

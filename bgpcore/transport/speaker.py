@@ -55,6 +55,7 @@ from bgpcore.transport.config import NeighborConfig, NeighborKey, SpeakerConfig,
 from bgpcore.transport.protocol import SessionDriver, SessionProtocol
 from bgpcore.transport.routes import NextHop, PeerId, PeerInfo, RouteHandler, SimpleRoutes
 from bgpcore.transport.sockopts import open_listener, set_md5, set_ttl_security, socket_family
+from bgpcore.wire import accel
 from bgpcore.wire.context import IPV4_UNICAST, IPV6_UNICAST, Family
 from bgpcore.wire.nlri import network_key
 from bgpcore.wire.types import PathAttributes
@@ -190,7 +191,8 @@ class Speaker:
                 self._set_listener_ttl()
             if r.template.password:
                 self._set_listener_md5(r.prefix.split("/")[0], r.template.password, int(r.prefix.split("/")[1]))
-        log.info("speaker AS %s id %s listening on %s", self.config.local_as, self.config.router_id, self.listening)
+        log.info("speaker AS %s id %s listening on %s; UPDATE codec: %s", self.config.local_as, self.config.router_id,
+                 self.listening, "bgpcore_fast (Cython)" if accel.ACCELERATED else "pure Python")
 
     async def stop(self, message: str = "") -> None:
         """Send Cease/Administrative Shutdown to every neighbor and close everything."""

@@ -148,7 +148,7 @@ def test_negotiation_per_direction() -> None:
     assert pa.send_ctx.addpath == {IPV4_UNICAST} and not pa.recv_ctx.addpath
     assert pb.recv_ctx.addpath == {IPV4_UNICAST} and not pb.send_ctx.addpath
     assert pa.recv_ctx.extended_nexthop == {IPV4_UNICAST} and not pb.send_ctx.extended_nexthop
-    assert p.a._reader.max_message_len == 65535
+    assert p.a._max_message_len == 65535
 
 
 def test_update_reaches_the_peer_with_its_attributes(established: Pair) -> None:
