@@ -321,6 +321,7 @@ class Fib:
         came_up: set[int] = set()
         went_down: set[int] = set()
         new_address: set[int] = set()
+        new_name = False
         events = self._monitor.read()
         if self._monitor.overrun:  # events were lost: compare against the links as they are now
             self._monitor.overrun = False
@@ -333,8 +334,9 @@ class Fib:
                 continue
             before = self._resolve_links().links.get(event.ifindex)
             was_up = before is not None and before.up and not before.deleted
-            if self._resolve_links().note_link(event):
-                self._resolved.clear()
+            if self._resolve_links().note_link(event) or (before is None and not event.deleted):
+                self._resolved.clear()  # an interface name now means another index
+                new_name = True
             is_up = event.up and not event.deleted
             if is_up and not was_up:
                 came_up.add(event.ifindex)
@@ -344,6 +346,8 @@ class Fib:
             self._link_down(went_down)
         if came_up - went_down:
             self._link_up(came_up - went_down)
+        if new_name and self._pending:
+            self._link_up(set(), restore_objects=False)  # routes naming that interface resolve anew
         if new_address - came_up:
             self._link_up(new_address - came_up, restore_objects=False)
         if self._pending and self._loop is not None and (came_up or new_address):

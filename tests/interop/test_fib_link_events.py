@@ -63,3 +63,23 @@ async def test_link_down_and_up_loses_no_route(lab: Lab, nexthop_objects: bool) 
     await _until(lambda: not fib.pending and hops_of(lab, a) == expected(wanted), "every route back")
     fib.stop()
     assert hops_of(lab, a) == {}
+
+
+@pytest.mark.parametrize("nexthop_objects", [False, True], ids=["plain", "nhobj"])
+async def test_routes_by_interface_name_return_when_the_interface_is_recreated(lab: Lab, nexthop_objects: bool) -> None:
+    a, b = lab.ns("a"), lab.ns("b")
+    lab.link(a, "vA", b, "vB")
+    lab.addr(a, "vA", "192.0.2.1/24")
+    hop = (NextHop("192.0.2.2", ifname="vA"),)
+    fib = Fib(namespace=a, nexthop_objects=nexthop_objects)
+    fib.start([FibRoute(net("203.0.113.0/24"), hop), FibRoute(net("198.51.100.0/24"), hop)])
+    fib.attach()
+    await asyncio.to_thread(lab.exec, a, "ip", "link", "del", "vA")
+    await _until(lambda: len(fib.pending) == 2, "routes to wait for vA")
+    assert hops_of(lab, a) == {}
+    await asyncio.to_thread(lab.link, a, "vA", b, "vB")  # a new interface index, same name
+    await asyncio.to_thread(lab.addr, a, "vA", "192.0.2.1/24")
+    expected = {"203.0.113.0/24": {("192.0.2.2", "vA", 1)}, "198.51.100.0/24": {("192.0.2.2", "vA", 1)}}
+    await _until(lambda: not fib.pending and hops_of(lab, a) == expected, "routes back on the new vA")
+    fib.stop()
+    assert hops_of(lab, a) == {}
