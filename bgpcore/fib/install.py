@@ -12,7 +12,8 @@ What the rest of bgpcore calls::
     fib.stop()                          # remove our routes (kept when graceful restart is on)
 
 Calls are blocking batches: rtnetlink handles each request inside ``sendmsg``, so a batch of
-thousands of routes returns in milliseconds and a full table in seconds. Link events arrive on
+thousands of routes returns in milliseconds and a full table in seconds (``apply_async``
+yields to the event loop between chunks for such tables). Link events arrive on
 a non-blocking socket; asyncio code calls ``fib.attach(loop)`` (``loop.add_reader``) and routes
 left pending because their device was down are installed when it comes back up.
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import errno as errno_mod
+import itertools
 import logging
 import socket
 from collections import Counter
@@ -230,6 +232,21 @@ class Fib:
             log.warning("netlink replies were lost; re-reading the kernel's routes")
             return self.resync()
         return result
+
+    async def apply_async(self, changes: Iterable[FibRoute], chunk: int = 8192) -> ApplyResult:
+        """:meth:`apply` in chunks of ``chunk`` routes, yielding to the event loop between them,
+        so that a full table does not hold up sessions' timers for seconds."""
+        total = ApplyResult()
+        routes = iter(changes)
+        while batch := list(itertools.islice(routes, chunk)):
+            part = self.apply(batch)
+            total.installed += part.installed
+            total.removed += part.removed
+            total.unchanged += part.unchanged
+            total.pending += part.pending
+            total.failed.update(part.failed)
+            await asyncio.sleep(0)
+        return total
 
     def sync(self) -> ApplyResult:
         """Remove stale routes of ours, retry pending ones and drop unused nexthop objects."""

@@ -36,3 +36,29 @@ def test_large_table_installs_and_deletes_completely(lab: Lab, count: int, width
     fib.stop()
     assert count_routes(lab, a) == 0
     assert not [n for n in kernel_nexthops(lab, a).values() if n.get("protocol") == "bgp"]
+
+
+async def test_apply_async_lets_the_event_loop_run_during_a_large_install(lab: Lab) -> None:
+    import asyncio
+
+    a, b = lab.ns("a"), lab.ns("b")
+    lab.link(a, "vA", b, "vB")
+    lab.addr(a, "vA", "192.0.2.1/24")
+    hops = (NextHop("192.0.2.2", ifname="vA"),)
+    routes = [FibRoute(ipaddress.IPv4Network((BASE + (i << 8), 24)), hops) for i in range(40_000)]
+    fib = Fib(namespace=a)
+    fib.start()
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    result = await fib.apply_async(routes, chunk=4000)
+    task.cancel()
+    assert result.installed == 40_000 and count_routes(lab, a) == 40_000
+    assert ticks >= 10  # the loop ran between the ten chunks
+    fib.stop()
