@@ -10,6 +10,7 @@ from typing import Any, Awaitable, Callable
 import pytest
 
 from bgpcore.constants import CeaseSubcode, ErrorCode, MsgType
+from bgpcore.errors import UsageError
 from bgpcore.session.events import NotificationReceived, SessionDown, SessionEstablished
 from bgpcore.session.timers import TimerSettings
 from bgpcore.transport.config import ListenRange, NeighborConfig, SpeakerConfig
@@ -302,3 +303,10 @@ async def test_peer_that_stops_reading_does_not_grow_memory() -> None:
     finally:
         peer.close()
         await s.stop()
+
+
+@pytest.mark.parametrize("prefix", ["198.51.100.1/24", "198.51.100.0/33", "2001:db8::/129", "not-a-prefix", "10.0.0.0/x"])
+async def test_announce_refuses_what_is_not_a_prefix(prefix: str) -> None:
+    s = Speaker(SpeakerConfig(local_as=65001, router_id="127.0.0.1", listen=()))
+    with pytest.raises(UsageError):
+        s.announce(prefix)
