@@ -20,7 +20,7 @@ import socket
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import cmp_to_key, lru_cache
-from typing import Any, Callable, Final, Iterable, Sequence
+from typing import Any, Callable, Final, Iterable, NamedTuple, Sequence
 
 from bgpcore.constants import AsPathSegmentType
 from bgpcore.route import Path, as_path_length
@@ -267,17 +267,44 @@ def select_best(paths: Sequence[Path], options: DecisionOptions = DEFAULT_OPTION
         raise ValueError("no paths to choose from")
     if not options.deterministic_med and not options.always_compare_med:
         return _pick(_canonical(paths), options)
+    return select_ranked([rank(p, options) for p in paths], options)
+
+
+class Ranked(NamedTuple):
+    """A path with its decision keys, computed once and reused while the path lives."""
+
+    path: Path
+    neighbor_as: int
+    settling: tuple[int, bool, int, int]
+    key: tuple[Any, ...]
+    key_without_med: tuple[Any, ...]
+
+
+def rank(path: Path, options: DecisionOptions) -> Ranked:
+    return Ranked(path, neighbor_as(path), _settling_key(path, options), decision_key(path, options, True),
+                  decision_key(path, options, False))
+
+
+def select_ranked(ranked: Sequence[Ranked], options: DecisionOptions) -> Path:
+    """``select_best`` over ranked paths (deterministic-med or always-compare-med)."""
     if options.always_compare_med:
-        return min(paths, key=lambda p: decision_key(p, options, True))
-    groups: dict[int, list[Path]] = {}
-    for path in paths:
-        groups.setdefault(neighbor_as(path), []).append(path)
+        return min(ranked, key=_by_key).path
+    groups: dict[int, list[Ranked]] = {}
+    for entry in ranked:
+        groups.setdefault(entry.neighbor_as, []).append(entry)
     # Within a group MED is comparable and between group winners it is skipped: both
     # are total orders (keys), so the result does not depend on the order of ``paths``.
-    winners = [min(group, key=lambda p: decision_key(p, options, True)) for group in groups.values()]
-    if len(winners) == 1:
-        return winners[0]
-    return min(winners, key=lambda p: decision_key(p, options, False))
+    if len(groups) == 1:
+        return min(ranked, key=_by_key).path
+    return min((min(group, key=_by_key) for group in groups.values()), key=_by_key_without_med).path
+
+
+def _by_key(entry: Ranked) -> tuple[Any, ...]:
+    return entry.key
+
+
+def _by_key_without_med(entry: Ranked) -> tuple[Any, ...]:
+    return entry.key_without_med
 
 
 def explain(best: Path, paths: Sequence[Path], options: DecisionOptions = DEFAULT_OPTIONS) -> Reason:

@@ -9,10 +9,10 @@ prefixes announced together costs one change, not one per prefix.
 """
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Final, Iterator
 
-from bgpcore.rib.decision import (DEFAULT_OPTIONS, DecisionOptions, compare_settled, rank_paths, select_best,
-                                  select_multipath)
+from bgpcore.rib.decision import (DEFAULT_OPTIONS, DecisionOptions, Ranked, compare_settled, rank, rank_paths,
+                                  select_best, select_multipath, select_ranked)
 from bgpcore.route import BestChange, Path, PeerId
 from bgpcore.wire.context import Family
 
@@ -29,6 +29,7 @@ class Destination:
 
 
 Entry = Path | Destination
+_RANK_CACHE_LIMIT: Final = 1 << 20
 
 
 class _Changes:
@@ -59,6 +60,8 @@ class LocRib:
     def __init__(self, options: DecisionOptions = DEFAULT_OPTIONS) -> None:
         self.options = options
         self.tables: dict[Family, dict[bytes, Entry]] = {}
+        self._keyed = options.deterministic_med or options.always_compare_med
+        self._ranks: dict[int, Ranked] = {}
 
     def _decide(self, dest: Destination, added: Path | None = None, removed: Path | None = None) -> bool:
         """Re-select; returns whether best or multipath changed.
@@ -69,22 +72,41 @@ class LocRib:
         old = dest.best
         options = self.options
         if old is not None and options.maximum_paths <= 1 and removed is not old and (
-                removed is None or compare_settled(old, removed, options) < 0):
+                removed is None or self._settled(old, removed) < 0):
             if added is None:
                 return False
-            order = compare_settled(added, old, options)
+            order = self._settled(added, old)
             if order > 0:
                 return False
             if order < 0:
                 dest.best = added
                 dest.multipath = (added,)
                 return True
-        best = select_best(dest.paths, self.options)
-        multipath = select_multipath(dest.paths, best, self.options) if self.options.maximum_paths > 1 else (best,)
+        if self._keyed:
+            best = select_ranked([self._rank(p) for p in dest.paths], options)
+        else:
+            best = select_best(dest.paths, options)
+        multipath = select_multipath(dest.paths, best, options) if options.maximum_paths > 1 else (best,)
         changed = best is not dest.best or multipath != dest.multipath
         dest.best = best
         dest.multipath = multipath
         return changed
+
+    def _rank(self, path: Path) -> Ranked:
+        """Decision keys of a path, cached per path object (paths are shared per attribute set)."""
+        entry = self._ranks.get(id(path))
+        if entry is None or entry.path is not path:
+            if len(self._ranks) > _RANK_CACHE_LIMIT:
+                self._ranks.clear()
+            entry = self._ranks[id(path)] = rank(path, self.options)
+        return entry
+
+    def _settled(self, a: Path, b: Path) -> int:
+        if not self._keyed or self.options.always_compare_med:
+            return compare_settled(a, b, self.options)
+        ka = self._rank(a).settling
+        kb = self._rank(b).settling
+        return -1 if ka < kb else (1 if ka > kb else 0)
 
     def update(self, family: Family, path: Path, keys: list[bytes]) -> list[BestChange]:
         """Add ``path`` to each prefix in ``keys``, replacing the path from the same peer and path id."""
