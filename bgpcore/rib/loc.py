@@ -29,7 +29,7 @@ class Destination:
 
 
 Entry = Path | Destination
-_RANK_CACHE_LIMIT: Final = 1 << 20
+_RANK_CACHE_LIMIT: Final = 1 << 17
 
 
 class _Changes:
