@@ -199,6 +199,12 @@ class UpdateGroups:
                 messages, done = self.output.generate_member(group.id, peer_id, budget_bytes - size)
                 out.extend(messages)
                 size += sum(map(len, messages))
+                if done and not group.drained:
+                    # The group has changes it has not encoded yet: encode them now, while
+                    # this member is still detached, so they join its private work; the
+                    # member may only rejoin where the group's state and its own agree.
+                    self._generate(group)
+                    continue
                 if done:
                     self.output.attach_member(group.id, peer_id)
                     member.catching_up = False

@@ -252,3 +252,18 @@ def test_budget_is_honoured_inside_a_shared_round() -> None:
         assert len(batch) == 1
         trickle.extend(batch)
     assert trickle == whole
+
+
+def test_member_catching_up_does_not_keep_a_route_the_group_never_sent() -> None:
+    rib = rib_with_clients(2)
+    two, three = Receiver(), Receiver()
+    rib.receive(1, Update([], attrs(1), prefixes(0, 4)))
+    drain(rib, 2, two)
+    rib.receive(1, Update([], attrs(2), prefixes(100, 1)))  # pending in the group, not sent yet
+    rib.peer_up(3, client(3))
+    three.feed(rib.next_messages(3, 1))  # the catch-up round only
+    assert len(three.table) == 5
+    rib.receive(1, Update(prefixes(100, 1), None, []))
+    drain(rib, 2, two)
+    drain(rib, 3, three)
+    assert three.table == two.table and len(two.table) == 4
