@@ -110,3 +110,17 @@ def protocol_error(code: int, subcode: int, data: bytes = b"", reason: str = "")
         err.CODE = code  # type: ignore[misc]
         return err
     return cls(subcode, data, reason)
+
+
+class Malformed(Exception):
+    """Inside the codec: one attribute is malformed; ``action`` overrides its RFC 7606 outcome.
+
+    Never leaves the codec: the attribute table turns it into an ``ErrorAction`` or, for a
+    session reset, an ``UpdateMessageError``.
+    """
+
+    def __init__(self, reason: str, action: ErrorAction | None = None, subcode: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.action = action
+        self.subcode = subcode

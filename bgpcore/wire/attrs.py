@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, Final, NamedTuple
 
 from bgpcore.constants import AS_TRANS, AttrCode, AttrFlag, AsPathSegmentType, UpdateSubcode
-from bgpcore.errors import ErrorAction, UpdateMessageError, UsageError
+from bgpcore.errors import ErrorAction, Malformed, UpdateMessageError, UsageError
 from bgpcore.wire.context import CodecContext
+from bgpcore.wire.mp import decode_mp_reach, decode_mp_unreach
 from bgpcore.wire.types import MpReach, MpUnreach, PathAttributes
 
 _inet_ntoa = socket.inet_ntoa
@@ -40,16 +41,6 @@ RESET: Final = ErrorAction.SESSION_RESET
 F_ORIGIN, F_AS_PATH, F_NEXT_HOP, F_MED, F_LOCAL_PREF, F_ATOMIC, F_AGGREGATOR, F_COMMUNITIES, \
     F_ORIGINATOR, F_CLUSTER, F_EXT_COMMUNITIES, F_LARGE, F_UNKNOWN = range(13)
 _EMPTY_FIELDS: Final = list(PathAttributes())
-
-
-class Malformed(Exception):
-    """One attribute is malformed; ``action`` is its RFC 7606 outcome."""
-
-    def __init__(self, reason: str, action: ErrorAction | None = None, subcode: int | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.action = action
-        self.subcode = subcode
 
 
 @dataclass(frozen=True, slots=True)
@@ -452,5 +443,3 @@ def encode_attribute_parts(attrs: PathAttributes, ctx: CodecContext, *, with_nex
         out.append(encode_attribute((flags | AttrFlag.PARTIAL) if flags & 0x40 else flags, code, value))
     return head, b"".join(out)
 
-
-from bgpcore.wire.mp import decode_mp_reach, decode_mp_unreach  # noqa: E402  (mp.py needs Malformed from here)

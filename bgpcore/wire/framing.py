@@ -54,10 +54,13 @@ class MessageReader:
     ``max_message_len`` may be raised to 65535 after extended messages are negotiated.
     """
 
-    __slots__ = ("_buf", "max_message_len")
+    __slots__ = ("_buf", "_split", "max_message_len")
 
     def __init__(self, max_message_len: int = MAX_MESSAGE_LEN) -> None:
+        from bgpcore.wire import accel  # accel imports this module; the fast splitter when built
+
         self._buf = bytearray()
+        self._split = accel.split_messages
         self.max_message_len = max_message_len
 
     @property
@@ -73,7 +76,7 @@ class MessageReader:
         """
         buf = self._buf
         buf += data
-        messages, used = split_messages(buf, self.max_message_len)
+        messages, used = self._split(buf, self.max_message_len)
         if used:
             del buf[:used]
         return messages

@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from bgpcore.constants import Afi, Safi
-from bgpcore.errors import UsageError
-from bgpcore.wire.attrs import Malformed
+from bgpcore.errors import Malformed, UsageError
 from bgpcore.wire.context import CodecContext
 from bgpcore.wire.nlri import NlriError, decode_prefixes
 from bgpcore.wire.types import MpReach, MpUnreach
@@ -81,17 +80,16 @@ def encode_next_hop(next_hop: tuple[str, ...], family: tuple[int, int], ctx: Cod
     """Next-hop octets for ``family``; an IPv6 next hop on IPv4 NLRI needs RFC 8950 negotiated."""
     if not next_hop:
         raise UsageError("a next hop is required to announce routes")
+    rd = b"\0" * _RD_LEN if FAMILIES.get(family, FAMILIES[(1, 1)]).route_distinguisher else b""
     if ":" in next_hop[0]:
         if family[0] == Afi.IPV4 and family not in ctx.extended_nexthop:
             raise UsageError(f"IPv6 next hop {next_hop[0]} for {family} needs the extended next hop capability")
-        raw = b"".join(_pton(_V6, a) for a in next_hop[:2])
-    else:
-        if len(next_hop) != 1:
-            raise UsageError(f"an IPv4 next hop is one address, got {next_hop}")
-        raw = _pton(_V4, next_hop[0])
-    if FAMILIES.get(family, FAMILIES[(1, 1)]).route_distinguisher:
-        raw = b"\0" * _RD_LEN + raw
-    return raw
+        if len(next_hop) > 2:
+            raise UsageError(f"an IPv6 next hop is one or two addresses, got {next_hop}")
+        return b"".join(rd + _pton(_V6, a) for a in next_hop)
+    if len(next_hop) != 1:
+        raise UsageError(f"an IPv4 next hop is one address, got {next_hop}")
+    return rd + _pton(_V4, next_hop[0])
 
 
 def decode_mp_reach(value: bytes, ctx: CodecContext, rib_entry: bool = False) -> MpReach:
