@@ -13,7 +13,7 @@ from bgpcore.wire.nlri import key_to_network, network_key
 from bgpcore.wire.types import MpReach, MpUnreach, PathAttributes, Update
 from bgpcore.wire.update import decode_update, encode_end_of_rib, encode_update, encode_updates, encode_withdrawals
 
-from strategies import global6, ipv4, link_local6, path_attributes, prefix_keys
+from wire_strategies import global6, ipv4, link_local6, path_attributes, prefix_keys
 
 contexts = st.builds(
     CodecContext,
