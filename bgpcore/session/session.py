@@ -273,10 +273,7 @@ class Session:
             self._input(Input.UPDATE_MSG)
 
     def _receive_notification(self, body: bytes) -> None:
-        try:
-            note = decode_notification(body)
-        except ProtocolError:
-            note = Notification(0, 0, bytes(body))
+        note = decode_notification(body)  # framing already refused one without code and subcode
         self._notification = note
         version_error = (note.code == ErrorCode.OPEN_MESSAGE and note.subcode == OpenSubcode.UNSUPPORTED_VERSION_NUMBER)
         self._input(Input.NOTIF_MSG_VER_ERR if version_error else Input.NOTIF_MSG)
