@@ -49,7 +49,7 @@ from bgpcore.session.events import (
     Stop,
     UpdateReceived,
 )
-from bgpcore.session.fsm import Action, Input, State, transition
+from bgpcore.session.fsm import Input, State, transition
 from bgpcore.session.negotiate import OpenPolicy, SessionParams, build_open, check_open, negotiate
 from bgpcore.session.timers import Timer, TimerSettings, Timers, backoff, jittered
 from bgpcore.wire import accel

@@ -3,12 +3,8 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
-from typing import Iterator
-
-import pytest
 
 from bgpcore.session.events import ConnectionMade, Event, Start
-from bgpcore.session.fsm import State
 from bgpcore.session.negotiate import OpenPolicy
 from bgpcore.session.session import Session
 from bgpcore.session.timers import TimerSettings

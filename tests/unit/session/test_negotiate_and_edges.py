@@ -11,7 +11,7 @@ from bgpcore.session.events import (
     Command, ConnectionMade, ConnectRequested, DisconnectRequested, RequestRefresh, SessionDown, Start,
 )
 from bgpcore.session.fsm import State
-from bgpcore.session.negotiate import OpenPolicy, build_open, capability_code, negotiate
+from bgpcore.session.negotiate import build_open, capability_code, negotiate
 from bgpcore.session.timers import TimerSettings, Timer, Timers
 from bgpcore.wire.capabilities import (
     EnhancedRouteRefresh, FourOctetAs, Fqdn, GracefulRestart, RouteRefresh, UnknownCapability,

@@ -5,7 +5,7 @@ import asyncio
 import socket
 import struct
 import time
-from typing import Any, Awaitable, Callable
+from typing import Any, Callable
 
 import pytest
 
