@@ -37,11 +37,15 @@ class ConfigError(UsageError):
 
 
 class FibError(BgpError):
-    """The kernel refused a route; the session that produced it is untouched."""
+    """The kernel refused a route; the session that produced it is untouched.
 
-    def __init__(self, errno: int, message: str) -> None:
+    ``extack`` is the kernel's own explanation (netlink extended ACK), when it gave one.
+    """
+
+    def __init__(self, errno: int, message: str, extack: str = "") -> None:
         super().__init__(message)
         self.errno = errno
+        self.extack = extack
 
 
 class ProtocolError(BgpError):

@@ -54,9 +54,7 @@ def fib_error(err: nl.ErrorMessage, what: str = "") -> FibError:
         text += f": {err.extack}"
     if what:
         text = f"{what}: {text}"
-    exc = FibError(err.errno, text)
-    exc.extack = err.extack  # type: ignore[attr-defined]
-    return exc
+    return FibError(err.errno, text, err.extack)
 
 
 @contextlib.contextmanager
