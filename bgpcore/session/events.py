@@ -131,7 +131,7 @@ class Reset(Command):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SendUpdates(Command):
-    """Send encoded UPDATE messages (header included) on an Established session."""
+    """Send encoded UPDATEs (and BoRR/EoRR ROUTE-REFRESH markers), headers included, on an Established session."""
 
     messages: tuple[bytes, ...] = field(default_factory=tuple)
 

@@ -303,7 +303,7 @@ class Session:
             raise UsageError(f"{self.label}: cannot send UPDATEs in state {self.state.name}")
         for message in messages:
             self._out += message
-        self.messages_out[MsgType.UPDATE] += len(messages)
+            self.messages_out[MsgType(message[18])] += 1
         self._restart_keepalive()
 
     def _request_refresh(self, afi: int, safi: int) -> None:

@@ -14,11 +14,12 @@ from itertools import islice
 from dataclasses import dataclass
 from typing import Protocol
 
-from bgpcore.constants import Afi, AsPathSegmentType, Origin
+from bgpcore.constants import Afi, AsPathSegmentType, Origin, RefreshSubtype
 from bgpcore.session.negotiate import SessionParams
 from bgpcore.wire.context import IPV4_UNICAST, Family
 from bgpcore.wire.types import PathAttributes, Update
 from bgpcore.wire import accel
+from bgpcore.wire.refresh import RouteRefresh, encode_refresh
 from bgpcore.wire.update import encode_end_of_rib
 
 log = logging.getLogger("bgpcore.routes")
@@ -79,7 +80,8 @@ class RouteHandler(Protocol):
         """Advertise every route of ``family`` to ``peer`` again (ROUTE-REFRESH, soft reset out)."""
 
     def pull(self, peer: PeerId, max_messages: int) -> list[bytes]:
-        """Up to about ``max_messages`` encoded UPDATEs for ``peer``; [] when nothing is pending."""
+        """Up to about ``max_messages`` encoded messages for ``peer`` (UPDATEs, and the BoRR/EoRR
+        ROUTE-REFRESH markers around a re-advertisement); [] when nothing is pending."""
         ...
 
     def announce(self, family: Family, key: bytes, attributes: PathAttributes, next_hop: NextHop | None) -> list[PeerId]:
@@ -105,12 +107,14 @@ def export_attributes(attributes: PathAttributes, params: SessionParams) -> Path
 
 
 class _PeerOut:
-    __slots__ = ("info", "pending", "end_of_rib")
+    __slots__ = ("info", "pending", "end_of_rib", "refreshing")
 
     def __init__(self, info: PeerInfo) -> None:
         self.info = info
         self.pending: dict[Family, dict[bytes, bool]] = {f: {} for f in info.params.families}
         self.end_of_rib: list[Family] = list(info.params.families)
+        self.refreshing: dict[Family, bool] = {}
+        """Families being re-advertised with Enhanced Route Refresh: BoRR sent yet?"""
 
 
 class SimpleRoutes:
@@ -172,6 +176,8 @@ class SimpleRoutes:
         out = self._out.get(peer)
         if out is not None and family in out.pending:
             out.pending[family].update(dict.fromkeys(self.local.get(family, ()), True))
+            if out.info.params.enhanced_route_refresh:
+                out.refreshing[family] = False  # RFC 7313 §4: BoRR, the routes, then EoRR
 
     def announce(self, family: Family, key: bytes, attributes: PathAttributes, next_hop: NextHop | None) -> list[PeerId]:
         self.local.setdefault(family, {})[key] = (attributes, next_hop)
@@ -197,10 +203,15 @@ class SimpleRoutes:
         params = out.info.params
         messages: list[bytes] = []
         for family, pending in out.pending.items():
+            if out.refreshing.get(family) is False:
+                messages.append(encode_refresh(RouteRefresh(family[0], family[1], RefreshSubtype.BORR)))
+                out.refreshing[family] = True
             while pending and len(messages) < max_messages:
                 messages += self._encode_some(out, family, pending, max_messages - len(messages))
             if pending:
                 return messages
+            if out.refreshing.pop(family, None):
+                messages.append(encode_refresh(RouteRefresh(family[0], family[1], RefreshSubtype.EORR)))
         while out.end_of_rib and len(messages) < max_messages:
             messages.append(encode_end_of_rib(out.end_of_rib.pop(0), params.send_ctx))
         return messages

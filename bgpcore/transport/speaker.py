@@ -29,7 +29,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bgpcore.constants import CeaseSubcode, MsgType
+from bgpcore.constants import CeaseSubcode, MsgType, RefreshSubtype
 from bgpcore.errors import UsageError
 from bgpcore.session.events import (
     ConnectionFailed,
@@ -359,8 +359,9 @@ class Speaker:
                 n.up_driver = None
                 self.handler.peer_down(n.peer)
         elif isinstance(event, RouteRefreshReceived):
-            self.handler.resend(n.peer, (event.afi, event.safi))
-            self._pump(n)
+            if event.subtype == RefreshSubtype.NORMAL:  # BoRR/EoRR only bracket the peer's own resend
+                self.handler.resend(n.peer, (event.afi, event.safi))
+                self._pump(n)
         elif isinstance(event, StateChanged) and event.new is State.IDLE:
             self._went_idle(n, driver)
 

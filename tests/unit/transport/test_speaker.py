@@ -144,7 +144,11 @@ async def test_soft_reset_in_and_out() -> None:
         before = a.neighbor("127.0.0.2").messages_out["UPDATE"]
         b.reset_neighbor("127.0.0.1", soft_in=True)
         await until(lambda: a.neighbor("127.0.0.2").messages_out["UPDATE"] > before, what="re-advertisement")
-        assert a.neighbor("127.0.0.2").messages_in["ROUTE_REFRESH"] >= 1
+        # Enhanced Route Refresh (RFC 7313): the resend comes between BoRR and EoRR, and the
+        # markers are not taken as requests (one request and two markers per family)
+        await until(lambda: b.neighbor("127.0.0.1").messages_in.get("ROUTE_REFRESH") == 4, what="BoRR and EoRR")
+        assert a.neighbor("127.0.0.2").messages_in["ROUTE_REFRESH"] == 2
+        assert a.neighbor("127.0.0.2").messages_out["ROUTE_REFRESH"] == 4
         before = a.neighbor("127.0.0.2").messages_out["UPDATE"]
         a.reset_neighbor("127.0.0.2", soft_out=True)
         await until(lambda: a.neighbor("127.0.0.2").messages_out["UPDATE"] > before, what="soft out")
