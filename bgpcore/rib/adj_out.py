@@ -112,6 +112,7 @@ class AdjRibOut:
         self.members: dict[int, dict[Family, dict[bytes, None]]] = {}
         self._cache: dict[Family, dict[int, tuple[Path, OutRoute | None]]] = {f: {} for f in spec.families}
         self._laggards: set[int] = set()
+        self._sent: dict[int, dict[Family, set[bytes]]] = {}
         self._ids_used: dict[Family, set[int]] = {f: set() for f in spec.families}
         self._per_prefix = spec.export_policy is not None and not prefix_independent(spec.export_policy)
 
@@ -126,9 +127,20 @@ class AdjRibOut:
     def pending(self) -> bool:
         return any(self.dirty.values())
 
-    def add_member(self, member: int, loc: LocRib) -> None:
-        """A member that starts with a private copy of the whole table to send."""
-        self.members[member] = {f: dict.fromkeys(loc.keys(f)) for f in self.spec.families}
+    def add_member(self, member: int, loc: LocRib, fresh: bool = True) -> None:
+        """A member gets the whole table as private work (added to any it already has).
+
+        ``fresh``: it holds nothing yet (a new session); otherwise (route refresh) it may
+        hold any ADD-PATH id, as a member that lagged.
+        """
+        private = self.members.setdefault(member, {f: {} for f in self.spec.families})
+        for family in self.spec.families:
+            private.setdefault(family, {}).update(dict.fromkeys(loc.keys(family)))
+        if fresh:
+            self._laggards.discard(member)
+            self._sent[member] = {f: set() for f in self.spec.families}
+        else:
+            self._laggards.add(member)
 
     def detach_member(self, member: int, keys: dict[Family, list[bytes]]) -> None:
         """A member fell behind: ``keys`` (what it has not read yet) become its private work.
@@ -140,9 +152,11 @@ class AdjRibOut:
         for family, run in keys.items():
             private.setdefault(family, {}).update(dict.fromkeys(run))
         self._laggards.add(member)
+        self._sent.pop(member, None)
 
     def attach_member(self, member: int) -> None:
         self.members.pop(member, None)
+        self._sent.pop(member, None)
         self._laggards.discard(member)
 
     # -- export --------------------------------------------------------------------------
@@ -205,7 +219,7 @@ class AdjRibOut:
         return wanted
 
     def _build(self, family: Family, keys: list[bytes], loc: LocRib, record: bool,
-               clean: bool = False) -> list[bytes]:
+               clean: bool | set[bytes] = False) -> list[bytes]:
         """UPDATEs bringing a receiver up to date for ``keys``.
 
         With ``record`` the group's advertised state is updated and unchanged prefixes are
@@ -250,18 +264,27 @@ class AdjRibOut:
         return messages
 
     def _build_addpath(self, family: Family, keys: list[bytes], loc: LocRib, record: bool,
-                       clean: bool) -> list[bytes]:
+                       clean: bool | set[bytes]) -> list[bytes]:
+        """As ``_build`` with path ids. A private catch-up withdraws every id the group ever
+        used that a prefix no longer has: for all prefixes (``clean`` True) or for those in
+        ``clean`` (prefixes already sent to a fresh member)."""
         ctx = self.spec.send_ctx
         advertised = self.advertised_ids[family]
         used = self._ids_used[family]
         every = dict.fromkeys(used) if clean else {}
+        nothing: dict[int, OutRoute] = {}
         batches: dict[int, tuple[OutRoute, list[bytes]]] = {}
         withdrawn: list[bytes] = []
         for key in keys:
             wanted = self._wanted_ids(family, loc, key)
             used.update(wanted)
             before: dict[int, OutRoute | None] | dict[int, OutRoute]
-            before = advertised.get(key, {}) if record else every
+            if record:
+                before = advertised.get(key, nothing)
+            elif clean is True or (clean and key in clean):
+                before = every
+            else:
+                before = nothing
             for path_id in before:
                 if path_id not in wanted:
                     withdrawn.append(path_id.to_bytes(4, "big") + key)
@@ -316,8 +339,13 @@ class AdjRibOut:
         messages: list[bytes] = []
         size = 0
         for family, dirty in private.items():
+            sent = self._sent.get(member, {}).get(family)
+            clean: bool | set[bytes] = member in self._laggards or (sent if sent is not None else False)
             while dirty and size < budget_bytes:
-                built = self._build(family, _take(dirty, CHUNK_PREFIXES), loc, False, member in self._laggards)
+                keys = _take(dirty, CHUNK_PREFIXES)
+                built = self._build(family, keys, loc, False, clean)
+                if sent is not None and family in self.spec.send_ctx.addpath:
+                    sent.update(keys)
                 messages.extend(built)
                 size += sum(map(len, built))
         return messages, not any(private.values())

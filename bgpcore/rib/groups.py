@@ -156,11 +156,15 @@ class UpdateGroups:
         return group
 
     def restart_member(self, peer_id: PeerId, eor: list[bytes]) -> UpdateGroup | None:
-        """The member must get the whole table again (route refresh): it catches up privately."""
+        """The member must get the whole table again (route refresh): it catches up privately
+        (the caller then adds the whole table to its private work)."""
         group = self.by_member.get(peer_id)
         if group is None:
             return None
         member = group.members[peer_id]
+        if not member.catching_up and member.cursor < group.end:
+            # What it has not read yet may withdraw routes it holds: keep those prefixes.
+            self.output.detach_member(group.id, peer_id, group.unread_keys(member, self.shards))
         member.catching_up = True
         member.eor = eor
         member.eor_at = None

@@ -497,7 +497,7 @@ class Rib:
             return
         group = self.groups.restart_member(peer_id, self._end_of_rib(peer.info))
         if group is not None:
-            self._call_all("add_member", (group.id, peer_id))
+            self._call_all("add_member", (group.id, peer_id, False))
 
     # -- queries and shutdown ------------------------------------------------------------
 

@@ -218,8 +218,8 @@ class RibShard:
     def remove_group(self, group_id: int) -> None:
         self.groups.pop(group_id, None)
 
-    def add_member(self, group_id: int, member: PeerId) -> None:
-        self.groups[group_id].add_member(member, self.loc)
+    def add_member(self, group_id: int, member: PeerId, fresh: bool = True) -> None:
+        self.groups[group_id].add_member(member, self.loc, fresh)
 
     def detach_member(self, group_id: int, member: PeerId, keys: dict[Family, list[bytes]]) -> None:
         self.groups[group_id].detach_member(member, keys)
