@@ -34,10 +34,11 @@ step = st.one_of(
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(step, max_size=60), st.integers(200, 3000), st.booleans())
-def test_every_member_converges_to_what_a_new_member_gets(steps: list, lag_limit: int, addpath: bool) -> None:
-    rib = Rib(RibConfig(local_asn=65000, router_id=ME, shards=1, lag_limit_bytes=lag_limit,
-                        decision=DecisionOptions(maximum_paths=2)))
+@given(st.lists(step, max_size=60), st.integers(200, 3000), st.booleans(), st.sampled_from([1, 3]))
+def test_every_member_converges_to_what_a_new_member_gets(steps: list, lag_limit: int, addpath: bool,
+                                                          shards: int) -> None:
+    rib = Rib(RibConfig(local_asn=65000, router_id=ME, shards=shards, start_method="inline",
+                        lag_limit_bytes=lag_limit, decision=DecisionOptions(maximum_paths=2)))
     rib.groups.round_bytes = 150
     rib.peer_up(1, client(1, False))
     rib.peer_up(2, client(2, False))
