@@ -18,7 +18,7 @@ ADDPATH = CodecContext(addpath=frozenset({IPV4_UNICAST}))
 
 def client(n: int, addpath: bool) -> PeerInfo:
     return PeerInfo(asn=65000, router_id=f"1.1.1.{n}", address=f"10.0.0.{n}", local_address=ME, rr_client=True,
-                    send_ctx=ADDPATH if addpath else CodecContext())
+                    send_ctx=ADDPATH if addpath else CodecContext(), restart_time_s=120)
 
 
 step = st.one_of(
@@ -30,6 +30,7 @@ step = st.one_of(
     st.tuples(st.just("join"), st.integers(3, 6), st.just([]), st.just(0)),
     st.tuples(st.just("refresh"), st.integers(3, 6), st.just([]), st.just(0)),
     st.tuples(st.just("reset"), st.integers(2, 6), st.just([]), st.just(0)),
+    st.tuples(st.just("graceful"), st.just(1), st.lists(st.integers(0, 30), max_size=8), st.integers(0, 1)),
 )
 
 
@@ -61,6 +62,16 @@ def test_every_member_converges_to_what_a_new_member_gets(steps: list, lag_limit
             receivers[peer] = Receiver(ADDPATH if addpath else CodecContext())
         elif action == "refresh" and peer in receivers:
             rib.route_refresh(peer)
+        elif action == "graceful":  # feeder 1 restarts, re-announces some prefixes, then End-of-RIB
+            rib.peer_down(1, graceful=True, now=0.0)
+            rib.peer_up(1, client(1, False), now=1.0)
+            if keys:
+                attrs = PathAttributes(origin=0, as_path=((SEQ, (65020,)),), next_hop="192.0.2.1", local_pref=100)
+                rib.receive(1, Update([], attrs, keys))
+            if variant:
+                rib.receive(1, Update([], None, []))
+            else:
+                rib.handle_timer(1000.0)
         elif action == "reset":  # the session restarts: a new, empty receiver
             rib.peer_down(peer)
             rib.peer_up(peer, client(peer, addpath and peer != 2))
