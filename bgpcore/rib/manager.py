@@ -219,7 +219,7 @@ class Rib:
         ops, self._ops, self._ops_weight = self._ops, [], 0
         packed = b""
         if any(isinstance(shard, ProcessShard) for shard in self.shards):
-            packed = pickle.dumps(("batch", ([("ingest", (ops,))],)), protocol=pickle.HIGHEST_PROTOCOL)
+            packed = pickle.dumps(("ingest", (ops,)), protocol=pickle.HIGHEST_PROTOCOL)
         for index, shard in enumerate(self.shards):
             shard.ingest(ops, packed, partial(self._on_ingested, index))
 

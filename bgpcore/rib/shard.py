@@ -41,20 +41,6 @@ def shard_of(key: bytes, shards: int) -> int:
     return zlib.crc32(key) % shards
 
 
-def split_keys(keys: list[bytes], shards: int, cut: int = 0) -> list[list[bytes]]:
-    """``keys`` per shard; ``cut`` = 4 skips ADD-PATH ids when hashing."""
-    out: list[list[bytes]] = [[] for _ in range(shards)]
-    appends = [run.append for run in out]
-    crc = zlib.crc32
-    if cut:
-        for key in keys:
-            appends[crc(key[cut:]) % shards](key)
-    else:
-        for key in keys:
-            appends[crc(key) % shards](key)
-    return out
-
-
 Ingest = tuple[bool, PeerId, Family, PathAttributes | None, tuple[str, ...], list[bytes], int]
 """(announce?, peer, family, attributes, next hop, prefix keys, 4 if keys carry ADD-PATH ids else 0)."""
 
@@ -286,10 +272,6 @@ class RibShard:
             changes.extend(done)
         return changes, counts
 
-    def batch(self, calls: list[tuple[str, tuple[Any, ...]]]) -> list[Any]:
-        """Several calls in one message (workers receive inbound work in batches)."""
-        return [getattr(self, name)(*args) for name, args in calls]
-
 
 class ShardFailure(Exception):
     """A worker raised; the message carries its traceback text."""
@@ -345,20 +327,16 @@ class LocalShard:
 
     def __init__(self, config: ShardConfig, index: int = 0, count: int = 1) -> None:
         self.shard = RibShard(config, index, count)
-
-    def post(self, name: str, args: tuple[Any, ...], on_result: Callback | None = None, weight: int = 0) -> None:
-        result = getattr(self.shard, name)(*args)
-        if on_result is not None:
-            on_result(result)
+        self._result: Any = None
 
     def send(self, name: str, args: tuple[Any, ...]) -> None:
         self._result = getattr(self.shard, name)(*args)
 
-    def ingest(self, ops: list[Ingest], packed: bytes, on_result: Callback) -> None:
-        on_result(self.shard.ingest(ops))
-
     def result(self) -> Any:
         return self._result
+
+    def ingest(self, ops: list[Ingest], packed: bytes, on_result: Callback) -> None:
+        on_result(self.shard.ingest(ops))
 
     def poll(self) -> None:
         pass
@@ -368,10 +346,12 @@ class LocalShard:
 
 
 class ProcessShard:
-    """A shard in a worker process. ``post`` batches inbound work; ``send``/``result`` is a
-    call whose answer is awaited (after every earlier posted result has been handled)."""
+    """A shard in a worker process.
 
-    BATCH_WEIGHT: Final = 4096
+    ``ingest`` sends inbound work without waiting (its result goes to a callback when it is
+    back); ``send`` then ``result`` is a call whose answer is awaited, after the results of
+    everything sent before it have been handled (one pipe keeps the order).
+    """
 
     def __init__(self, config: ShardConfig, start_method: str = "spawn", index: int = 0, count: int = 1) -> None:
         ctx: Any = multiprocessing.get_context(start_method)
@@ -380,86 +360,58 @@ class ProcessShard:
                                    name=f"bgpcore-rib-shard-{index}")
         self.process.start()
         child.close()
-        self._calls: list[tuple[str, tuple[Any, ...]]] = []
-        self._callbacks: list[Callback | None] = []
-        self._weight = 0
-        self._waiting: deque[list[Callback | None] | None] = deque()
-
-    def post(self, name: str, args: tuple[Any, ...], on_result: Callback | None = None, weight: int = 1) -> None:
-        self._calls.append((name, args))
-        self._callbacks.append(on_result)
-        self._weight += weight
-        if self._weight >= self.BATCH_WEIGHT:
-            self._flush()
-
-    def _flush(self) -> None:
-        self.poll()
-        if self._calls:
-            self._send(("batch", (self._calls,)))
-            self._waiting.append(self._callbacks)
-            self._calls, self._callbacks, self._weight = [], [], 0
-
-    def _dispatch(self, callbacks: list[Callback | None], results: Any) -> None:
-        if isinstance(results, ShardFailure):
-            raise results
-        for callback, result in zip(callbacks, results):
-            if callback is not None:
-                callback(result)
-
-    def ingest(self, ops: list[Ingest], packed: bytes, on_result: Callback) -> None:
-        """Send a pickled ``("batch", [("ingest", (ops,))])`` request (``packed``) as is."""
-        self._flush()
-        try:
-            self.conn.send_bytes(packed)
-        except OSError as exc:
-            raise self._died(exc) from exc
-        self._waiting.append([on_result])
+        self._waiting: deque[Callback | None] = deque()
 
     def _died(self, exc: BaseException) -> ShardFailure:
         failure = ShardFailure(f"RIB shard worker {self.process.name} died (exit code {self.process.exitcode})")
         failure.__cause__ = exc
         return failure
 
-    def _send(self, request: Any) -> None:
-        try:
-            self.conn.send(request)
-        except OSError as exc:
-            raise self._died(exc) from exc
-
     def _receive(self) -> Any:
         try:
-            return self.conn.recv()
+            answer = self.conn.recv()
         except (EOFError, OSError) as exc:
             raise self._died(exc) from exc
+        if isinstance(answer, ShardFailure):
+            raise answer
+        return answer
+
+    def ingest(self, ops: list[Ingest], packed: bytes, on_result: Callback) -> None:
+        """Send ``packed``, the pickled ``("ingest", (ops,))`` request, as is."""
+        self.poll()
+        try:
+            self.conn.send_bytes(packed)
+        except OSError as exc:
+            raise self._died(exc) from exc
+        self._waiting.append(on_result)
 
     def poll(self) -> None:
-        """Handle the results of posted work that are already back, without waiting."""
+        """Handle the ingest results that are already back, without waiting."""
         while self._waiting and self._waiting[0] is not None and self.conn.poll(0):
-            callbacks = self._waiting.popleft()
-            assert callbacks is not None
-            self._dispatch(callbacks, self._receive())
+            callback = self._waiting.popleft()
+            assert callback is not None
+            callback(self._receive())
 
     def send(self, name: str, args: tuple[Any, ...]) -> None:
-        self._flush()
-        self._send((name, args))
+        try:
+            self.conn.send((name, args))
+        except OSError as exc:
+            raise self._died(exc) from exc
         self._waiting.append(None)
 
     def result(self) -> Any:
         while self._waiting:
-            callbacks = self._waiting.popleft()
+            callback = self._waiting.popleft()
             answer = self._receive()
-            if callbacks is None:
-                if isinstance(answer, ShardFailure):
-                    raise answer
+            if callback is None:
                 return answer
-            self._dispatch(callbacks, answer)
+            callback(answer)
         raise RuntimeError("no call is waiting for a result")
 
     def close(self) -> None:
         try:
-            self._flush()
             self.conn.send(None)
-        except (BrokenPipeError, OSError):
+        except OSError:
             pass
         self.process.join(timeout=5)
         if self.process.is_alive():

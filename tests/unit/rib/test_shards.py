@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from rib_factories import source
 
-from bgpcore.rib.shard import ProcessShard, RibShard, ShardConfig, ShardFailure, shard_of, split_keys
+from bgpcore.rib.shard import ProcessShard, RibShard, ShardConfig, ShardFailure, shard_of
 from bgpcore.wire.context import IPV4_UNICAST
 from bgpcore.wire.types import PathAttributes
 
@@ -12,13 +12,10 @@ KEYS = [bytes((24, 10, i, 0)) for i in range(64)]
 ATTRS = PathAttributes(origin=0, next_hop="192.0.2.1", local_pref=100)
 
 
-def test_shard_of_is_stable_and_split_keeps_order() -> None:
-    assert [shard_of(k, 3) for k in KEYS[:8]] == [shard_of(k, 3) for k in KEYS[:8]]
-    parts = split_keys(KEYS, 3)
-    assert sorted(k for part in parts for k in part) == sorted(KEYS)
-    assert all(shard_of(k, 3) == i for i, part in enumerate(parts) for k in part)
-    addpath = [b"\0\0\0\x07" + k for k in KEYS]
-    assert [len(p) for p in split_keys(addpath, 3, cut=4)] == [len(p) for p in parts]
+def test_shard_of_is_crc32_of_the_key_and_spreads_prefixes() -> None:
+    import zlib
+    assert [shard_of(k, 3) for k in KEYS[:8]] == [zlib.crc32(k) % 3 for k in KEYS[:8]]
+    assert len({shard_of(k, 3) for k in KEYS}) == 3
 
 
 def test_each_shard_keeps_only_its_prefixes_of_a_broadcast_batch() -> None:
