@@ -56,7 +56,9 @@ class ExportSpec:
         send_ctx: the codec context for what we send (ASN4, ADD-PATH send, extended messages).
         families: (AFI, SAFI) pairs negotiated with the neighbors.
         local_address: our address on the session, the next hop when we set it ourselves;
-            ``local_address6`` for IPv6 families on an IPv4 session.
+            ``local_address6`` for IPv6 families on an IPv4 session; ``local_next_hop``,
+            when given, replaces both for every family (unnumbered sessions: the interface's
+            link-local address, or global + link-local).
         next_hop_self / next_hop_self_force: rewrite the next hop of eBGP-learned paths /
             of every path, reflected ones included.
         send_med: keep MED towards an eBGP neighbor.
@@ -72,6 +74,7 @@ class ExportSpec:
     families: frozenset[Family] = frozenset({(1, 1)})
     local_address: str = "0.0.0.0"
     local_address6: str | None = None
+    local_next_hop: tuple[str, ...] = ()
     next_hop_self: bool = False
     next_hop_self_force: bool = False
     send_med: bool = False
@@ -80,6 +83,8 @@ class ExportSpec:
     export_policy: RoutePolicy | None = None
 
     def self_next_hop(self, family: Family) -> tuple[str, ...]:
+        if self.local_next_hop:
+            return self.local_next_hop
         if family[0] == 2 and ":" not in self.local_address and self.local_address6:
             return (self.local_address6,)
         return (self.local_address,)

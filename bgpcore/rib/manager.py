@@ -113,7 +113,9 @@ class PeerInfo:
     Attributes:
         asn, router_id, address: the neighbor's AS, BGP identifier and address.
         local_address: our address on the session (next hop when we set it);
-            ``local_address6`` our IPv6 next hop for IPv6 families over an IPv4 session.
+            ``local_address6`` our IPv6 next hop for IPv6 families over an IPv4 session;
+            ``local_next_hop`` our next hop for every family when set (unnumbered sessions:
+            link-local, or global + link-local; IPv4 routes then need RFC 8950).
         rr_client: the neighbor is a route-reflector client.
         send_ctx / recv_ctx: the codec contexts negotiated per direction.
         families: the (AFI, SAFI) pairs negotiated.
@@ -129,6 +131,7 @@ class PeerInfo:
     address: str
     local_address: str
     local_address6: str | None = None
+    local_next_hop: tuple[str, ...] = ()
     rr_client: bool = False
     send_ctx: CodecContext = DEFAULT_CONTEXT
     recv_ctx: CodecContext = DEFAULT_CONTEXT
@@ -301,6 +304,7 @@ class Rib:
             local_asn=self.config.local_asn, cluster_id=self.config.cluster_id or self.config.router_id,
             ebgp=ebgp, rr_client=source.rr_client, send_ctx=info.send_ctx, families=info.families,
             local_address=info.local_address, local_address6=info.local_address6,
+            local_next_hop=info.local_next_hop,
             next_hop_self=info.next_hop_self, next_hop_self_force=info.next_hop_self_force,
             send_med=info.send_med, addpath_select=info.addpath_select,
             default_local_pref=self.config.decision.default_local_pref, export_policy=info.export_policy)

@@ -267,3 +267,16 @@ def test_member_catching_up_does_not_keep_a_route_the_group_never_sent() -> None
     drain(rib, 2, two)
     drain(rib, 3, three)
     assert three.table == two.table and len(two.table) == 4
+
+
+def test_unnumbered_ebgp_peer_gets_ipv4_routes_over_our_link_local_next_hop() -> None:
+    rib = rib_with_clients(1)
+    ext = CodecContext(extended_nexthop=frozenset({IPV4_UNICAST}))
+    rib.peer_up(2, PeerInfo(asn=65001, router_id="2.2.2.2", address="fe80::2", local_address="fe80::1",
+                            local_next_hop=("fe80::1",), send_ctx=ext))
+    rib.receive(1, Update([], attrs(1), prefixes(0, 3)))
+    receiver = Receiver(ext)
+    drain(rib, 2, receiver)
+    assert sorted(k for _, k in receiver.table) == sorted(prefixes(0, 3))
+    assert {nh for _, nh in receiver.table.values()} == {("fe80::1",)}
+    assert {f for f, _ in receiver.table} == {IPV4_UNICAST}
