@@ -32,7 +32,10 @@ ICMP6_FILTER: Final = 1
 _ANCILLARY_SIZE: Final = socket.CMSG_SPACE(4) + socket.CMSG_SPACE(20)
 _MIN_REPLY_GAP_S: Final = 0.2
 _FAST_GAP_S: Final = 1.0
-_RETRY_S: Final = 0.1  # a send failed (no link-local address yet): try again soon
+# A send failed: right after a link comes up the kernel refuses IPv6 on it until carrier and
+# addrconf settle (up to a second, linkwatch); retry every _RETRY_S that long, then back off.
+_RETRY_S: Final = 0.05
+_QUICK_RETRIES: Final = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +162,8 @@ class RaListener:
         iface.last_advert = time.monotonic()
         if not sent or iface.solicit_pending:
             iface.failures += 1
-            delay = min(_RETRY_S * 2 ** min(iface.failures - 1, 10), self.interval_s)
+            backoff = max(0, iface.failures - _QUICK_RETRIES)
+            delay = min(_RETRY_S * 2 ** min(backoff, 10), self.interval_s)
         elif iface.fast_left > 0:
             iface.failures = 0
             iface.fast_left -= 1

@@ -28,6 +28,7 @@ import contextlib
 import fnmatch
 import ipaddress
 import logging
+import random
 import socket
 from dataclasses import dataclass, field
 from typing import Any, Callable, Final, Mapping, Protocol, Sequence
@@ -84,6 +85,8 @@ class _Link:
     peer: ipaddress.IPv6Address | None = None
     peer_id: str | None = None
     source: str = ""
+    settling: asyncio.TimerHandle | None = None
+    heard: ipaddress.IPv6Address | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,20 +109,27 @@ class Unnumbered:
         peerings: which interfaces to peer on, and how.
         make_config: builds a neighbor configuration from keyword arguments.
         ra_interval_s: seconds between our Router Advertisements.
+        link_up_settle_s: after a link comes back up, wait a random time up to this long before
+            soliciting and peering, so the router at the other end has finished handling the
+            flap too (FRR 8.4 can wedge a neighbor that reconnects within its own flap handling).
         transit: the node forwards IPv4 between its links (checked in the sysctls).
         check_settings: check the kernel settings at start (:mod:`bgpcore.discovery.sysctl`).
         namespace: run in this named network namespace (sockets are opened there).
     """
 
     def __init__(self, table: NeighborTable, peerings: Sequence[InterfacePeering], *,
-                 make_config: Callable[..., Any], ra_interval_s: float = 3.0, transit: bool = False,
-                 check_settings: bool = True, namespace: str | None = None) -> None:
+                 make_config: Callable[..., Any], ra_interval_s: float = 3.0, link_up_settle_s: float = 0.5,
+                 transit: bool = False, check_settings: bool = True, namespace: str | None = None,
+                 rng: random.Random | None = None) -> None:
         self.table = table
         self.peerings = tuple(peerings)
         self.make_config = make_config
         self.transit = transit
         self.check_settings = check_settings
         self.namespace = namespace
+        self.link_up_settle_s = link_up_settle_s
+        self._rng = rng or random.Random()
+        self._starting = True
         self.listener = RaListener(self._router_heard, interval_s=ra_interval_s)
         self._links: dict[int, _Link] = {}
         self._monitor: kernel.LinkMonitor | None = None
@@ -143,6 +153,7 @@ class Unnumbered:
                 check_interfaces(names, transit=self.transit)
         for link in links:
             self._link_event(link)
+        self._starting = False
         self._task = asyncio.get_running_loop().create_task(self._watch())
 
     async def stop(self) -> None:
@@ -153,6 +164,7 @@ class Unnumbered:
                 await self._task
             self._task = None
         for link in self._links.values():
+            self._settled(link, cancel=True)
             self._drop(link, "unnumbered peering stopped")
         self.listener.close()
         self._links.clear()
@@ -185,6 +197,7 @@ class Unnumbered:
         link = self._links.get(msg.ifindex)
         if msg.deleted:
             if link is not None:
+                self._settled(link, cancel=True)
                 self._drop(link, "interface removed")
                 self.listener.remove_interface(link.ifindex)
                 del self._links[link.ifindex]
@@ -200,17 +213,34 @@ class Unnumbered:
         was_running, link.running = link.running, msg.running
         if was_running and not link.running:
             log.info("%s: link down", link.name)
+            self._settled(link, cancel=True)
             self._drop(link, f"interface {link.name} down")
         elif link.running and not was_running:
-            log.info("%s: link up; soliciting the peer", link.name)
-            self.listener.restart(link.ifindex)
-            self._scan_neighbours(link)
+            delay = 0.0 if self._starting else self._rng.uniform(0.5, 1.0) * self.link_up_settle_s
+            log.info("%s: link up; soliciting the peer in %.0f ms", link.name, delay * 1000)
+            if delay > 0:
+                link.settling = asyncio.get_running_loop().call_later(delay, self._settled, link)
+            else:
+                self._settled(link)
+
+    def _settled(self, link: _Link, cancel: bool = False) -> None:
+        """The link has been up long enough: solicit, advertise and peer (or forget, on ``cancel``)."""
+        if link.settling is not None:
+            link.settling.cancel()
+            link.settling = None
+        heard, link.heard = link.heard, None
+        if cancel or not link.running:
+            return
+        self.listener.restart(link.ifindex)
+        if heard is not None:
+            self._consider(link, heard, "router advertisement")
+        self._scan_neighbours(link)
 
     def _address_event(self, msg: nl.AddressMessage) -> None:
         """Our link-local address became usable: advertise now rather than at the next retry."""
         link = self._links.get(msg.ifindex)
         raw = msg.local or msg.address
-        if (link is None or not link.running or link.peer is not None or msg.family != socket.AF_INET6
+        if (link is None or link.peer is not None or link.settling is not None or msg.family != socket.AF_INET6
                 or raw is None or msg.flags & _IFA_F_TENTATIVE):
             return
         if ipaddress.IPv6Address(raw).is_link_local:
@@ -239,6 +269,10 @@ class Unnumbered:
     def _consider(self, link: _Link, address: ipaddress.IPv6Address, source: str) -> None:
         """A router at ``address`` on ``link``: make it the interface's neighbor if it should be."""
         if not link.running or link.peer == address:
+            return
+        if link.settling is not None:
+            if source == "router advertisement":
+                link.heard = address
             return
         if link.peer is not None:
             if source != "router advertisement":

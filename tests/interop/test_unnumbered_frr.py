@@ -106,7 +106,7 @@ def _diagnose(fabric: Any) -> str:
         lines.append(fabric.lab.exec(node.ns, "ip", "route", check=False).stdout)
         log = node.dir / ("bgpcore.log" if node.kind == "bgpcore" else "bgpd.log")
         if log.exists():
-            lines += [l for l in log.read_text().splitlines() if "UpdateReceived" not in l][-25:]
+            lines += [l for l in log.read_text().splitlines() if "UpdateReceived" not in l][-60:]
     return "\n".join(lines)
 
 
