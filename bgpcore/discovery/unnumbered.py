@@ -115,6 +115,7 @@ class Unnumbered:
         transit: the node forwards IPv4 between its links (checked in the sysctls).
         check_settings: check the kernel settings at start (:mod:`bgpcore.discovery.sysctl`).
         namespace: run in this named network namespace (sockets are opened there).
+        rng: source of the settle delays (tests pass a seeded one).
     """
 
     def __init__(self, table: NeighborTable, peerings: Sequence[InterfacePeering], *,
@@ -173,7 +174,7 @@ class Unnumbered:
             self._monitor = None
 
     def peers(self) -> list[UnnumberedPeer]:
-        return [self._view(link) for link in sorted(self._links.values(), key=lambda l: l.name)]
+        return [self._view(link) for link in sorted(self._links.values(), key=lambda link: link.name)]
 
     # -- events ----------------------------------------------------------------------------------
 
