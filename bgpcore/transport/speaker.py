@@ -138,6 +138,7 @@ class EventStream:
             self.dropped += 1
 
     def close(self) -> None:
+        """Unsubscribe."""
         self._speaker._streams.discard(self)
 
     def __aiter__(self) -> AsyncIterator[PeerEvent]:
@@ -250,6 +251,7 @@ class Speaker:
         self._stop_neighbor(self._find(peer), message, CeaseSubcode.ADMINISTRATIVE_SHUTDOWN)
 
     def enable_neighbor(self, peer: PeerId) -> None:
+        """Start a neighbor again after ``shutdown_neighbor``."""
         n = self._find(peer)
         n.main.command(Start(passive=n.config.passive))
 
@@ -275,6 +277,11 @@ class Speaker:
         return [self._status(n) for n in self._neighbors.values()]
 
     def neighbor(self, peer: PeerId) -> NeighborStatus:
+        """State and counters of one neighbor.
+
+        Raises:
+            UsageError: no such neighbor.
+        """
         return self._status(self._find(peer))
 
     def _find(self, peer: PeerId) -> _Neighbor:

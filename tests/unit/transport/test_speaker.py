@@ -314,3 +314,23 @@ async def test_announce_refuses_what_is_not_a_prefix(prefix: str) -> None:
     s = Speaker(SpeakerConfig(local_as=65001, router_id="127.0.0.1", listen=()))
     with pytest.raises(UsageError):
         s.announce(prefix)
+
+
+@pytest.mark.parametrize("password, establishes", [("range-secret", True), ("other", False)])
+async def test_listen_range_with_md5_key_for_the_whole_prefix(password: str, establishes: bool) -> None:
+    template = NeighborConfig(address="127.0.1.0", remote_as="external", hold_time_s=9, timers=FAST, password="range-secret")
+    a = Speaker(SpeakerConfig(local_as=65001, router_id="127.0.0.1", listen=(("127.0.0.1", 0),),
+                              listen_ranges=(ListenRange(prefix="127.0.1.0/24", template=template),)))
+    await a.start()
+    b = _speaker("127.0.1.5", 65005, "127.0.0.1", 65001, a.listening[0][1], password=password)
+    await b.start()
+    try:
+        if establishes:
+            await until(lambda: b.neighbor("127.0.0.1").state == "ESTABLISHED", what="Established through the range key")
+            assert [n.peer for n in a.neighbors() if n.dynamic] == ["127.0.1.5"]
+        else:
+            await asyncio.sleep(2.0)
+            assert b.neighbor("127.0.0.1").established_count == 0 and not a.neighbors()
+    finally:
+        await a.stop()
+        await b.stop()
