@@ -494,7 +494,7 @@ class Speaker:
         interface = _ifname(scope)
         n = self._neighbors.get(neighbor_key(address, interface))
         if n is None:
-            n = self._from_listen_range(address)
+            n = self._from_listen_range(address, interface)
         if n is None:
             log.warning("connection from %s refused: not a configured neighbor", address)
             protocol.close()
@@ -503,10 +503,10 @@ class Speaker:
             self._apply_ttl_security(protocol, n.config.ttl_security_hops)
         self._attach(n, protocol)
 
-    def _from_listen_range(self, address: str) -> _Neighbor | None:
+    def _from_listen_range(self, address: str, interface: str | None) -> _Neighbor | None:
         for r in self.config.listen_ranges:
             if r.matches(address):
-                cfg = replace(r.template, address=address, passive=True)
+                cfg = replace(r.template, address=address, interface=interface, passive=True)
                 self.add_neighbor(cfg, dynamic=True)
                 n = self._neighbors[cfg.key]
                 n.main.command(Start(passive=True))

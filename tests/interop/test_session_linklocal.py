@@ -40,3 +40,17 @@ def test_link_local_neighbors_by_interface(lab: Any) -> None:
     assert routes["2001:db8:300::/48"]["next_hop"][0] == LL_A
     node_a.query("withdraw", prefix="198.51.100.0/24")
     wait_until(lambda: list(node_b.routes(peer_of_b)) == ["2001:db8:300::/48"], 10, what="withdrawal")
+
+
+def test_listen_range_accepts_a_link_local_peer_on_its_interface(lab: Any) -> None:
+    a, b = lab.ns("a"), lab.ns("b")
+    lab.link(a, "vA", b, "vB")
+    lab.addr(a, "vA", f"{LL_A}/64")
+    lab.addr(b, "vB", f"{LL_B}/64")
+    template = {k: v for k, v in _config(0, "", "", "", False)["neighbors"][0].items() if k not in ("address", "interface")}
+    node_b = BgpcoreNode(lab, b, {"local_as": 65002, "router_id": "192.0.2.2", "listen": [["::", 179]],
+                                  "listen_ranges": [{"prefix": "fe80::/64", "template": template}]})
+    node_a = BgpcoreNode(lab, a, _config(65001, "192.0.2.1", LL_B, "vA", passive=False))
+    wait_until(lambda: node_a.state(f"{LL_B}%vA") == "ESTABLISHED", 20, what="Established with a dynamic neighbor")
+    dynamic = node_b.query("neighbors")
+    assert [(n["peer"], n["dynamic"], n["state"]) for n in dynamic] == [(f"{LL_A}%vB", True, "ESTABLISHED")]
