@@ -242,7 +242,7 @@ class Speaker:
         n = self._find(peer)
         self._stop_neighbor(n, message, CeaseSubcode.PEER_DECONFIGURED)
         self._discard(n)
-        del self._neighbors[n.key]
+        self._neighbors.pop(n.key, None)  # a dynamic neighbor may already be gone
         if n.config.password and not n.dynamic:
             self._set_listener_md5(n.config.address, None, None, n.config.interface)
 
