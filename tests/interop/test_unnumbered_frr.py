@@ -127,6 +127,7 @@ def _flap_times(fabric: Any) -> dict[str, list[float]]:
             t0 = _set_link(fabric, h1, "eth1", "down")
             watch.wait(target, lambda d: "eth1" not in d and bool(d))
             out["own"].append(time.monotonic() - t0)
+            assert fabric.ping(h1, h2, 5), "traffic did not move to the other uplink"
             stage = f"flap {flap}: own link back up"
             t0 = _set_link(fabric, h1, "eth1", "up")
             watch.wait(target, lambda d: d == both, CONVERGE_S)
@@ -136,6 +137,7 @@ def _flap_times(fabric: Any) -> dict[str, list[float]]:
             t0 = _set_link(fabric, s1, "swp2", "down")
             watch.wait(target, lambda d: "eth1" not in d and bool(d))
             out["remote"].append(time.monotonic() - t0)
+            assert fabric.ping(h1, h2, 5), "traffic did not move away from the broken spine"
             stage = f"flap {flap}: remote link back up"
             t0 = _set_link(fabric, s1, "swp2", "up")
             watch.wait(target, lambda d: d == both, CONVERGE_S)
@@ -193,6 +195,10 @@ def test_fabric_converges_with_link_local_only_and_ecmp(lab: Any) -> None:
         assert ports == set(spine.uplinks), f"{spine.name}: anycast via {ports}"
         kernel_routes = fabric.routes(spine, fabric_lab.ANYCAST)
         assert kernel_routes and len(kernel_routes[0].get("nexthops", [])) == 2, kernel_routes
+        anycast = fabric_lab.ANYCAST.split("/")[0]
+        res = fabric.lab.exec(spine.ns, "ping", "-c", "1", "-W", "2", "-I", spine.loopback.split("/")[0], anycast,
+                              check=False)
+        assert res.returncode == 0, f"{spine.name} cannot reach the anycast address: {res.stdout}"
 
 
 def test_failover_no_slower_than_frr(lab: Any) -> None:
