@@ -127,6 +127,7 @@ class SimpleRoutes:
         self.received: dict[PeerId, dict[Family, dict[bytes, tuple[PathAttributes, NextHop]]]] = {}
         self._out: dict[PeerId, _PeerOut] = {}
         self._local_as: dict[PeerId, int] = {}
+        self._stale: dict[tuple[PeerId, Family], set[bytes]] = {}
 
     def peer_up(self, peer: PeerId, info: PeerInfo) -> None:
         out = _PeerOut(info)
@@ -140,6 +141,8 @@ class SimpleRoutes:
         self._out.pop(peer, None)
         self.received.pop(peer, None)
         self._local_as.pop(peer, None)
+        for key in [k for k in self._stale if k[0] == peer]:
+            del self._stale[key]
 
     def receive(self, peer: PeerId, update: Update) -> None:
         table = self.received.setdefault(peer, {})
@@ -162,6 +165,13 @@ class SimpleRoutes:
                 for key in update.mp_reach.nlri:
                     fam.pop(key, None)
             return
+        stale_v4 = self._stale.get((peer, IPV4_UNICAST))
+        if stale_v4:
+            stale_v4.difference_update(update.nlri)
+        if update.mp_reach is not None:
+            stale = self._stale.get((peer, (update.mp_reach.afi, update.mp_reach.safi)))
+            if stale:
+                stale.difference_update(update.mp_reach.nlri)
         if update.nlri:
             v4_route: tuple[PathAttributes, NextHop] = (attrs, (attrs.next_hop or "",))
             for key in update.nlri:
@@ -171,6 +181,15 @@ class SimpleRoutes:
             route = (attrs, update.mp_reach.next_hop)
             for key in update.mp_reach.nlri:
                 fam[key] = route
+
+    def refresh_marker(self, peer: PeerId, family: Family, subtype: int) -> None:
+        """RFC 7313 §4: routes present at BoRR and not sent again by EoRR are withdrawn."""
+        table = self.received.get(peer, {}).get(family, {})
+        if subtype == RefreshSubtype.BORR:
+            self._stale[(peer, family)] = set(table)
+        elif subtype == RefreshSubtype.EORR:
+            for key in self._stale.pop((peer, family), ()):
+                table.pop(key, None)
 
     def resend(self, peer: PeerId, family: Family) -> None:
         out = self._out.get(peer)

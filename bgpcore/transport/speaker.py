@@ -11,7 +11,9 @@ The route seam is a ``RouteHandler`` (``transport/routes.py``):
 * ``receive(peer, update)`` for every UPDATE received;
 * ``resend(peer, family)`` on a ROUTE-REFRESH from the peer or a soft reset out;
 * ``pull(peer, max_messages) -> list[bytes]`` whenever that peer's socket is writable;
-* ``announce``/``withdraw`` for routes originated through this API.
+* ``announce``/``withdraw`` for routes originated through this API;
+* optionally ``refresh_marker(peer, family, subtype)`` for the peer's Enhanced Route Refresh
+  BoRR/EoRR (RFC 7313), so routes it did not send again can be purged.
 
 The default ``SimpleRoutes`` sends announced routes to every Established neighbor and keeps
 received routes per neighbor. ``bgpcore.rib`` implements the same methods (best path, route
@@ -366,9 +368,13 @@ class Speaker:
                 n.up_driver = None
                 self.handler.peer_down(n.peer)
         elif isinstance(event, RouteRefreshReceived):
-            if event.subtype == RefreshSubtype.NORMAL:  # BoRR/EoRR only bracket the peer's own resend
+            if event.subtype == RefreshSubtype.NORMAL:
                 self.handler.resend(n.peer, (event.afi, event.safi))
                 self._pump(n)
+            else:  # BoRR/EoRR bracket the peer's own resend; handlers may purge what it left out
+                marker = getattr(self.handler, "refresh_marker", None)
+                if marker is not None:
+                    marker(n.peer, (event.afi, event.safi), event.subtype)
         elif isinstance(event, StateChanged) and event.new is State.IDLE:
             self._went_idle(n, driver)
 
