@@ -35,7 +35,7 @@ def _extensions() -> list[Extension]:
     try:
         # the .pyx is also listed in depends so that an sdist carries it beside the generated C
         modules = [Extension(f"bgpcore_fast.{name}", [f"bgpcore_fast/{name}.pyx"], depends=[f"bgpcore_fast/{name}.pyx"])
-                   for name in ("_update", "_encode")]
+                   for name in ("_update", "_encode", "_rib")]
         return list(cythonize(modules,
                               compiler_directives={"language_level": "3"}, quiet=True))
     except Exception as exc:  # a Cython error must not stop the pure-Python install

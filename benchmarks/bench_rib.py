@@ -86,7 +86,9 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     recorded: list[tuple[Any, ...]] = []
     if args.shards == 1 and not args.profile:
         # record every encode call of the output path, to replay them alone afterwards
-        real_updates, real_withdrawals = adj_out.encode_updates, adj_out.encode_withdrawals
+        # (through bgpcore.wire.accel, or names bound in adj_out by older versions)
+        where = adj_out if hasattr(adj_out, "encode_updates") else accel
+        real_updates, real_withdrawals = where.encode_updates, where.encode_withdrawals
 
         def rec_updates(*a: Any) -> list[bytes]:
             recorded.append((real_updates, a))
@@ -96,7 +98,7 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
             recorded.append((real_withdrawals, a))
             return real_withdrawals(*a)
 
-        adj_out.encode_updates, adj_out.encode_withdrawals = rec_updates, rec_withdrawals  # type: ignore[assignment]
+        where.encode_updates, where.encode_withdrawals = rec_updates, rec_withdrawals  # type: ignore[assignment]
 
     config = RibConfig(local_asn=64496, router_id=LOCAL, shards=args.shards, track_changes=False)
     rib = Rib(config)

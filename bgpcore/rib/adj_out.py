@@ -21,6 +21,7 @@ from itertools import islice
 from typing import Final
 
 from bgpcore.policy.hooks import RoutePolicy, prefix_independent
+from bgpcore.rib import accel as rib_accel
 from bgpcore.rib.decision import DEFAULT_LOCAL_PREF
 from bgpcore.rib.loc import Destination, LocRib
 from bgpcore.rib.reflect import (ebgp_export_attributes, export_next_hop, ibgp_export_attributes, is_reflected,
@@ -28,7 +29,7 @@ from bgpcore.rib.reflect import (ebgp_export_attributes, export_next_hop, ibgp_e
 from bgpcore.route import Path
 from bgpcore.wire.context import DEFAULT_CONTEXT, CodecContext, Family
 from bgpcore.wire.types import PathAttributes
-from bgpcore.wire.update import encode_updates, encode_withdrawals
+from bgpcore.wire import accel
 
 OutRoute = tuple[PathAttributes, tuple[str, ...]]
 """An exported path: the attribute set (next hop cleared) and the next hop to send."""
@@ -234,38 +235,13 @@ class AdjRibOut:
         if family in ctx.addpath:
             return self._build_addpath(family, keys, loc, record, clean)
         table = loc.tables.get(family, {})
-        get = table.get
-        advertised = self.advertised[family]
-        batches: dict[int, tuple[OutRoute, list[bytes]]] = {}
-        withdrawn: list[bytes] = []
-        cache = self._cache[family]
-        cached = cache.get
-        per_prefix = self._per_prefix
-        out: OutRoute | None
-        for key in keys:
-            entry = get(key)
-            if entry is None:
-                out = None
-            else:
-                best = entry.best if entry.__class__ is Destination else entry
-                hit = None if per_prefix else cached(id(best))
-                out = hit[1] if hit is not None else self._wanted(family, entry, key)
-            if out is None:
-                if not record or advertised.pop(key, None) is not None:
-                    withdrawn.append(key)
-                continue
-            if record:
-                before = advertised.get(key)
-                if before is out or before == out:
-                    continue
-                advertised[key] = out
-            batch = batches.get(id(out))
-            if batch is None:
-                batches[id(out)] = batch = (out, [])
-            batch[1].append(key)
-        messages = encode_withdrawals(family, withdrawn, ctx)
-        for (attrs, next_hop), run in batches.values():
-            messages.extend(encode_updates(attrs, family, next_hop, run, ctx))
+        runs, withdrawn = rib_accel.group_runs(keys, table, self._cache[family], self.advertised[family], record,
+                                               self._per_prefix, Destination,
+                                               lambda entry, key: self._wanted(family, entry, key))
+        messages = accel.encode_withdrawals(family, withdrawn, ctx)
+        encode = accel.encode_updates
+        for (attrs, next_hop), run in runs:
+            messages.extend(encode(attrs, family, next_hop, run, ctx))
         return messages
 
     def _build_addpath(self, family: Family, keys: list[bytes], loc: LocRib, record: bool,
@@ -306,9 +282,10 @@ class AdjRibOut:
                     advertised[key] = wanted
                 else:
                     advertised.pop(key, None)
-        messages = encode_withdrawals(family, withdrawn, ctx)
+        messages = accel.encode_withdrawals(family, withdrawn, ctx)
+        encode = accel.encode_updates
         for (attrs, next_hop), run in batches.values():
-            messages.extend(encode_updates(attrs, family, next_hop, run, ctx))
+            messages.extend(encode(attrs, family, next_hop, run, ctx))
         return messages
 
     def generate(self, loc: LocRib, budget_bytes: int) -> tuple[list[bytes], dict[Family, list[bytes]]]:

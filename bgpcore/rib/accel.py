@@ -1,0 +1,70 @@
+"""Which implementation runs the RIB's per-prefix loops: bgpcore_fast or pure Python.
+
+``group_runs`` is the loop of an update group's encoding round: for each dirty prefix it
+finds the exported route of its best path, skips what the group already advertised, and
+groups the rest by exported route (one run per attribute set, encoded once). The pure-Python
+function here is the reference; the C one (``bgpcore_fast._rib.group_runs``) gives equal
+results and is used when ``bgpcore.wire.accel`` (the only importer of the extension) exports
+it, which also honours ``BGPCORE_NO_EXTENSIONS``. ``ACCELERATED`` says which one runs.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from bgpcore.wire import accel as _wire_accel
+
+OutRoute = Any
+"""An exported route as ``adj_out`` makes it: (attributes, next hop), compared by identity then value."""
+
+
+def py_group_runs(keys: list[bytes], table: dict[bytes, Any], cache: dict[int, tuple[Any, OutRoute | None]],
+                  advertised: dict[bytes, OutRoute], record: bool, per_prefix: bool, destination: type,
+                  wanted: Callable[[Any, bytes], OutRoute | None]) -> tuple[list[tuple[OutRoute, list[bytes]]], list[bytes]]:
+    """Group ``keys`` by the route the group exports for each.
+
+    Args:
+        keys: dirty prefix keys, in order.
+        table: the Loc-RIB table of the family: key -> ``Path`` or ``destination`` (with ``.best``).
+        cache: the group's export cache: ``id(best path)`` -> (path, exported route or None).
+        advertised: key -> route the group has sent; updated when ``record``.
+        record: update ``advertised`` and skip prefixes whose route did not change
+            (a group round); otherwise send the current state as is (a private catch-up).
+        per_prefix: the export policy reads the prefix: never use ``cache``.
+        wanted: ``wanted(entry, key)`` exports a Loc-RIB entry not found in ``cache``.
+
+    Returns:
+        (runs, withdrawn): (route, keys) in order of first appearance, and the keys to withdraw.
+    """
+    batches: dict[int, tuple[OutRoute, list[bytes]]] = {}
+    withdrawn: list[bytes] = []
+    get = table.get
+    cached = cache.get
+    for key in keys:
+        entry = get(key)
+        if entry is None:
+            out = None
+        else:
+            best = entry.best if entry.__class__ is destination else entry
+            hit = None if per_prefix else cached(id(best))
+            out = hit[1] if hit is not None else wanted(entry, key)
+        if out is None:
+            if not record or advertised.pop(key, None) is not None:
+                withdrawn.append(key)
+            continue
+        if record:
+            before = advertised.get(key)
+            if before is out or before == out:
+                continue
+            advertised[key] = out
+        batch = batches.get(id(out))
+        if batch is None:
+            batches[id(out)] = batch = (out, [])
+        batch[1].append(key)
+    return list(batches.values()), withdrawn
+
+
+group_runs: Callable[..., tuple[list[tuple[OutRoute, list[bytes]]], list[bytes]]] = getattr(
+    _wire_accel, "group_runs", None) or py_group_runs
+ACCELERATED: bool = group_runs is not py_group_runs
+
+__all__ = ["ACCELERATED", "group_runs", "py_group_runs"]

@@ -1,0 +1,64 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""The RIB's per-prefix loops in C, with the results of their pure-Python references.
+
+``group_runs`` is ``bgpcore.rib.accel.py_group_runs``: an update group's encoding round
+over its dirty prefixes (look up the best path, export it through the group's cache, skip
+what was already advertised, group the rest by exported route). It takes the Loc-RIB's
+classes and callbacks as arguments, so this module imports nothing from bgpcore.
+"""
+from cpython.dict cimport PyDict_GetItem, PyDict_SetItem, PyDict_DelItem
+from cpython.list cimport PyList_Append
+from cpython.object cimport PyObject, Py_TYPE
+
+
+cdef extern from "Python.h":
+    object PyLong_FromVoidPtr(void*)
+
+
+def group_runs(list keys, dict table, dict cache, dict advertised, bint record, bint per_prefix,
+               type destination, object wanted):
+    """See ``bgpcore.rib.accel.py_group_runs``."""
+    cdef dict batches = {}
+    cdef list runs = []
+    cdef list withdrawn = []
+    cdef PyObject* found
+    cdef object key, entry, best, out, before, ident
+    cdef tuple batch
+    for key in keys:
+        found = PyDict_GetItem(table, key)
+        if found is NULL:
+            out = None
+        else:
+            entry = <object>found
+            if <PyObject*>Py_TYPE(entry) is <PyObject*>destination:
+                best = entry.best
+            else:
+                best = entry
+            found = NULL if per_prefix else PyDict_GetItem(cache, PyLong_FromVoidPtr(<void*>best))
+            if found is not NULL:
+                out = (<tuple>found)[1]
+            else:
+                out = wanted(entry, key)
+        if out is None:
+            if not record:
+                withdrawn.append(key)
+            elif PyDict_GetItem(advertised, key) is not NULL:
+                PyDict_DelItem(advertised, key)
+                withdrawn.append(key)
+            continue
+        if record:
+            found = PyDict_GetItem(advertised, key)
+            if found is not NULL:
+                before = <object>found
+                if before is out or before == out:
+                    continue
+            PyDict_SetItem(advertised, key, out)
+        ident = PyLong_FromVoidPtr(<void*>out)
+        found = PyDict_GetItem(batches, ident)
+        if found is NULL:
+            batch = (out, [key])
+            PyDict_SetItem(batches, ident, batch)
+            runs.append(batch)
+        else:
+            PyList_Append((<tuple>found)[1], key)
+    return runs, withdrawn
