@@ -10,7 +10,8 @@ import pytest
 
 from peers import CORE4, CORE6, PEER4, Frr, two_nodes, wait_until  # type: ignore[import-not-found]
 
-pytestmark = pytest.mark.interop
+pytestmark = [pytest.mark.interop,
+              pytest.mark.skipif(not Path("/usr/lib/frr/bgpd").exists(), reason="FRR is not installed")]
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "peer_and_print.py"
 
 

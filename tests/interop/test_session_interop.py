@@ -11,6 +11,7 @@ import base64
 import re
 import shutil
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -334,7 +335,7 @@ def _downs(node: BgpcoreNode) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("kind", sorted(PEERS))
 def test_session_with_real_peer(lab: Any, kind: str, transport: str) -> None:
     cls = PEERS[kind]
-    if shutil.which(cls.binary) is None and not cls.binary.startswith("/"):
+    if not (Path(cls.binary).exists() if cls.binary.startswith("/") else shutil.which(cls.binary)):
         pytest.skip(f"{cls.binary} is not installed")
     core_ns, peer_ns = two_nodes(lab)
     core, addr = (CORE4, PEER4) if transport == "ipv4" else (CORE6, PEER6)

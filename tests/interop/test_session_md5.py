@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from peers import CORE4, CORE6, PEER4, PEER6, BgpcoreNode, Frr, core_config, two_nodes, wait_until  # type: ignore[import-not-found]
 
-pytestmark = pytest.mark.interop
+pytestmark = [pytest.mark.interop,
+              pytest.mark.skipif(not Path("/usr/lib/frr/bgpd").exists(), reason="FRR is not installed")]
 
 
 def _frr(lab: Any, ns: str, core: str, password: str) -> Frr:

@@ -185,3 +185,33 @@ async def test_wrong_sysctl_refuses_to_start_and_names_it(lab: Any) -> None:
     with pytest.raises(ConfigError, match=r"net\.ipv6\.conf\.vB\.accept_ra"):
         await unnumbered.start()
     await unnumbered.stop()
+
+
+async def test_kernel_neighbour_table_router_entries_are_a_second_source(lab: Any) -> None:
+    a, b = _pair(lab)
+    table = RecordingTable()
+    unnumbered = Unnumbered(table, [InterfacePeering(interfaces=("vB",), remote_as="internal")],
+                            make_config=dict, namespace=b)
+    await unnumbered.start()
+    try:
+        # a neighbour the kernel does not flag as a router is not a BGP peer
+        lab.exec(b, "ip", "neigh", "replace", "fe80::66", "dev", "vB", "lladdr", "02:00:00:00:00:66", "nud", "stale")
+        await asyncio.sleep(0.3)
+        assert table.calls == []
+        lab.exec(b, "ip", "neigh", "replace", "fe80::77", "dev", "vB", "lladdr", "02:00:00:00:00:77",
+                 "router", "nud", "stale")
+        await _until(lambda: table.calls, 5, "the router entry to become the neighbor")
+        assert table.calls == [("add", "fe80::77%vB")]
+        assert unnumbered.peers()[0].learned_from == "neighbour table"
+
+        # an advertisement beats the neighbour table; another table entry does not move it back
+        _send_advert(a, "vA", hop_limit=255)
+        advertiser = f"{_link_local(lab, a, 'vA')}%vB"
+        await _until(lambda: len(table.calls) == 3, 5, "the advertised router to replace the table entry")
+        assert table.calls[1:] == [("remove", "fe80::77%vB"), ("add", advertiser)]
+        lab.exec(b, "ip", "neigh", "replace", "fe80::88", "dev", "vB", "lladdr", "02:00:00:00:00:88",
+                 "router", "nud", "stale")
+        await asyncio.sleep(0.3)
+        assert len(table.calls) == 3
+    finally:
+        await unnumbered.stop()
