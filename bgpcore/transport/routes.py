@@ -182,6 +182,11 @@ class SimpleRoutes:
             for key in update.mp_reach.nlri:
                 fam[key] = route
 
+    def prefix_count(self, peer: PeerId) -> int | None:
+        """Prefixes held from ``peer`` (None when it is not Established)."""
+        table = self.received.get(peer)
+        return None if table is None else sum(len(t) for t in table.values())
+
     def refresh_marker(self, peer: PeerId, family: Family, subtype: int) -> None:
         """RFC 7313 §4: routes present at BoRR and not sent again by EoRR are withdrawn."""
         table = self.received.get(peer, {}).get(family, {})

@@ -13,7 +13,8 @@ The route seam is a ``RouteHandler`` (``transport/routes.py``):
 * ``pull(peer, max_messages) -> list[bytes]`` whenever that peer's socket is writable;
 * ``announce``/``withdraw`` for routes originated through this API;
 * optionally ``refresh_marker(peer, family, subtype)`` for the peer's Enhanced Route Refresh
-  BoRR/EoRR (RFC 7313), so routes it did not send again can be purged.
+  BoRR/EoRR (RFC 7313), so routes it did not send again can be purged, and
+  ``prefix_count(peer) -> int | None`` for ``NeighborStatus.prefixes_received``.
 
 The default ``SimpleRoutes`` sends announced routes to every Established neighbor and keeps
 received routes per neighbor. ``bgpcore.rib`` implements the same methods (best path, route
@@ -603,10 +604,8 @@ class Speaker:
         driver = n.up_driver or n.main
         s = driver.session
         params = s.params if s.state is State.ESTABLISHED else None
-        received = getattr(self.handler, "received", None)
-        prefixes = None
-        if isinstance(received, dict) and n.peer in received:
-            prefixes = sum(len(t) for t in received[n.peer].values())
+        counter = getattr(self.handler, "prefix_count", None)  # optional: what the handler holds from the peer
+        prefixes = counter(n.peer) if counter is not None else None
         protocol = driver.protocol
         return NeighborStatus(
             peer=n.peer, description=n.config.description, remote_as=n.config.remote_as,
