@@ -334,3 +334,28 @@ async def test_listen_range_with_md5_key_for_the_whole_prefix(password: str, est
     finally:
         await a.stop()
         await b.stop()
+
+
+async def test_ipv6_loopback_with_md5_and_ttl_security() -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    probe = socket.socket(socket.AF_INET6)
+    try:
+        probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback address")
+    port_b = probe.getsockname()[1]
+    probe.close()
+    opts: dict[str, Any] = {"password": "six", "ttl_security_hops": 1}
+    a = Speaker(SpeakerConfig(local_as=65001, router_id="127.0.0.1", listen=(("::1", 0),), neighbors=(
+        NeighborConfig(address="::1", remote_as=65002, port=port_b, hold_time_s=9, timers=FAST, **opts),)))
+    await a.start()
+    b = Speaker(SpeakerConfig(local_as=65002, router_id="127.0.0.2", listen=(("::1", port_b),), neighbors=(
+        NeighborConfig(address="::1", remote_as=65001, port=a.listening[0][1], hold_time_s=9, timers=FAST, **opts),)))
+    await b.start()
+    try:
+        await until(lambda: a.neighbor("::1").state == "ESTABLISHED" and b.neighbor("::1").state == "ESTABLISHED",
+                    what="Established over ::1 with TCP-MD5 and GTSM")
+    finally:
+        await a.stop()
+        await b.stop()
