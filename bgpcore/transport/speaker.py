@@ -188,6 +188,12 @@ class Speaker:
             server = await loop.create_server(lambda: SessionProtocol(self._accept, outgoing=False), sock=sock)
             self._servers.append(server)
         self._started = True
+        for n in list(self._neighbors.values()):  # added before start: keys and TTL now, then go
+            if n.config.password:
+                self._set_listener_md5(n.config.address, n.config.password, None, n.config.interface)
+            if n.config.ttl_security_hops:
+                self._set_listener_ttl()
+            n.main.command(Start(passive=n.config.passive))
         for cfg in self.config.neighbors:
             self.add_neighbor(cfg)
         for r in self.config.listen_ranges:

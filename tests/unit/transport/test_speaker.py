@@ -359,3 +359,21 @@ async def test_ipv6_loopback_with_md5_and_ttl_security() -> None:
     finally:
         await a.stop()
         await b.stop()
+
+
+async def test_neighbors_added_before_start_get_their_keys_at_start() -> None:
+    probe = socket.socket()
+    probe.bind(("127.0.0.2", 0))
+    port_b = probe.getsockname()[1]
+    probe.close()
+    a = Speaker(SpeakerConfig(local_as=65001, router_id="127.0.0.1", listen=(("127.0.0.1", 0),)))
+    a.add_neighbor(NeighborConfig(address="127.0.0.2", remote_as=65002, port=port_b, passive=True, password="early",
+                                  hold_time_s=9, timers=FAST))
+    await a.start()
+    b = _speaker("127.0.0.2", 65002, "127.0.0.1", 65001, a.listening[0][1], port=port_b, password="early")
+    await b.start()
+    try:
+        await until(lambda: a.neighbor("127.0.0.2").state == "ESTABLISHED", what="Established")
+    finally:
+        await a.stop()
+        await b.stop()
