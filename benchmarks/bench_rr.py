@@ -331,8 +331,10 @@ def _wait(events: queue.Queue[dict[str, object]], kind: str, count: int, timeout
 
 def mrt_table(path: Path, cache: Path) -> tuple[Path, int]:
     """A real dump as the feeder's table: each prefix's last announcement in the file, with
-    the attributes as collected (next hop and LOCAL_PREF set for iBGP), grouped by attribute set."""
-    out = cache / f"mrt-{path.name}.bgp"
+    the attributes as collected (next hop and LOCAL_PREF set for iBGP), grouped by attribute set.
+    Martian IPv4 prefixes (in 0/8 other than the default route, 127/8, 224/3) are left out:
+    FRR drops them, so its clients could never hold "the whole table"."""
+    out = cache / f"mrt-{path.name}.v2.bgp"
     count_file = out.with_suffix(".count")
     if out.exists() and count_file.exists():
         return out, int(count_file.read_text())
@@ -361,6 +363,8 @@ def mrt_table(path: Path, cache: Path) -> tuple[Path, int]:
             if upd.mp_reach is not None and upd.mp_reach.safi == 1:
                 for key in upd.mp_reach.nlri:
                     table[((upd.mp_reach.afi, 1), key)] = upd.attributes
+    for family, key in [fk for fk in table if fk[0][0] == 1 and _martian(fk[1])]:
+        del table[(family, key)]
     groups: dict[tuple[Family, PathAttributes], list[bytes]] = {}
     for (family, key), attrs in table.items():
         clean = attrs._replace(next_hop=None, local_pref=100, originator_id=None, cluster_list=())
@@ -371,6 +375,10 @@ def mrt_table(path: Path, cache: Path) -> tuple[Path, int]:
     write_messages(out, messages)
     count_file.write_text(str(len(table)))
     return out, len(table)
+
+
+def _martian(key: bytes) -> bool:
+    return key[0] > 0 and (len(key) == 1 or key[1] in (0, 127) or key[1] >= 224)
 
 
 # --- report ----------------------------------------------------------------------------------
