@@ -13,6 +13,8 @@ from cpython.object cimport PyObject, Py_TYPE
 
 cdef extern from "Python.h":
     object PyLong_FromVoidPtr(void*)
+    PyObject* PyDict_SetDefault(object, object, object) except NULL
+    Py_ssize_t PyDict_Size(object)
 
 
 def group_runs(list keys, dict table, dict cache, dict advertised, bint record, bint per_prefix,
@@ -22,6 +24,7 @@ def group_runs(list keys, dict table, dict cache, dict advertised, bint record, 
     cdef list runs = []
     cdef list withdrawn = []
     cdef PyObject* found
+    cdef Py_ssize_t size
     cdef object key, entry, best, out, before, ident
     cdef tuple batch
     for key in keys:
@@ -47,12 +50,13 @@ def group_runs(list keys, dict table, dict cache, dict advertised, bint record, 
                 withdrawn.append(key)
             continue
         if record:
-            found = PyDict_GetItem(advertised, key)
-            if found is not NULL:
-                before = <object>found
+            # one probe when the key is new: insert, and see whether it was there before
+            size = PyDict_Size(advertised)
+            before = <object>PyDict_SetDefault(advertised, key, out)
+            if PyDict_Size(advertised) == size:
                 if before is out or before == out:
                     continue
-            PyDict_SetItem(advertised, key, out)
+                PyDict_SetItem(advertised, key, out)
         ident = PyLong_FromVoidPtr(<void*>out)
         found = PyDict_GetItem(batches, ident)
         if found is NULL:

@@ -39,6 +39,7 @@ def py_group_runs(keys: list[bytes], table: dict[bytes, Any], cache: dict[int, t
     withdrawn: list[bytes] = []
     get = table.get
     cached = cache.get
+    entry: Any
     for key in keys:
         entry = get(key)
         if entry is None:

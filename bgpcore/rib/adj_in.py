@@ -75,11 +75,18 @@ class AdjRibIn:
     def announce(self, family: Family, attrs: PathAttributes, next_hop: tuple[str, ...],
                  keys: list[bytes]) -> tuple[list[Accepted], list[Removed]]:
         """The neighbor announced ``keys`` with one attribute set."""
-        accepted: list[Accepted] = []
-        removed: list[Removed] = []
         stale = self.stale.get(family)
         if stale:
             stale.difference_update(keys)
+        if self.import_policy is None and self.received is None and family not in self.addpath:
+            path = self._path(attrs, next_hop, 0)
+            table = self.accepted.get(family)
+            if table is None:
+                table = self.accepted[family] = {}
+            table.update(dict.fromkeys(keys, path))
+            return [Accepted(path, keys)], []
+        accepted: list[Accepted] = []
+        removed: list[Removed] = []
         if family in self.addpath:
             for path_id, run in _split_path_ids(keys).items():
                 self._announce(family, self._path(attrs, next_hop, path_id), run, 4, accepted, removed)

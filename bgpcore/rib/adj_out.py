@@ -17,15 +17,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from itertools import islice
-from typing import Final
+from typing import Final, Iterable, Iterator
 
 from bgpcore.policy.hooks import RoutePolicy, prefix_independent
 from bgpcore.rib import accel as rib_accel
 from bgpcore.rib.decision import DEFAULT_LOCAL_PREF
 from bgpcore.rib.loc import Destination, LocRib
 from bgpcore.rib.reflect import (ebgp_export_attributes, export_next_hop, ibgp_export_attributes, is_reflected,
-                                 may_advertise, reflected_attributes)
+                                 may_export_communities, may_reflect, reflected_attributes)
 from bgpcore.route import Path
 from bgpcore.wire.context import DEFAULT_CONTEXT, CodecContext, Family
 from bgpcore.wire.types import PathAttributes
@@ -96,15 +95,63 @@ def out_path_id(path: Path) -> int:
     return ((path.source.peer_id + 2) << 16 | (path.path_id & 0xFFFF)) & 0xFFFFFFFF
 
 
-def _take(dirty: dict[bytes, None], count: int) -> list[bytes]:
-    if len(dirty) <= count:
-        keys = list(dirty)
-        dirty.clear()
-        return keys
-    keys = list(islice(dirty, count))
-    for key in keys:
-        del dirty[key]
-    return keys
+class DirtySet:
+    """Prefix keys pending output: each once, in the order first marked, taken from the front.
+
+    A dict would do, but taking chunks from the front of a big dict makes every later scan
+    walk over the deleted slots (quadratic over a full table). So a take that leaves keys
+    behind moves the set into a list (``head``, served from ``pos``) plus a set of the keys
+    still in it (``queued``); keys marked meanwhile go to ``tail`` unless already queued.
+    """
+
+    __slots__ = ("head", "pos", "queued", "tail")
+
+    def __init__(self, keys: Iterable[bytes] = ()) -> None:
+        self.head: list[bytes] = []
+        self.pos = 0
+        self.queued: set[bytes] = set()
+        self.tail: dict[bytes, None] = dict.fromkeys(keys)
+
+    def add(self, keys: Iterable[bytes]) -> None:
+        queued = self.queued
+        if queued:
+            keys = [k for k in keys if k not in queued]
+        self.tail.update(dict.fromkeys(keys))
+
+    def __len__(self) -> int:
+        return len(self.queued) + len(self.tail)
+
+    def __bool__(self) -> bool:
+        return bool(self.queued) or bool(self.tail)
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self.head[self.pos:]
+        yield from self.tail
+
+    def take(self, count: int) -> list[bytes]:
+        """Remove and return the first ``count`` keys (all when fewer)."""
+        out: list[bytes] = []
+        if self.queued:
+            pos = self.pos
+            out = self.head[pos:pos + count]
+            self.pos = pos + len(out)
+            if self.pos >= len(self.head):
+                self.head, self.pos, self.queued = [], 0, set()
+            else:
+                self.queued.difference_update(out)
+            count -= len(out)
+            if not count:
+                return out
+        tail = self.tail
+        if len(tail) <= count:
+            out.extend(tail)
+            tail.clear()
+            return out
+        keys = list(tail)
+        tail.clear()
+        out.extend(keys[:count])
+        self.head, self.pos, self.queued = keys, count, set(keys[count:])
+        return out
 
 
 class AdjRibOut:
@@ -112,15 +159,16 @@ class AdjRibOut:
 
     def __init__(self, spec: ExportSpec) -> None:
         self.spec = spec
-        self.dirty: dict[Family, dict[bytes, None]] = {f: {} for f in spec.families}
+        self.dirty: dict[Family, DirtySet] = {f: DirtySet() for f in spec.families}
         self.advertised: dict[Family, dict[bytes, OutRoute]] = {f: {} for f in spec.families}
         self.advertised_ids: dict[Family, dict[bytes, dict[int, OutRoute]]] = {f: {} for f in spec.families}
-        self.members: dict[int, dict[Family, dict[bytes, None]]] = {}
+        self.members: dict[int, dict[Family, DirtySet]] = {}
         self._cache: dict[Family, dict[int, tuple[Path, OutRoute | None]]] = {f: {} for f in spec.families}
         self._laggards: set[int] = set()
         self._sent: dict[int, dict[Family, set[bytes]]] = {}
         self._ids_used: dict[Family, set[int]] = {f: set() for f in spec.families}
         self._per_prefix = spec.export_policy is not None and not prefix_independent(spec.export_policy)
+        self._self_next_hop = {f: spec.self_next_hop(f) for f in spec.families}
 
     # -- pending state -------------------------------------------------------------------
 
@@ -128,7 +176,7 @@ class AdjRibOut:
         """Prefixes whose best path changed: they will be looked at on the next ``generate``."""
         dirty = self.dirty.get(family)
         if dirty is not None:
-            dirty.update(dict.fromkeys(keys))
+            dirty.add(keys)
 
     def pending(self) -> bool:
         return any(self.dirty.values())
@@ -139,9 +187,9 @@ class AdjRibOut:
         ``fresh``: it holds nothing yet (a new session); otherwise (route refresh) it may
         hold any ADD-PATH id, as a member that lagged.
         """
-        private = self.members.setdefault(member, {f: {} for f in self.spec.families})
+        private = self.members.setdefault(member, {f: DirtySet() for f in self.spec.families})
         for family in self.spec.families:
-            private.setdefault(family, {}).update(dict.fromkeys(loc.keys(family)))
+            private.setdefault(family, DirtySet()).add(loc.keys(family))
         if fresh:
             self._laggards.discard(member)
             self._sent[member] = {f: set() for f in self.spec.families}
@@ -154,9 +202,9 @@ class AdjRibOut:
         It may hold ADD-PATH ids the group has withdrawn since, so its catch-up withdraws
         every id this group ever used that the prefix no longer has.
         """
-        private = self.members.setdefault(member, {f: {} for f in self.spec.families})
+        private = self.members.setdefault(member, {f: DirtySet() for f in self.spec.families})
         for family, run in keys.items():
-            private.setdefault(family, {}).update(dict.fromkeys(run))
+            private.setdefault(family, DirtySet()).add(run)
         self._laggards.add(member)
         self._sent.pop(member, None)
 
@@ -170,17 +218,19 @@ class AdjRibOut:
     def export(self, family: Family, path: Path, prefix: bytes = b"") -> OutRoute | None:
         """What this group advertises for ``path`` (None: nothing), before caching."""
         spec = self.spec
-        if not may_advertise(path, spec.ebgp, spec.rr_client):
-            return None
+        source = path.source
         attrs = path.attrs
+        if not may_reflect(source, spec.ebgp, spec.rr_client) or (
+                attrs.communities and not may_export_communities(attrs.communities, spec.ebgp)):
+            return None
         if spec.ebgp:
             attrs = ebgp_export_attributes(attrs, spec.local_asn, spec.send_med)
-        elif is_reflected(path.source, spec.ebgp):
-            attrs = reflected_attributes(attrs, path.source, spec.cluster_id)
+        elif is_reflected(source, spec.ebgp):
+            attrs = reflected_attributes(attrs, source, spec.cluster_id)
         else:
             attrs = ibgp_export_attributes(attrs, spec.default_local_pref)
-        next_hop = export_next_hop(path, spec.ebgp, spec.self_next_hop(family), spec.next_hop_self,
-                                   spec.next_hop_self_force)
+        self_next_hop = self._self_next_hop.get(family) or spec.self_next_hop(family)
+        next_hop = export_next_hop(path, spec.ebgp, self_next_hop, spec.next_hop_self, spec.next_hop_self_force)
         if attrs.next_hop is not None:
             attrs = attrs._replace(next_hop=None)
         if spec.export_policy is not None:
@@ -205,13 +255,6 @@ class AdjRibOut:
 
     # -- encoding ------------------------------------------------------------------------
 
-    def _wanted(self, family: Family, entry: Path | Destination | None, key: bytes) -> OutRoute | None:
-        if entry is None:
-            return None
-        best = entry.best if isinstance(entry, Destination) else entry
-        assert best is not None
-        return self._export_cached(family, best, key)
-
     def _wanted_ids(self, family: Family, loc: LocRib, key: bytes) -> dict[int, OutRoute]:
         if self.spec.addpath_select == AddPathSelect.ALL:
             paths: list[Path] | tuple[Path, ...] = loc.paths(family, key)
@@ -235,9 +278,15 @@ class AdjRibOut:
         if family in ctx.addpath:
             return self._build_addpath(family, keys, loc, record, clean)
         table = loc.tables.get(family, {})
+        export = self._export_cached
+
+        def wanted(entry: Path | Destination, key: bytes) -> OutRoute | None:
+            best = entry.best if isinstance(entry, Destination) else entry
+            assert best is not None
+            return export(family, best, key)
+
         runs, withdrawn = rib_accel.group_runs(keys, table, self._cache[family], self.advertised[family], record,
-                                               self._per_prefix, Destination,
-                                               lambda entry, key: self._wanted(family, entry, key))
+                                               self._per_prefix, Destination, wanted)
         messages = accel.encode_withdrawals(family, withdrawn, ctx)
         encode = accel.encode_updates
         for (attrs, next_hop), run in runs:
@@ -300,11 +349,11 @@ class AdjRibOut:
         size = 0
         for family, dirty in self.dirty.items():
             while dirty and size < budget_bytes:
-                keys = _take(dirty, CHUNK_PREFIXES)
+                keys = dirty.take(CHUNK_PREFIXES)
                 built = self._build(family, keys, loc, True)
                 covered.setdefault(family, []).extend(keys)
                 for private in self.members.values():
-                    private.setdefault(family, {}).update(dict.fromkeys(keys))
+                    private.setdefault(family, DirtySet()).add(keys)
                 messages.extend(built)
                 size += sum(map(len, built))
         return messages, covered
@@ -324,7 +373,7 @@ class AdjRibOut:
             sent = self._sent.get(member, {}).get(family)
             clean: bool | set[bytes] = member in self._laggards or (sent if sent is not None else False)
             while dirty and size < budget_bytes:
-                keys = _take(dirty, CHUNK_PREFIXES)
+                keys = dirty.take(CHUNK_PREFIXES)
                 built = self._build(family, keys, loc, False, clean)
                 if sent is not None and family in self.spec.send_ctx.addpath:
                     sent.update(keys)

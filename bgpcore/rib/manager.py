@@ -387,9 +387,10 @@ class Rib:
             if mp_reach is not None and mp_reach.nlri:
                 self._post(peer_id, peer, True, (mp_reach.afi, mp_reach.safi), attrs, mp_reach.next_hop,
                            mp_reach.nlri)
-        eor = update.end_of_rib()
-        if eor is not None:
-            return self.end_of_rib(peer_id, eor)
+        if not (update.nlri or update.withdrawn or update.mp_reach is not None):
+            eor = update.end_of_rib()
+            if eor is not None:
+                return self.end_of_rib(peer_id, eor)
         self.groups.note_changes()
         self._enforce_limit(peer_id, peer)
         return self._take_changes()

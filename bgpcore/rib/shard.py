@@ -68,6 +68,7 @@ class RibShard:
         self.groups: dict[int, AdjRibOut] = {}
         self._attrs: dict[PathAttributes, PathAttributes] = {}
         self._sweep_at = _INTERN_SWEEP
+        self._all_paths: list[AdjRibOut] = []
 
     # -- inbound -------------------------------------------------------------------------
 
@@ -94,12 +95,6 @@ class RibShard:
             changes.extend(self._remove(family, peer_id, removed))
         return self._report(changes)
 
-    def _intern(self, attrs: PathAttributes) -> PathAttributes:
-        interned = self._attrs.setdefault(attrs, attrs)
-        if len(self._attrs) > self._sweep_at:
-            self._sweep()
-        return interned
-
     def _sweep(self) -> None:
         """Forget interned attribute sets nothing else refers to any more."""
         for attrs in [a for a in self._attrs if sys.getrefcount(a) <= 4]:
@@ -114,21 +109,30 @@ class RibShard:
             (changes, accepted prefix count of that peer in this shard).
         """
         adj = self.peers[peer_id]
-        if adj.source.ebgp and attrs.local_pref is not None:
+        source = adj.source
+        if source.ebgp and attrs.local_pref is not None:
             attrs = attrs._replace(local_pref=None)  # RFC 4271 §5.1.5: ignored from an external peer
-        attrs = self._intern(attrs)
+        interned = self._attrs.setdefault(attrs, attrs)
+        if interned is attrs and len(self._attrs) > self._sweep_at:
+            self._sweep()
+        attrs = interned
         config = self.config
-        reason = loop_reason(attrs, adj.source, config.router_id, config.cluster_id, config.local_asn)
+        reason = loop_reason(attrs, source, config.router_id, config.cluster_id, config.local_asn)
         if reason is not None:
-            log.info("peer %s (%s): %d prefixes dropped: %s", peer_id, adj.source.address, len(keys), reason)
+            log.info("peer %s (%s): %d prefixes dropped: %s", peer_id, source.address, len(keys), reason)
             return self.withdraw(peer_id, family, keys)
         accepted, removed = adj.announce(family, attrs, next_hop, keys)
-        changes: list[BestChange] = []
         loc = self.loc
-        for path, run in accepted:
-            changes.extend(loc.update(family, path, run))
-        changes.extend(self._remove(family, peer_id, removed))
-        self._touch(family, keys, adj)
+        if len(accepted) == 1 and not removed:
+            path, run = accepted[0]
+            changes = loc.update(family, path, run)
+        else:
+            changes = []
+            for path, run in accepted:
+                changes.extend(loc.update(family, path, run))
+            changes.extend(self._remove(family, peer_id, removed))
+        if self._all_paths:
+            self._touch(family, keys, adj)
         return self._report(changes), adj.count()
 
     def withdraw(self, peer_id: PeerId, family: Family, keys: list[bytes]) -> tuple[list[BestChange], int]:
@@ -146,14 +150,16 @@ class RibShard:
 
     def _touch(self, family: Family, keys: list[bytes], adj: AdjRibIn) -> None:
         """ADD-PATH "all paths" groups care about every path change, not only best changes."""
-        for group in self.groups.values():
-            if group.spec.addpath_select == AddPathSelect.ALL and family in group.spec.send_ctx.addpath:
+        for group in self._all_paths:
+            if family in group.spec.send_ctx.addpath:
                 group.mark(family, [k[4:] for k in keys] if family in adj.addpath else keys)
 
     def _report(self, changes: list[BestChange]) -> list[BestChange]:
+        groups = self.groups.values()
         for change in changes:
-            for group in self.groups.values():
-                group.mark(change.family, change.keys)
+            family, keys = change.family, change.keys
+            for group in groups:
+                group.mark(family, keys)
         return changes if self.config.track_changes else []
 
     def count(self, peer_id: PeerId) -> int:
@@ -200,9 +206,14 @@ class RibShard:
         for family in spec.families:
             group.mark(family, list(self.loc.keys(family)))
         self.groups[group_id] = group
+        self._all_paths = self._groups_of_all_paths()
 
     def remove_group(self, group_id: int) -> None:
         self.groups.pop(group_id, None)
+        self._all_paths = self._groups_of_all_paths()
+
+    def _groups_of_all_paths(self) -> list[AdjRibOut]:
+        return [g for g in self.groups.values() if g.spec.addpath_select == AddPathSelect.ALL and g.spec.send_ctx.addpath]
 
     def add_member(self, group_id: int, member: PeerId, fresh: bool = True) -> None:
         self.groups[group_id].add_member(member, self.loc, fresh)
