@@ -18,7 +18,7 @@ OutRoute = Any
 
 
 def py_group_runs(keys: list[bytes], table: dict[bytes, Any], cache: dict[int, tuple[Any, OutRoute | None]],
-                  advertised: dict[bytes, OutRoute], record: bool, per_prefix: bool, destination: type,
+                  advertised: dict[bytes, OutRoute], record: bool, per_prefix: bool, destination: Any,
                   wanted: Callable[[Any, bytes], OutRoute | None]) -> tuple[list[tuple[OutRoute, list[bytes]]], list[bytes]]:
     """Group ``keys`` by the route the group exports for each.
 
