@@ -72,6 +72,17 @@ class Daemon:
         if self.proc is not None:
             self.lab.stop(self.proc)
 
+    def _started(self, predicate: Callable[[], Any], what: str, timeout_s: float = 20.0) -> None:
+        """Wait for the daemon to answer; on timeout show what it printed (config errors land there)."""
+        try:
+            wait_until(lambda: (self.proc is not None and self.proc.poll() is not None) or predicate(), timeout_s, 0.2, what)
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError(f"{self.name} exited with {self.proc.returncode} before {what} answered")
+        except AssertionError as exc:
+            outs = "\n".join(f"--- {f.name}\n{f.read_text(errors='replace')[-3000:]}"
+                             for f in Path(self.lab.dir).glob(f"{self.ns}-*.out"))
+            raise AssertionError(f"{exc}\n{outs}\n{self.log_tail()}") from None
+
     def log_tail(self, lines: int = 40) -> str:
         out = []
         for f in sorted(self.dir.glob("*.log")):
@@ -108,7 +119,7 @@ class Frr(Daemon):
         else:
             args.append("-Z")
         self.proc = lab.spawn(ns, *args, log=f"{ns}-bgpd.out")
-        wait_until(lambda: self.vtysh("show bgp summary json") is not None, 20, 0.2, "bgpd vty")
+        self._started(lambda: self.vtysh("show bgp summary json") is not None, "bgpd vty")
 
     def vtysh(self, *commands: str) -> str:
         args = ["vtysh", "--vty_socket", str(self.dir)]
@@ -146,7 +157,7 @@ class Bird(Daemon):
         self.ctl = self.dir / "bird.ctl"
         self.proc = lab.spawn(ns, "bird", "-f", "-c", str(self.dir / "bird.conf"), "-s", str(self.ctl),
                               "-P", str(self.dir / "bird.pid"), log=f"{ns}-bird.out")
-        wait_until(lambda: "BIRD" in self.cli("show status"), 20, 0.2, "bird control socket")
+        self._started(lambda: "BIRD" in self.cli("show status"), "bird control socket")
 
     def cli(self, command: str) -> str:
         return self._run("birdc", "-s", str(self.ctl), command, check=False)
@@ -182,7 +193,7 @@ class GoBgp(Daemon):
         self.proc = lab.spawn(ns, "gobgpd", "-f", str(self.dir / "gobgpd.toml"), "-t", "toml", "-p",
                               "--api-hosts", f"127.0.0.1:{api_port}", "--pprof-disable",
                               "--log-plain", log=f"{ns}-gobgpd.log")
-        wait_until(lambda: self.cli_text("global").strip(), 20, 0.2, "gobgp api")
+        self._started(lambda: self.cli_text("global").strip(), "gobgp api")
 
     def cli_text(self, *args: str) -> str:
         return self._run("gobgp", *self.api, *args, check=False)
