@@ -23,12 +23,12 @@ figures are CPU µs per received prefix:
 - ``total`` = receive + output, and ``+decode``, the whole pipeline from wire to wire.
 
 With shards > 1, CPU is the parent's plus every worker's (``/proc/PID/stat``), so it shows
-the work; wall seconds show what the second core buys. GC: ``--gc freeze`` (the default)
-collects and ``gc.freeze()``\\ s the decoded input before timing and leaves the collector on
-with default thresholds, as a program that froze after start-up; shard workers freeze after
-every request. ``--gc periodic`` also freezes after every 1000 received UPDATEs and after
-every round of ``next_messages`` over the peers, as a program that keeps its long-lived RIB
-out of collections would (the RIB's objects are acyclic: reference counting frees them).
+the work; wall seconds show what the second core buys. GC: ``--gc freeze`` collects and
+``gc.freeze()``\\ s the decoded input before timing and leaves the collector on with default
+thresholds, as a program that froze once after start-up. ``--gc periodic`` (the default) also
+freezes after every 1000 received UPDATEs and after every round of ``next_messages`` over the
+peers, as shard workers do after every request: the RIB's objects are long-lived and acyclic
+(reference counting frees them), so full collections need not walk them again and again.
 ``--gc off`` disables the collector in the parent for comparison.
 """
 from __future__ import annotations
@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--path", choices=("py", "fast", "both"), default="both")
     parser.add_argument("--shards", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--clients", type=int, nargs="+", default=[4, 16])
-    parser.add_argument("--gc", choices=("freeze", "periodic", "off"), default="freeze")
+    parser.add_argument("--gc", choices=("freeze", "periodic", "off"), default="periodic")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of receive + output (stderr)")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--cache", type=Path, default=ROOT / "build" / "bench")

@@ -100,16 +100,17 @@ class DirtySet:
 
     A dict would do, but taking chunks from the front of a big dict makes every later scan
     walk over the deleted slots (quadratic over a full table). So a take that leaves keys
-    behind moves the set into a list (``head``, served from ``pos``) plus a set of the keys
+    behind moves the set into a tuple (``head``, served from ``pos``) plus a dict of the keys
     still in it (``queued``); keys marked meanwhile go to ``tail`` unless already queued.
+    (Tuples and dicts of bytes are left alone by the cyclic GC; lists and sets are not.)
     """
 
     __slots__ = ("head", "pos", "queued", "tail")
 
     def __init__(self, keys: Iterable[bytes] = ()) -> None:
-        self.head: list[bytes] = []
+        self.head: tuple[bytes, ...] = ()
         self.pos = 0
-        self.queued: set[bytes] = set()
+        self.queued: dict[bytes, None] = {}
         self.tail: dict[bytes, None] = dict.fromkeys(keys)
 
     def add(self, keys: Iterable[bytes]) -> None:
@@ -133,12 +134,14 @@ class DirtySet:
         out: list[bytes] = []
         if self.queued:
             pos = self.pos
-            out = self.head[pos:pos + count]
+            out = list(self.head[pos:pos + count])
             self.pos = pos + len(out)
             if self.pos >= len(self.head):
-                self.head, self.pos, self.queued = [], 0, set()
+                self.head, self.pos, self.queued = (), 0, {}
             else:
-                self.queued.difference_update(out)
+                queued = self.queued
+                for key in out:
+                    del queued[key]
             count -= len(out)
             if not count:
                 return out
@@ -147,10 +150,10 @@ class DirtySet:
             out.extend(tail)
             tail.clear()
             return out
-        keys = list(tail)
+        keys = tuple(tail)
         tail.clear()
         out.extend(keys[:count])
-        self.head, self.pos, self.queued = keys, count, set(keys[count:])
+        self.head, self.pos, self.queued = keys, count, dict.fromkeys(keys[count:])
         return out
 
 
