@@ -37,8 +37,13 @@ from typing import Any, Callable, Iterable, Protocol
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bgpcore.constants import Origin  # noqa: E402
 from bgpcore.discovery.unnumbered import InterfacePeering, Unnumbered, fib_next_hop  # noqa: E402
 from bgpcore.fib.install import Fib, FibRoute  # noqa: E402
+from bgpcore.program.rr import RibHandler  # noqa: E402
+from bgpcore.rib.decision import DecisionOptions  # noqa: E402
+from bgpcore.rib.manager import Rib, RibConfig  # noqa: E402
+from bgpcore.route import BestChange  # noqa: E402
 from bgpcore.transport.config import NeighborConfig, SpeakerConfig  # noqa: E402
 from bgpcore.transport.routes import PeerId, SimpleRoutes  # noqa: E402
 from bgpcore.transport.speaker import Speaker  # noqa: E402
@@ -95,6 +100,43 @@ class FibRoutes(SimpleRoutes):
                 log.warning("FIB refused: %s", result.failed)
 
 
+class FibRib(Rib):
+    """A RIB (best path, multipath, re-advertisement) whose best-path changes also reach the kernel.
+
+    Transit nodes use it: routes learned on one link are advertised on the others, and the
+    multipath set of each prefix is installed as ECMP next hops, each resolved to the link
+    its session runs on.
+    """
+
+    def __init__(self, config: RibConfig, fib: Fib, interface_of: Callable[[str], str]) -> None:
+        super().__init__(config)
+        self.fib = fib
+        self.interface_of = interface_of
+
+    def receive(self, peer_id: Any, update: Update) -> list[BestChange]:
+        changes = super().receive(peer_id, update)
+        self._install(changes)
+        return changes
+
+    def peer_down(self, peer_id: Any, graceful: bool = False, now: float = 0.0) -> list[BestChange]:
+        changes = super().peer_down(peer_id, graceful, now)
+        self._install(changes)
+        return changes
+
+    def _install(self, changes: list[BestChange]) -> None:
+        routes = []
+        for change in changes:
+            if change.family != IPV4_UNICAST:
+                continue
+            hops = tuple(fib_next_hop(p.next_hop, self.interface_of(p.source.address))
+                         for p in change.paths if not p.source.local)
+            routes += [FibRoute(key_to_network(key, 1), hops) for key in change.keys]
+        if routes:
+            result = self.fib.apply(routes)
+            if result.failed:
+                log.warning("FIB refused: %s", result.failed)
+
+
 def _has_as(attrs: PathAttributes, asn: int) -> bool:
     return any(asn in asns for _, asns in attrs.as_path)
 
@@ -108,8 +150,17 @@ async def run_node(config: dict[str, Any]) -> None:
     fib = Fib()
     fib.start()
     fib.attach()
-    routes = FibRoutes(fib, config["asn"], lambda peer: peer.partition("%")[2])
-    speaker = Speaker(SpeakerConfig(local_as=config["asn"], router_id=config["router_id"]), handler=routes)
+    handler: Any
+    if config.get("transit"):
+        rib = FibRib(RibConfig(local_asn=config["asn"], router_id=config["router_id"], shards=1,
+                               decision=DecisionOptions(maximum_paths=8, multipath_relax=True)), fib,
+                     lambda address: interfaces.get(address.partition("%")[0], ""))
+        handler = RibHandler(rib)
+    else:
+        handler = FibRoutes(fib, config["asn"], lambda peer: peer.partition("%")[2])
+    speaker = Speaker(SpeakerConfig(local_as=config["asn"], router_id=config["router_id"]), handler=handler)
+    if isinstance(handler, RibHandler):
+        handler.speaker = speaker
     await speaker.start()
     peering = InterfacePeering(interfaces=tuple(config["interfaces"]), remote_as=config.get("remote_as", "external"),
                                options={"hold_time_s": config.get("hold_time_s", 9), "families": (IPV4_UNICAST,)})
@@ -126,10 +177,17 @@ async def run_node(config: dict[str, Any]) -> None:
         status.with_suffix(".tmp").write_text(json.dumps(state))
         status.with_suffix(".tmp").replace(status)
 
-    unnumbered.on_change = write_status
+    interfaces: dict[str, str] = {}  # peer link-local address -> interface, for the FIB
+
+    def on_change(peer: Any) -> None:
+        interfaces.clear()
+        interfaces.update({p.address: p.interface for p in unnumbered.peers() if p.address})
+        write_status()
+
+    unnumbered.on_change = on_change
     await unnumbered.start()
     for prefix in config.get("announce", ()):
-        speaker.announce(prefix)
+        speaker.announce(prefix, attributes=PathAttributes(origin=Origin.IGP))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

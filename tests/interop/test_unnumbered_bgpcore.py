@@ -1,18 +1,21 @@
 """Unnumbered fabric with bgpcore on every node: both ends of every session are bgpcore.
 
 Each session is found from both sides by Router Advertisements and opened from both sides,
-so RFC 4271 collision resolution runs on every link. Spines install each server loopback
-via that server's link-local address and the anycast /32 through both servers (ECMP).
+so RFC 4271 collision resolution runs on every link. The spines run ``bgpcore.rib`` (best
+path, multipath, re-advertisement) and install each server loopback via that server's
+link-local address and the anycast /32 through both servers (ECMP); the servers reach each
+other through both spines and fail over when a link goes down.
 """
 from __future__ import annotations
 
+import statistics
 import subprocess
 import time
 from typing import Any
 
-import pytest
 
-from test_unnumbered_frr import RouteWatch, _assert_link_local_only, _diagnose, _link_local, _wait, fabric_lab
+from test_unnumbered_frr import (RouteWatch, _assert_link_local_only, _diagnose, _flap_times, _link_local, _wait,
+                                 fabric_lab)
 
 CONVERGE_S = 40.0
 
@@ -65,10 +68,6 @@ def test_bgpcore_peers_bgpcore_by_interface_one_session_each(lab: Any) -> None:
         assert len(status["sessions"]) == len(node.uplinks)
 
 
-NO_TRANSIT = ("the Speaker's route handler (transport/routes.py SimpleRoutes) does not re-advertise received routes "
-              "and bgpcore.rib is not wired into transport/speaker.py yet, so bgpcore spines do not transit")
-
-
 def test_bgpcore_spines_install_routes_with_ecmp_and_fail_over(lab: Any) -> None:
     fabric = _build_and_wait_for_sessions(lab)
     started = time.monotonic()
@@ -114,10 +113,12 @@ def test_bgpcore_spines_install_routes_with_ecmp_and_fail_over(lab: Any) -> None
     assert fabric.ping(s1, h1)
 
 
-@pytest.mark.xfail(reason=NO_TRANSIT, strict=False)
-def test_servers_reach_each_other_through_bgpcore_spines(lab: Any) -> None:
-    fabric = fabric_lab.Fabric(lab, spines="bgpcore", servers="bgpcore")
-    fabric.build()
-    _wait(fabric.converged, 10, "every server reaching every loopback through both spines")
+def test_servers_reach_each_other_through_bgpcore_spines_and_fail_over(lab: Any) -> None:
+    fabric = _build_and_wait_for_sessions(lab)
+    _wait(fabric.converged, CONVERGE_S, "every server reaching every loopback through both spines")
     h1, h2 = fabric.servers
-    assert fabric.ping(h1, h2)
+    assert fabric.ping(h1, h2) and fabric.ping(h2, h1)
+    times = _flap_times(fabric)
+    for kind, values in times.items():
+        print(f"bgpcore-only fabric {kind:15} median {statistics.median(values) * 1000:.1f} ms "
+              f"({', '.join(f'{v * 1000:.1f}' for v in values)})")
