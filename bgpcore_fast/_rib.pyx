@@ -1,10 +1,16 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 """The RIB's per-prefix loops in C, with the results of their pure-Python references.
 
-``group_runs`` is ``bgpcore.rib.accel.py_group_runs``: an update group's encoding round
-over its dirty prefixes (look up the best path, export it through the group's cache, skip
-what was already advertised, group the rest by exported route). It takes the Loc-RIB's
-classes and callbacks as arguments, so this module imports nothing from bgpcore.
+Each function here is its namesake ``py_*`` in ``bgpcore.rib.accel``:
+
+- ``group_runs``: an update group's encoding round over its dirty prefixes (look up the
+  best path, export it through the group's cache, skip what was already advertised, group
+  the rest by exported route);
+- ``insert_absent``: the Loc-RIB's single-path case, new prefixes of one path;
+- ``add_keys``: marking prefixes pending in an update group.
+
+They take the Loc-RIB's classes and callbacks as arguments, so this module imports nothing
+from bgpcore.
 """
 from cpython.dict cimport PyDict_GetItem, PyDict_SetItem, PyDict_DelItem
 from cpython.list cimport PyList_Append
@@ -66,3 +72,24 @@ def group_runs(list keys, dict table, dict cache, dict advertised, bint record, 
         else:
             PyList_Append((<tuple>found)[1], key)
     return runs, withdrawn
+
+
+def insert_absent(dict table, list keys, object value):
+    """See ``bgpcore.rib.accel.py_insert_absent``: one probe per key instead of two."""
+    cdef Py_ssize_t size = PyDict_Size(table)
+    cdef Py_ssize_t i, j
+    cdef Py_ssize_t n = len(keys)
+    for i in range(n):
+        PyDict_SetDefault(table, keys[i], value)
+        if PyDict_Size(table) != size + i + 1:  # it was there already (or repeats a key)
+            for j in range(i):
+                PyDict_DelItem(table, keys[j])
+            return False
+    return True
+
+
+def add_keys(dict dirty, list keys):
+    """See ``bgpcore.rib.accel.py_add_keys``: no temporary dict."""
+    cdef object key
+    for key in keys:
+        PyDict_SetItem(dirty, key, None)

@@ -1,6 +1,7 @@
 """Which implementation runs the RIB's per-prefix loops: bgpcore_fast or pure Python.
 
-``group_runs`` is the loop of an update group's encoding round: for each dirty prefix it
+``insert_absent`` is the Loc-RIB's single-path case (prefixes new to the table, one probe
+each); ``add_keys`` marks prefixes pending in an update group. ``group_runs`` is the loop of an update group's encoding round: for each dirty prefix it
 finds the exported route of its best path, skips what the group already advertised, and
 groups the rest by exported route (one run per attribute set, encoded once). The pure-Python
 function here is the reference; the C one (``bgpcore_fast._rib.group_runs``) gives equal
@@ -64,8 +65,30 @@ def py_group_runs(keys: list[bytes], table: dict[bytes, Any], cache: dict[int, t
     return list(batches.values()), withdrawn
 
 
+def py_insert_absent(table: dict[bytes, Any], keys: list[bytes], value: Any) -> bool:
+    """Map every key of ``keys`` to ``value`` when none is in ``table`` and none repeats.
+
+    Returns:
+        Whether it did; when not, ``table`` is left as it was.
+    """
+    if len(set(keys)) != len(keys) or not table.keys().isdisjoint(keys):
+        return False
+    table.update(dict.fromkeys(keys, value))
+    return True
+
+
+def py_add_keys(dirty: dict[bytes, None], keys: list[bytes]) -> None:
+    """Add ``keys`` to an insertion-ordered set kept as a dict (keys already there keep their place)."""
+    dirty.update(dict.fromkeys(keys))
+
+
+add_keys: Callable[[dict[bytes, None], list[bytes]], None] = getattr(_wire_accel, "add_keys", None) or py_add_keys
+
+insert_absent: Callable[[dict[bytes, Any], list[bytes], Any], bool] | None = getattr(_wire_accel, "insert_absent", None)
+"""The C ``insert_absent``, or None: the Loc-RIB's pure-Python path checks then inserts."""
+
 group_runs: Callable[..., tuple[list[tuple[OutRoute, list[bytes]]], list[bytes]]] = getattr(
     _wire_accel, "group_runs", None) or py_group_runs
 ACCELERATED: bool = group_runs is not py_group_runs
 
-__all__ = ["ACCELERATED", "group_runs", "py_group_runs"]
+__all__ = ["ACCELERATED", "add_keys", "group_runs", "insert_absent", "py_add_keys", "py_group_runs", "py_insert_absent"]

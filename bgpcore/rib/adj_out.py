@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Final, Iterable, Iterator
+from itertools import islice
+from typing import Final
 
 from bgpcore.policy.hooks import RoutePolicy, prefix_independent
 from bgpcore.rib import accel as rib_accel
@@ -95,66 +96,15 @@ def out_path_id(path: Path) -> int:
     return ((path.source.peer_id + 2) << 16 | (path.path_id & 0xFFFF)) & 0xFFFFFFFF
 
 
-class DirtySet:
-    """Prefix keys pending output: each once, in the order first marked, taken from the front.
-
-    A dict would do, but taking chunks from the front of a big dict makes every later scan
-    walk over the deleted slots (quadratic over a full table). So a take that leaves keys
-    behind moves the set into a tuple (``head``, served from ``pos``) plus a dict of the keys
-    still in it (``queued``); keys marked meanwhile go to ``tail`` unless already queued.
-    (Tuples and dicts of bytes are left alone by the cyclic GC; lists and sets are not.)
-    """
-
-    __slots__ = ("head", "pos", "queued", "tail")
-
-    def __init__(self, keys: Iterable[bytes] = ()) -> None:
-        self.head: tuple[bytes, ...] = ()
-        self.pos = 0
-        self.queued: dict[bytes, None] = {}
-        self.tail: dict[bytes, None] = dict.fromkeys(keys)
-
-    def add(self, keys: Iterable[bytes]) -> None:
-        queued = self.queued
-        if queued:
-            keys = [k for k in keys if k not in queued]
-        self.tail.update(dict.fromkeys(keys))
-
-    def __len__(self) -> int:
-        return len(self.queued) + len(self.tail)
-
-    def __bool__(self) -> bool:
-        return bool(self.queued) or bool(self.tail)
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield from self.head[self.pos:]
-        yield from self.tail
-
-    def take(self, count: int) -> list[bytes]:
-        """Remove and return the first ``count`` keys (all when fewer)."""
-        out: list[bytes] = []
-        if self.queued:
-            pos = self.pos
-            out = list(self.head[pos:pos + count])
-            self.pos = pos + len(out)
-            if self.pos >= len(self.head):
-                self.head, self.pos, self.queued = (), 0, {}
-            else:
-                queued = self.queued
-                for key in out:
-                    del queued[key]
-            count -= len(out)
-            if not count:
-                return out
-        tail = self.tail
-        if len(tail) <= count:
-            out.extend(tail)
-            tail.clear()
-            return out
-        keys = tuple(tail)
-        tail.clear()
-        out.extend(keys[:count])
-        self.head, self.pos, self.queued = keys, count, dict.fromkeys(keys[count:])
-        return out
+def _take(dirty: dict[bytes, None], count: int) -> list[bytes]:
+    if len(dirty) <= count:
+        keys = list(dirty)
+        dirty.clear()
+        return keys
+    keys = list(islice(dirty, count))
+    for key in keys:
+        del dirty[key]
+    return keys
 
 
 class AdjRibOut:
@@ -162,10 +112,10 @@ class AdjRibOut:
 
     def __init__(self, spec: ExportSpec) -> None:
         self.spec = spec
-        self.dirty: dict[Family, DirtySet] = {f: DirtySet() for f in spec.families}
+        self.dirty: dict[Family, dict[bytes, None]] = {f: {} for f in spec.families}
         self.advertised: dict[Family, dict[bytes, OutRoute]] = {f: {} for f in spec.families}
         self.advertised_ids: dict[Family, dict[bytes, dict[int, OutRoute]]] = {f: {} for f in spec.families}
-        self.members: dict[int, dict[Family, DirtySet]] = {}
+        self.members: dict[int, dict[Family, dict[bytes, None]]] = {}
         self._cache: dict[Family, dict[int, tuple[Path, OutRoute | None]]] = {f: {} for f in spec.families}
         self._laggards: set[int] = set()
         self._sent: dict[int, dict[Family, set[bytes]]] = {}
@@ -179,7 +129,7 @@ class AdjRibOut:
         """Prefixes whose best path changed: they will be looked at on the next ``generate``."""
         dirty = self.dirty.get(family)
         if dirty is not None:
-            dirty.add(keys)
+            rib_accel.add_keys(dirty, keys)
 
     def pending(self) -> bool:
         return any(self.dirty.values())
@@ -190,9 +140,9 @@ class AdjRibOut:
         ``fresh``: it holds nothing yet (a new session); otherwise (route refresh) it may
         hold any ADD-PATH id, as a member that lagged.
         """
-        private = self.members.setdefault(member, {f: DirtySet() for f in self.spec.families})
+        private = self.members.setdefault(member, {f: {} for f in self.spec.families})
         for family in self.spec.families:
-            private.setdefault(family, DirtySet()).add(loc.keys(family))
+            private.setdefault(family, {}).update(dict.fromkeys(loc.keys(family)))
         if fresh:
             self._laggards.discard(member)
             self._sent[member] = {f: set() for f in self.spec.families}
@@ -205,9 +155,9 @@ class AdjRibOut:
         It may hold ADD-PATH ids the group has withdrawn since, so its catch-up withdraws
         every id this group ever used that the prefix no longer has.
         """
-        private = self.members.setdefault(member, {f: DirtySet() for f in self.spec.families})
+        private = self.members.setdefault(member, {f: {} for f in self.spec.families})
         for family, run in keys.items():
-            private.setdefault(family, DirtySet()).add(run)
+            private.setdefault(family, {}).update(dict.fromkeys(run))
         self._laggards.add(member)
         self._sent.pop(member, None)
 
@@ -352,11 +302,11 @@ class AdjRibOut:
         size = 0
         for family, dirty in self.dirty.items():
             while dirty and size < budget_bytes:
-                keys = dirty.take(CHUNK_PREFIXES)
+                keys = _take(dirty, CHUNK_PREFIXES)
                 built = self._build(family, keys, loc, True)
                 covered.setdefault(family, []).extend(keys)
                 for private in self.members.values():
-                    private.setdefault(family, DirtySet()).add(keys)
+                    private.setdefault(family, {}).update(dict.fromkeys(keys))
                 messages.extend(built)
                 size += sum(map(len, built))
         return messages, covered
@@ -376,7 +326,7 @@ class AdjRibOut:
             sent = self._sent.get(member, {}).get(family)
             clean: bool | set[bytes] = member in self._laggards or (sent if sent is not None else False)
             while dirty and size < budget_bytes:
-                keys = dirty.take(CHUNK_PREFIXES)
+                keys = _take(dirty, CHUNK_PREFIXES)
                 built = self._build(family, keys, loc, False, clean)
                 if sent is not None and family in self.spec.send_ctx.addpath:
                     sent.update(keys)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Final, Iterator
 
+from bgpcore.rib.accel import insert_absent
 from bgpcore.rib.decision import (DEFAULT_OPTIONS, DecisionOptions, Ranked, compare_settled, rank, rank_paths,
                                   select_best, select_multipath, select_ranked)
 from bgpcore.route import BestChange, Path, PeerId
@@ -111,6 +112,8 @@ class LocRib:
     def update(self, family: Family, path: Path, keys: list[bytes]) -> list[BestChange]:
         """Add ``path`` to each prefix in ``keys``, replacing the path from the same peer and path id."""
         table = self.tables.setdefault(family, {})
+        if insert_absent is not None and insert_absent(table, keys, path):
+            return [BestChange(family, list(keys), path, (path,))] if keys else []
         if table.keys().isdisjoint(keys):
             table.update(dict.fromkeys(keys, path))
             return [BestChange(family, list(keys), path, (path,))] if keys else []

@@ -122,3 +122,37 @@ def test_group_runs_lets_export_errors_through() -> None:
     for fn in (_rib.group_runs, rib_accel.py_group_runs):
         with pytest.raises(KeyError):
             fn([b"\x08\x01"], {b"\x08\x01": _Path(0)}, {}, {}, True, False, Destination, wanted)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 15), max_size=10, unique=True), st.lists(st.integers(0, 15), max_size=10))
+def test_insert_absent_fast_equals_pure(present: list[int], new: list[int]) -> None:
+    results = []
+    for fn in (_rib.insert_absent, rib_accel.py_insert_absent):
+        table = {bytes((8, n)): ("old", n) for n in present}
+        done = fn(table, [bytes((8, n)) for n in new], "new")
+        results.append((done, list(table.items())))
+    assert results[0] == results[1]
+    done, items = results[0]
+    assert done == (not set(present) & set(new) and len(set(new)) == len(new))
+
+
+def test_insert_absent_changes_nothing_when_a_key_is_there() -> None:
+    for fn in (_rib.insert_absent, rib_accel.py_insert_absent):
+        table = {b"\x08\x02": "old"}
+        assert not fn(table, [b"\x08\x01", b"\x08\x02", b"\x08\x03"], "new")
+        assert table == {b"\x08\x02": "old"}
+        assert fn(table, [b"\x08\x01", b"\x08\x03"], "new")
+        assert list(table) == [b"\x08\x02", b"\x08\x01", b"\x08\x03"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 15), max_size=10, unique=True), st.lists(st.integers(0, 15), max_size=10))
+def test_add_keys_fast_equals_pure(present: list[int], new: list[int]) -> None:
+    results = []
+    for fn in (_rib.add_keys, rib_accel.py_add_keys):
+        dirty: dict[bytes, None] = dict.fromkeys(bytes((8, n)) for n in present)
+        fn(dirty, [bytes((8, n)) for n in new])
+        results.append(list(dirty.items()))
+    assert results[0] == results[1]
+    assert [k[1] for k, _ in results[0]] == list(dict.fromkeys(present + new))
