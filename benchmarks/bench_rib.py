@@ -11,7 +11,8 @@ for every peer, round robin, until every peer is drained (the feeder is pulled t
 group walks the table and sends nothing back, as in a real program).
 
 Each (codec path, shards, K) runs in a fresh process (``py`` with ``BGPCORE_NO_EXTENSIONS=1``);
-figures are CPU µs per received prefix:
+figures are CPU µs per received prefix. "RIB loops" says whether ``bgpcore.rib.accel`` runs
+the C loops of ``bgpcore_fast._rib`` (it does when ``bgpcore.wire.accel`` exports them):
 
 - ``decode``: ``decode_update`` of every UPDATE body (done once, before the timed parts);
 - ``receive``: ``Rib.receive`` of every decoded UPDATE (Adj-RIB-In, decision, Loc-RIB,
@@ -74,6 +75,7 @@ def _cpu(rib: Any) -> float:
 
 def worker(args: argparse.Namespace) -> dict[str, Any]:
     from bgpcore.rib import PeerInfo, Rib, RibConfig
+    from bgpcore.rib import accel as rib_accel
     from bgpcore.rib import adj_out
     from bgpcore.wire import accel
     from bgpcore.wire.context import DEFAULT_CONTEXT, IPV4_UNICAST, IPV6_UNICAST
@@ -164,7 +166,7 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     rib.close()
     if len({sent[n] for n in clients}) != 1:
         raise SystemExit(f"clients received different amounts: {sent}")
-    result = {"accelerated": accel.ACCELERATED, "shards": args.shards, "clients": args.clients,
+    result = {"accelerated": accel.ACCELERATED, "rib_c": rib_accel.ACCELERATED, "shards": args.shards, "clients": args.clients,
               "updates": len(updates), "prefixes": prefixes, "loc_rib": best,
               "decode": decode_s, "receive": receive_s, "output": output_s, "encode": encode_s,
               "receive_wall": receive_wall, "output_wall": output_wall,
@@ -198,14 +200,15 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
     print(f"# generated v4 {args.ipv4} + v6 {args.ipv6}, seed {args.seed}: {first['updates']} UPDATEs, "
           f"{first['prefixes']} prefixes; Python {platform.python_version()}, {os.cpu_count()} CPUs, "
           f"GC {args.gc}; CPU µs per prefix (wall s)")
-    print("| path | shards | K | decode | receive | output | of which encode | total | +decode | "
+    print("| path | RIB loops | shards | K | decode | receive | output | of which encode | total | +decode | "
           "receive wall s | output wall s | msgs/client |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         n = r["prefixes"] / 1e6
         enc = "" if r["encode"] is None else f"{r['encode'] / n:.2f}"
         total = (r["receive"] + r["output"]) / n
-        print(f"| {r['path']} | {r['shards']} | {r['clients']} | {r['decode'] / n:.2f} | {r['receive'] / n:.2f} | "
+        loops = "C" if r.get("rib_c") else "py"
+        print(f"| {r['path']} | {loops} | {r['shards']} | {r['clients']} | {r['decode'] / n:.2f} | {r['receive'] / n:.2f} | "
               f"{r['output'] / n:.2f} | {enc} | {total:.2f} | {total + r['decode'] / n:.2f} | "
               f"{r['receive_wall']:.2f} | {r['output_wall']:.2f} | {r['client_messages']} |")
 
