@@ -132,6 +132,11 @@ class Session:
     # ------------------------------------------------------------------ public interface
 
     @property
+    def admin_down(self) -> bool:
+        """Stopped by ``Stop`` (or never started): the session will not come up by itself."""
+        return self._admin_down
+
+    @property
     def connected(self) -> bool:
         """The session holds a TCP connection (from ConnectionMade until it lets it go)."""
         return self._connected

@@ -533,8 +533,21 @@ class Speaker:
             main.attach(protocol)
             return
         if main.session.state is State.IDLE:
-            log.info("%s: connection refused in Idle", n.peer)
-            protocol.close()
+            if main.session.admin_down:
+                log.info("%s: connection refused: the neighbor is shut down", n.peer)
+                protocol.close()
+                return
+            # the peer connects while we wait to retry (it may have won a collision against our
+            # last attempt): its connection becomes the neighbor's main one
+            session = self._new_session(n.config, passive=n.config.passive or n.dynamic, auto_restart=not n.dynamic)
+            driver = SessionDriver(session, self._events_of(n.key), self._writable_of(n.key))
+            if n.connect_task is not None:
+                n.connect_task.cancel()
+                n.connect_task = None
+            n.main, old = driver, main
+            old.close()
+            driver.command(Start(passive=True))
+            driver.attach(protocol)
             return
         session = self._new_session(n.config, passive=True, auto_restart=False, suffix=" (second connection)")
         extra = SessionDriver(session, self._events_of(n.key), self._writable_of(n.key))

@@ -377,3 +377,28 @@ async def test_neighbors_added_before_start_get_their_keys_at_start() -> None:
     finally:
         await a.stop()
         await b.stop()
+
+
+async def test_neighbor_waiting_to_retry_takes_the_peers_connection() -> None:
+    """A session reset leaves A waiting out a long idle hold; B reconnects at once and A takes it."""
+    slow = TimerSettings(connect_retry_s=30, connect_retry_max_s=60, idle_hold_s=30, idle_hold_max_s=60)
+    probe = socket.socket()
+    probe.bind(("127.0.0.2", 0))
+    port_b = probe.getsockname()[1]
+    probe.close()
+    a = Speaker(SpeakerConfig(local_as=65001, router_id="127.0.0.1", listen=(("127.0.0.1", 0),), neighbors=(
+        NeighborConfig(address="127.0.0.2", remote_as=65002, port=port_b, source_address="127.0.0.1", hold_time_s=9,
+                       timers=slow),)))
+    await a.start()
+    b = _speaker("127.0.0.2", 65002, "127.0.0.1", 65001, a.listening[0][1], port=port_b)
+    await b.start()
+    try:
+        await until(lambda: a.neighbor("127.0.0.2").state == "ESTABLISHED", what="first Established")
+        reset_at = time.monotonic()
+        b.reset_neighbor("127.0.0.1", message="maintenance")
+        await until(lambda: (a.neighbor("127.0.0.2").uptime_s or 1e9) < time.monotonic() - reset_at
+                    and a.neighbor("127.0.0.2").state == "ESTABLISHED", timeout=10, what="re-established well inside A's idle hold")
+        assert time.monotonic() - reset_at < 10 < slow.idle_hold_s
+    finally:
+        await a.stop()
+        await b.stop()
