@@ -77,9 +77,9 @@ class FibRoutes(SimpleRoutes):
                 keys += list(mp.nlri)
         self._install(keys)
 
-    def peer_down(self, peer: PeerId) -> None:
+    def peer_down(self, peer: PeerId, graceful: bool = False) -> None:
         keys = list(self.received.get(peer, {}).get(IPV4_UNICAST, {}))
-        super().peer_down(peer)
+        super().peer_down(peer, graceful)
         self._install(keys)
 
     def _install(self, keys: Iterable[bytes]) -> None:

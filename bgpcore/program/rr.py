@@ -14,6 +14,7 @@ import ipaddress
 import logging
 import os
 import signal
+import time
 from typing import Any
 
 from bgpcore.errors import BgpError
@@ -47,6 +48,7 @@ class RibHandler:
         self._ids: dict[PeerId, int] = {}
         self._up: dict[PeerId, int] = {}
         self._pump_scheduled = False
+        self._stale_timer: asyncio.TimerHandle | None = None
 
     def _id(self, peer: PeerId) -> int:
         number = self._ids.get(peer)
@@ -60,15 +62,34 @@ class RibHandler:
             asn=params.remote_as, router_id=params.remote_id, address=info.remote_address or peer,
             local_address=info.next_hop_ipv4 or info.local_address, local_address6=info.next_hop_ipv6,
             rr_client=peer in self.rr_clients, send_ctx=params.send_ctx, recv_ctx=params.recv_ctx,
-            families=frozenset(params.families), next_hop_self=peer in self.next_hop_self))
+            families=frozenset(params.families), next_hop_self=peer in self.next_hop_self,
+            restart_time_s=params.graceful_restart.restart_time_s if params.graceful_restart else None))
         self._up[peer] = self._ids[peer]
         self._schedule_pump()
+        self._arm_stale_timer()  # a restarted peer's stale routes wait for End-of-RIB this long
 
-    def peer_down(self, peer: PeerId) -> None:
+    def peer_down(self, peer: PeerId, graceful: bool = False) -> None:
         number = self._up.pop(peer, None)
         if number is not None:
-            self.rib.peer_down(number)
+            self.rib.peer_down(number, graceful=graceful, now=time.monotonic())
             self._schedule_pump()
+            self._arm_stale_timer()
+
+    def _arm_stale_timer(self) -> None:
+        """Run the RIB's stale-route timer (graceful restart) when it is next due."""
+        if self._stale_timer is not None:
+            self._stale_timer.cancel()
+            self._stale_timer = None
+        deadline = self.rib.next_deadline()
+        if deadline is not None:
+            delay = max(0.0, deadline - time.monotonic())
+            self._stale_timer = asyncio.get_running_loop().call_later(delay, self._stale_timer_fired)
+
+    def _stale_timer_fired(self) -> None:
+        self._stale_timer = None
+        self.rib.handle_timer(time.monotonic())
+        self._schedule_pump()
+        self._arm_stale_timer()
 
     def receive(self, peer: PeerId, update: Update) -> None:
         number = self._up.get(peer)

@@ -70,8 +70,12 @@ class RouteHandler(Protocol):
     def peer_up(self, peer: PeerId, info: PeerInfo) -> None:
         """The session reached Established: start sending it routes."""
 
-    def peer_down(self, peer: PeerId) -> None:
-        """The session ended: forget what it sent us and what we owed it."""
+    def peer_down(self, peer: PeerId, graceful: bool = False) -> None:
+        """The session ended: forget what it sent us and what we owed it.
+
+        ``graceful``: graceful restart was negotiated and the connection dropped without a
+        NOTIFICATION; a handler that helps restarting peers keeps their routes, stale (RFC 4724).
+        """
 
     def receive(self, peer: PeerId, update: Update) -> None:
         """An UPDATE from the peer (RFC 7606 outcomes already applied)."""
@@ -137,7 +141,8 @@ class SimpleRoutes:
         self.received[peer] = {}
         self._local_as[peer] = info.params.local_as
 
-    def peer_down(self, peer: PeerId) -> None:
+    def peer_down(self, peer: PeerId, graceful: bool = False) -> None:
+        # the simple handler does not help restarting peers: their routes go at once
         self._out.pop(peer, None)
         self.received.pop(peer, None)
         self._local_as.pop(peer, None)

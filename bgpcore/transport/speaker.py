@@ -106,7 +106,7 @@ def peer_id_of(key: NeighborKey) -> PeerId:
 
 
 class _Neighbor:
-    __slots__ = ("config", "key", "peer", "main", "extras", "connect_task", "dynamic", "up_driver")
+    __slots__ = ("config", "key", "peer", "main", "extras", "connect_task", "dynamic", "up_driver", "graceful")
 
     def __init__(self, config: NeighborConfig, main: SessionDriver, dynamic: bool) -> None:
         self.config = config
@@ -117,6 +117,7 @@ class _Neighbor:
         self.connect_task: asyncio.Task[None] | None = None
         self.dynamic = dynamic
         self.up_driver: SessionDriver | None = None
+        self.graceful = False  # both sides announced graceful restart on the session that is up
 
     def drivers(self) -> list[SessionDriver]:
         return [self.main, *self.extras]
@@ -373,7 +374,12 @@ class Speaker:
         elif isinstance(event, SessionDown):
             if driver is n.up_driver:
                 n.up_driver = None
-                self.handler.peer_down(n.peer)
+                # RFC 4724: a connection that just drops (no NOTIFICATION either way) may be the
+                # peer restarting; its routes stay, stale, for its restart time
+                graceful = n.graceful and event.sent is None and event.received is None
+                if graceful:
+                    log.info("%s: connection lost without NOTIFICATION; keeping its routes for graceful restart", n.peer)
+                self.handler.peer_down(n.peer, graceful=graceful)
         elif isinstance(event, RouteRefreshReceived):
             if event.subtype == RefreshSubtype.NORMAL:
                 self.handler.resend(n.peer, (event.afi, event.safi))
@@ -395,6 +401,7 @@ class Speaker:
         local = protocol.sockname[0] if protocol else ""
         remote = protocol.peername[0] if protocol else ""
         n.up_driver = driver
+        n.graceful = event.params.graceful_restart is not None and n.config.graceful_restart_time_s is not None
         info = PeerInfo(peer_id=n.peer, params=event.params, local_address=local, remote_address=remote,
                         next_hop_ipv4=n.config.next_hop_ipv4, next_hop_ipv6=n.config.next_hop_ipv6,
                         description=n.config.description)
