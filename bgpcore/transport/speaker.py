@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bgpcore.constants import CeaseSubcode, MsgType, RefreshSubtype
+from bgpcore.constants import CeaseSubcode, MsgType, Origin, RefreshSubtype
 from bgpcore.errors import UsageError
 from bgpcore.session.events import (
     ConnectionFailed,
@@ -311,7 +311,10 @@ class Speaker:
         """
         family, key = _family_key(prefix)
         hop: NextHop | None = (next_hop,) if isinstance(next_hop, str) else next_hop
-        peers = self._call_handler("announce", family, key, attributes or PathAttributes(), hop) or []
+        attrs = attributes or PathAttributes()
+        if attrs.origin is None:  # ORIGIN is mandatory: a route we originate is IGP unless told otherwise
+            attrs = attrs._replace(origin=Origin.IGP)
+        peers = self._call_handler("announce", family, key, attrs, hop) or []
         self._pump_peers(peers)
 
     def withdraw(self, prefix: str) -> None:

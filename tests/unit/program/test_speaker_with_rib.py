@@ -1,4 +1,4 @@
-"""Graceful restart helper mode (RFC 4724) through the speaker, the route-handler seam and the RIB.
+"""The speaker with the RIB as its route handler: graceful restart helper mode (RFC 4724), origination.
 
 The restarting peer is a plain TCP client speaking BGP with the codec: it opens a session,
 announces a prefix and drops the connection without a NOTIFICATION.
@@ -116,6 +116,40 @@ async def test_a_notification_ends_the_session_without_graceful_restart() -> Non
         await _until(lambda: PREFIX in rib.best_paths(IPV4_UNICAST))
         await asyncio.get_running_loop().sock_sendall(sock, bytes.fromhex("ff" * 16 + "0015030602"))  # Cease/Admin Shutdown
         await _until(lambda: PREFIX not in rib.best_paths(IPV4_UNICAST), timeout=3)
+        sock.close()
+    finally:
+        await speaker.stop()
+
+
+async def test_announced_route_without_origin_is_sent_as_igp() -> None:
+    """A programmatic announcement through the RIB reaches the peer as a valid route (ORIGIN IGP)."""
+    from bgpcore.wire.update import decode_update
+
+    rib = Rib(RibConfig(local_asn=65001, router_id="127.0.0.1", shards=1, start_method="inline"))
+    handler = RibHandler(rib)
+    neighbor = NeighborConfig(address="127.0.0.2", remote_as=65002, passive=True)
+    speaker = Speaker(SpeakerConfig(local_as=65001, router_id="127.0.0.1", listen=(("127.0.0.1", 0),),
+                                    neighbors=(neighbor,)), handler=handler)
+    handler.speaker = speaker
+    await speaker.start()
+    try:
+        sock = await _restarting_peer(speaker.listening[0][1], announce=False)
+        await _until(lambda: speaker.neighbor("127.0.0.2").state == "ESTABLISHED")
+        speaker.announce("198.51.100.0/24")
+        loop = asyncio.get_running_loop()
+        reader = MessageReader()
+        deadline = time.monotonic() + 5
+        announced = []
+        while not announced:
+            assert time.monotonic() < deadline, "no UPDATE announcing the prefix"
+            data = await asyncio.wait_for(loop.sock_recv(sock, 65536), 5)
+            for msg_type, body in reader.feed(data):
+                if msg_type == MsgType.UPDATE:
+                    update = decode_update(body, CodecContext())
+                    if update.nlri:
+                        announced.append(update)
+        assert announced[0].nlri == [network_key("198.51.100.0/24")] and announced[0].attributes is not None
+        assert announced[0].attributes.origin == 0 and announced[0].action == 0
         sock.close()
     finally:
         await speaker.stop()
