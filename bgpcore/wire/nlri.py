@@ -38,30 +38,17 @@ def decode_prefixes(data: bytes | memoryview, afi: int, addpath: bool, max_bits:
     data = bytes(data)
     end = len(data)
     max_len = max_bits if max_bits is not None else (32 if afi == 1 else 128)
+    head = 4 if addpath else 0  # octets of path identifier before the length
     out: list[bytes] = []
     append = out.append
     pos = 0
-    if not addpath:
-        while pos < end:
-            plen = data[pos]
-            if plen > max_len:
-                raise NlriError(UpdateSubcode.INVALID_NETWORK_FIELD, reason=f"prefix length {plen} > {max_len}")
-            nxt = pos + 1 + ((plen + 7) >> 3)
-            if nxt > end:
-                raise NlriError(UpdateSubcode.INVALID_NETWORK_FIELD, reason="prefix runs past the NLRI field")
-            key = data[pos:nxt]
-            if plen & 7 and key[-1] & ~_TRAILING_MASK[plen & 7] & 0xFF:
-                key = key[:-1] + bytes((key[-1] & _TRAILING_MASK[plen & 7],))
-            append(key)
-            pos = nxt
-        return out
     while pos < end:
-        if pos + 5 > end:
+        if pos + head >= end:
             raise NlriError(UpdateSubcode.INVALID_NETWORK_FIELD, reason="ADD-PATH NLRI truncated")
-        plen = data[pos + 4]
+        plen = data[pos + head]
         if plen > max_len:
             raise NlriError(UpdateSubcode.INVALID_NETWORK_FIELD, reason=f"prefix length {plen} > {max_len}")
-        nxt = pos + 5 + ((plen + 7) >> 3)
+        nxt = pos + head + 1 + ((plen + 7) >> 3)
         if nxt > end:
             raise NlriError(UpdateSubcode.INVALID_NETWORK_FIELD, reason="prefix runs past the NLRI field")
         key = data[pos:nxt]

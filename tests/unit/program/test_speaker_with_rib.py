@@ -62,14 +62,21 @@ async def _until(pred, timeout: float = 10.0) -> None:  # type: ignore[no-untype
         await asyncio.sleep(0.05)
 
 
-async def test_routes_of_a_restarting_peer_stay_until_its_restart_time_then_go() -> None:
+async def _reflector(graceful_restart_time_s: int | None) -> tuple[Rib, Speaker]:
+    """A started speaker on 127.0.0.1 with the RIB as route handler and 127.0.0.2 as passive neighbor."""
     rib = Rib(RibConfig(local_asn=65001, router_id="127.0.0.1", shards=1, start_method="inline"))
     handler = RibHandler(rib)
-    neighbor = NeighborConfig(address="127.0.0.2", remote_as=65002, passive=True, graceful_restart_time_s=120)
+    neighbor = NeighborConfig(address="127.0.0.2", remote_as=65002, passive=True,
+                              graceful_restart_time_s=graceful_restart_time_s)
     speaker = Speaker(SpeakerConfig(local_as=65001, router_id="127.0.0.1", listen=(("127.0.0.1", 0),),
                                     neighbors=(neighbor,)), handler=handler)
     handler.speaker = speaker
     await speaker.start()
+    return rib, speaker
+
+
+async def test_routes_of_a_restarting_peer_stay_until_its_restart_time_then_go() -> None:
+    rib, speaker = await _reflector(graceful_restart_time_s=120)
     try:
         port = speaker.listening[0][1]
         sock = await _restarting_peer(port, announce=True)
@@ -84,13 +91,7 @@ async def test_routes_of_a_restarting_peer_stay_until_its_restart_time_then_go()
 
 
 async def test_end_of_rib_after_restart_purges_what_the_peer_did_not_send_again() -> None:
-    rib = Rib(RibConfig(local_asn=65001, router_id="127.0.0.1", shards=1, start_method="inline"))
-    handler = RibHandler(rib)
-    neighbor = NeighborConfig(address="127.0.0.2", remote_as=65002, passive=True, graceful_restart_time_s=120)
-    speaker = Speaker(SpeakerConfig(local_as=65001, router_id="127.0.0.1", listen=(("127.0.0.1", 0),),
-                                    neighbors=(neighbor,)), handler=handler)
-    handler.speaker = speaker
-    await speaker.start()
+    rib, speaker = await _reflector(graceful_restart_time_s=120)
     try:
         port = speaker.listening[0][1]
         _drop(await _restarting_peer(port, announce=True))
@@ -104,13 +105,7 @@ async def test_end_of_rib_after_restart_purges_what_the_peer_did_not_send_again(
 
 
 async def test_a_notification_ends_the_session_without_graceful_restart() -> None:
-    rib = Rib(RibConfig(local_asn=65001, router_id="127.0.0.1", shards=1, start_method="inline"))
-    handler = RibHandler(rib)
-    neighbor = NeighborConfig(address="127.0.0.2", remote_as=65002, passive=True, graceful_restart_time_s=120)
-    speaker = Speaker(SpeakerConfig(local_as=65001, router_id="127.0.0.1", listen=(("127.0.0.1", 0),),
-                                    neighbors=(neighbor,)), handler=handler)
-    handler.speaker = speaker
-    await speaker.start()
+    rib, speaker = await _reflector(graceful_restart_time_s=120)
     try:
         sock = await _restarting_peer(speaker.listening[0][1], announce=True)
         await _until(lambda: PREFIX in rib.best_paths(IPV4_UNICAST))
@@ -125,13 +120,7 @@ async def test_announced_route_without_origin_is_sent_as_igp() -> None:
     """A programmatic announcement through the RIB reaches the peer as a valid route (ORIGIN IGP)."""
     from bgpcore.wire.update import decode_update
 
-    rib = Rib(RibConfig(local_asn=65001, router_id="127.0.0.1", shards=1, start_method="inline"))
-    handler = RibHandler(rib)
-    neighbor = NeighborConfig(address="127.0.0.2", remote_as=65002, passive=True)
-    speaker = Speaker(SpeakerConfig(local_as=65001, router_id="127.0.0.1", listen=(("127.0.0.1", 0),),
-                                    neighbors=(neighbor,)), handler=handler)
-    handler.speaker = speaker
-    await speaker.start()
+    rib, speaker = await _reflector(graceful_restart_time_s=None)
     try:
         sock = await _restarting_peer(speaker.listening[0][1], announce=False)
         await _until(lambda: speaker.neighbor("127.0.0.2").state == "ESTABLISHED")
