@@ -7,12 +7,13 @@ Each function here is its namesake ``py_*`` in ``bgpcore.rib.accel``:
   best path, export it through the group's cache, skip what was already advertised, group
   the rest by exported route);
 - ``insert_absent``: the Loc-RIB's single-path case, new prefixes of one path;
-- ``add_keys``: marking prefixes pending in an update group.
+- ``add_keys`` and ``take_keys``: marking prefixes pending in an update group, and taking
+  a round's worth from the front.
 
 They take the Loc-RIB's classes and callbacks as arguments, so this module imports nothing
 from bgpcore.
 """
-from cpython.dict cimport PyDict_GetItem, PyDict_SetItem, PyDict_DelItem
+from cpython.dict cimport PyDict_Clear, PyDict_DelItem, PyDict_GetItem, PyDict_Keys, PyDict_Next, PyDict_SetItem
 from cpython.list cimport PyList_Append
 from cpython.object cimport PyObject, Py_TYPE
 
@@ -93,3 +94,22 @@ def add_keys(dict dirty, list keys):
     cdef object key
     for key in keys:
         PyDict_SetItem(dirty, key, None)
+
+
+def take_keys(dict dirty, Py_ssize_t count):
+    """See ``bgpcore.rib.accel.py_take_keys``."""
+    cdef Py_ssize_t pos = 0
+    cdef PyObject* key
+    cdef PyObject* value
+    cdef list out
+    cdef object k
+    if PyDict_Size(dirty) <= count:
+        out = PyDict_Keys(dirty)
+        PyDict_Clear(dirty)
+        return out
+    out = []
+    while len(out) < count and PyDict_Next(dirty, &pos, &key, &value):
+        PyList_Append(out, <object>key)
+    for k in out:
+        PyDict_DelItem(dirty, k)
+    return out

@@ -1,7 +1,8 @@
 """Which implementation runs the RIB's per-prefix loops: bgpcore_fast or pure Python.
 
 ``insert_absent`` is the Loc-RIB's single-path case (prefixes new to the table, one probe
-each); ``add_keys`` marks prefixes pending in an update group. ``group_runs`` is the loop of an update group's encoding round: for each dirty prefix it
+each); ``add_keys`` and ``take_keys`` mark prefixes pending in an update group and take a
+round's worth of them. ``group_runs`` is the loop of an update group's encoding round: for each dirty prefix it
 finds the exported route of its best path, skips what the group already advertised, and
 groups the rest by exported route (one run per attribute set, encoded once). The pure-Python
 function here is the reference; the C one (``bgpcore_fast._rib.group_runs``) gives equal
@@ -10,6 +11,7 @@ it, which also honours ``BGPCORE_NO_EXTENSIONS``. ``ACCELERATED`` says which one
 """
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any, Callable
 
 from bgpcore.wire import accel as _wire_accel
@@ -82,7 +84,20 @@ def py_add_keys(dirty: dict[bytes, None], keys: list[bytes]) -> None:
     dirty.update(dict.fromkeys(keys))
 
 
+def py_take_keys(dirty: dict[bytes, None], count: int) -> list[bytes]:
+    """Remove and return the first ``count`` keys of an insertion-ordered set (all when fewer)."""
+    if len(dirty) <= count:
+        keys = list(dirty)
+        dirty.clear()
+        return keys
+    keys = list(islice(dirty, count))
+    for key in keys:
+        del dirty[key]
+    return keys
+
+
 add_keys: Callable[[dict[bytes, None], list[bytes]], None] = getattr(_wire_accel, "add_keys", None) or py_add_keys
+take_keys: Callable[[dict[bytes, None], int], list[bytes]] = getattr(_wire_accel, "take_keys", None) or py_take_keys
 
 insert_absent: Callable[[dict[bytes, Any], list[bytes], Any], bool] | None = getattr(_wire_accel, "insert_absent", None)
 """The C ``insert_absent``, or None: the Loc-RIB's pure-Python path checks then inserts."""
@@ -91,4 +106,5 @@ group_runs: Callable[..., tuple[list[tuple[OutRoute, list[bytes]]], list[bytes]]
     _wire_accel, "group_runs", None) or py_group_runs
 ACCELERATED: bool = group_runs is not py_group_runs
 
-__all__ = ["ACCELERATED", "add_keys", "group_runs", "insert_absent", "py_add_keys", "py_group_runs", "py_insert_absent"]
+__all__ = ["ACCELERATED", "add_keys", "group_runs", "insert_absent", "py_add_keys", "py_group_runs", "py_insert_absent",
+           "py_take_keys", "take_keys"]

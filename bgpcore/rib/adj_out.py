@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from itertools import islice
 from typing import Final
 
 from bgpcore.policy.hooks import RoutePolicy, prefix_independent
@@ -94,17 +93,6 @@ class ExportSpec:
 def out_path_id(path: Path) -> int:
     """The ADD-PATH id we send for a path: stable per (peer, received path id)."""
     return ((path.source.peer_id + 2) << 16 | (path.path_id & 0xFFFF)) & 0xFFFFFFFF
-
-
-def _take(dirty: dict[bytes, None], count: int) -> list[bytes]:
-    if len(dirty) <= count:
-        keys = list(dirty)
-        dirty.clear()
-        return keys
-    keys = list(islice(dirty, count))
-    for key in keys:
-        del dirty[key]
-    return keys
 
 
 class AdjRibOut:
@@ -302,7 +290,7 @@ class AdjRibOut:
         size = 0
         for family, dirty in self.dirty.items():
             while dirty and size < budget_bytes:
-                keys = _take(dirty, CHUNK_PREFIXES)
+                keys = rib_accel.take_keys(dirty, CHUNK_PREFIXES)
                 built = self._build(family, keys, loc, True)
                 covered.setdefault(family, []).extend(keys)
                 for private in self.members.values():
@@ -326,7 +314,7 @@ class AdjRibOut:
             sent = self._sent.get(member, {}).get(family)
             clean: bool | set[bytes] = member in self._laggards or (sent if sent is not None else False)
             while dirty and size < budget_bytes:
-                keys = _take(dirty, CHUNK_PREFIXES)
+                keys = rib_accel.take_keys(dirty, CHUNK_PREFIXES)
                 built = self._build(family, keys, loc, False, clean)
                 if sent is not None and family in self.spec.send_ctx.addpath:
                     sent.update(keys)

@@ -156,3 +156,15 @@ def test_add_keys_fast_equals_pure(present: list[int], new: list[int]) -> None:
         results.append(list(dirty.items()))
     assert results[0] == results[1]
     assert [k[1] for k, _ in results[0]] == list(dict.fromkeys(present + new))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 40), max_size=30, unique=True), st.lists(st.integers(1, 12), max_size=6))
+def test_take_keys_fast_equals_pure(present: list[int], counts: list[int]) -> None:
+    tables = [dict.fromkeys(bytes((8, n)) for n in present) for _ in range(2)]
+    for count in counts:
+        taken = [fn(table, count) for fn, table in zip((_rib.take_keys, rib_accel.py_take_keys), tables)]
+        assert taken[0] == taken[1]
+        assert list(tables[0]) == list(tables[1])
+    left = present[sum(counts):]
+    assert [k[1] for k in tables[0]] == left
