@@ -119,6 +119,23 @@ class AdjRibOut:
         if dirty is not None:
             rib_accel.add_keys(dirty, keys)
 
+    def mark_best(self, family: Family, keys: list[bytes], best: Path | None) -> None:
+        """As ``mark``, for prefixes whose best path is now ``best`` (None: withdrawn).
+
+        A group that has advertised nothing in ``family`` and has no member catching up
+        holds nothing for these prefixes; when it would not advertise ``best`` either,
+        they would produce nothing, so they are not marked at all (an iBGP non-client's
+        group, for paths from another non-client, never walks the table).
+        """
+        dirty = self.dirty.get(family)
+        if dirty is None:
+            return
+        if (not self.advertised[family] and not self.members and not self._per_prefix
+                and family not in self.spec.send_ctx.addpath
+                and (best is None or self._export_cached(family, best, b"") is None)):
+            return
+        rib_accel.add_keys(dirty, keys)
+
     def pending(self) -> bool:
         return any(self.dirty.values())
 

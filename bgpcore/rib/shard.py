@@ -157,9 +157,9 @@ class RibShard:
     def _report(self, changes: list[BestChange]) -> list[BestChange]:
         groups = self.groups.values()
         for change in changes:
-            family, keys = change.family, change.keys
+            family, keys, best = change.family, change.keys, change.best
             for group in groups:
-                group.mark(family, keys)
+                group.mark_best(family, keys, best)
         return changes if self.config.track_changes else []
 
     def count(self, peer_id: PeerId) -> int:
