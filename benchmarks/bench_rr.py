@@ -332,9 +332,10 @@ def _wait(events: queue.Queue[dict[str, object]], kind: str, count: int, timeout
 def mrt_table(path: Path, cache: Path) -> tuple[Path, int]:
     """A real dump as the feeder's table: each prefix's last announcement in the file, with
     the attributes as collected (next hop and LOCAL_PREF set for iBGP), grouped by attribute set.
-    Martian IPv4 prefixes (in 0/8 other than the default route, 127/8, 224/3) are left out:
-    FRR drops them, so its clients could never hold "the whole table"."""
-    out = cache / f"mrt-{path.name}.v2.bgp"
+    Left out, so that every reflector can deliver the whole table: martian IPv4 prefixes (in
+    0/8 other than the default route, 127/8, 224/3) and prefixes whose attributes include an
+    unknown optional transitive attribute; FRR does not reflect either."""
+    out = cache / f"mrt-{path.name}.v3.bgp"
     count_file = out.with_suffix(".count")
     if out.exists() and count_file.exists():
         return out, int(count_file.read_text())
@@ -363,7 +364,7 @@ def mrt_table(path: Path, cache: Path) -> tuple[Path, int]:
             if upd.mp_reach is not None and upd.mp_reach.safi == 1:
                 for key in upd.mp_reach.nlri:
                     table[((upd.mp_reach.afi, 1), key)] = upd.attributes
-    for family, key in [fk for fk in table if fk[0][0] == 1 and _martian(fk[1])]:
+    for family, key in [fk for fk, attrs in table.items() if (fk[0][0] == 1 and _martian(fk[1])) or attrs.unknown]:
         del table[(family, key)]
     groups: dict[tuple[Family, PathAttributes], list[bytes]] = {}
     for (family, key), attrs in table.items():
