@@ -130,7 +130,7 @@ class RibHandler:
         if self.speaker is not None:
             # the speaker pumps a peer on writability and after announce(); this is the same
             # entry point for output that became pending because another peer sent an UPDATE
-            self.speaker._pump_peers(self._pending())
+            self.speaker.pump(self._pending())
 
     def prefix_count(self, peer: PeerId) -> int | None:
         number = self._up.get(peer)

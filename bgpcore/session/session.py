@@ -74,6 +74,8 @@ _TIMER_INPUTS: Final = {
 }
 
 
+_MSG_TYPES: Final[dict[int, MsgType]] = {int(t): t for t in MsgType}  # a dict hit, not an enum lookup per message
+
 def keeps_outgoing(local_id: str, remote_id: str) -> bool:
     """RFC 4271 §6.8: on a collision the connection opened by the higher BGP identifier stays.
 
@@ -230,7 +232,7 @@ class Session:
     # ------------------------------------------------------------------ input side
 
     def _receive_message(self, msg_type: int, body: bytes) -> None:
-        self.messages_in[MsgType(msg_type)] += 1
+        self.messages_in[_MSG_TYPES[msg_type]] += 1
         if msg_type == MsgType.KEEPALIVE:
             self._input(Input.KEEPALIVE_MSG)
         elif msg_type == MsgType.UPDATE:
@@ -308,7 +310,7 @@ class Session:
             raise UsageError(f"{self.label}: cannot send UPDATEs in state {self.state.name}")
         for message in messages:
             self._out += message
-            self.messages_out[MsgType(message[18])] += 1
+            self.messages_out[_MSG_TYPES[message[18]]] += 1
         self._restart_keepalive()
 
     def _request_refresh(self, afi: int, safi: int) -> None:

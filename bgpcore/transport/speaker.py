@@ -317,6 +317,14 @@ class Speaker:
         peers = self._call_handler("announce", family, key, attrs, hop) or []
         self._pump_peers(peers)
 
+    def pump(self, peers: list[PeerId]) -> None:
+        """Send what the route handler now has pending for ``peers`` (on the next loop turn).
+
+        The speaker pumps a peer by itself when its socket drains and after ``announce``; a
+        handler whose output grows for other reasons (an UPDATE from another peer) calls this.
+        """
+        self._pump_peers(peers)
+
     def withdraw(self, prefix: str) -> None:
         """Stop originating ``prefix``."""
         family, key = _family_key(prefix)
