@@ -3,6 +3,8 @@
 For any Loc-RIB table, export cache, advertised state and mode, ``group_runs`` returns the
 same runs (same routes, same keys, same order) and withdrawals, leaves ``advertised`` in the
 same state, asks ``wanted`` for the same prefixes, and lets its exceptions through.
+``insert_absent``, ``add_keys`` and ``take_keys`` leave equal dicts, in equal order, and
+return equal values.
 """
 from __future__ import annotations
 
