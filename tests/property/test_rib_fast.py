@@ -170,3 +170,4 @@ def test_take_keys_fast_equals_pure(present: list[int], counts: list[int]) -> No
         assert list(tables[0]) == list(tables[1])
     left = present[sum(counts):]
     assert [k[1] for k in tables[0]] == left
+
