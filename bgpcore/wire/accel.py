@@ -38,6 +38,13 @@ if not TYPE_CHECKING and not NO_EXTENSIONS:
         encode_updates = _encode.encode_updates
         encode_withdrawals = _encode.encode_withdrawals
         ACCELERATED = True
+    try:  # the RIB's per-prefix loops, read by bgpcore.rib.accel (built with the codec)
+        from bgpcore_fast import _rib
+    except ImportError:
+        pass
+    else:
+        group_runs, insert_absent = _rib.group_runs, _rib.insert_absent
+        add_keys, take_keys = _rib.add_keys, _rib.take_keys
 
 __all__ = ["ACCELERATED", "NO_EXTENSIONS", "decode_prefixes", "decode_update", "encode_updates", "encode_withdrawals",
            "split_messages"]
