@@ -90,10 +90,8 @@ def split_messages(buf: bytes | bytearray, max_len: int = MAX_MESSAGE_LEN) -> tu
     unpack = _HEADER.unpack_from
     while end - pos >= HEADER_LEN:
         marker, length, msg_type = unpack(buf, pos)
-        if marker != MARKER or length < 19 or length > max_len or msg_type not in _MIN_LEN or length < _MIN_LEN[msg_type]:
-            check_header(marker, length, msg_type, max_len)
-        if msg_type == MsgType.OPEN or msg_type == MsgType.KEEPALIVE:
-            check_header(marker, length, msg_type, max_len)
+        if msg_type != MsgType.UPDATE or marker != MARKER or length < 23 or length > max_len:
+            check_header(marker, length, msg_type, max_len)  # the full check, off the UPDATE fast path
         if end - pos < length:
             break
         out.append((msg_type, bytes(buf[pos + HEADER_LEN : pos + length])))

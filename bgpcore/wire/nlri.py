@@ -79,12 +79,6 @@ def key_to_network(key: bytes, afi: int, addpath: bool = False) -> IPNetwork:
     return ipaddress.IPv6Network((key[1:].ljust(16, b"\0"), plen))
 
 
-def split_path_id(key: bytes) -> tuple[int, bytes]:
-    """(path id, plain prefix key) of an ADD-PATH key."""
-    return struct.unpack_from("!I", key)[0], key[4:]
-
-
 def with_path_id(key: bytes, path_id: int) -> bytes:
     """An ADD-PATH key for a plain prefix key."""
     return struct.pack("!I", path_id) + key
-

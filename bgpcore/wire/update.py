@@ -24,7 +24,6 @@ from bgpcore.constants import HEADER_LEN, AttrCode, MsgType, UpdateSubcode
 from bgpcore.errors import ErrorAction, UpdateMessageError, UsageError
 from bgpcore.wire.attrs import OPTIONAL, decode_attributes, encode_attribute, encode_attribute_parts, encode_attributes
 from bgpcore.wire.context import IPV4_UNICAST, CodecContext, Family
-from bgpcore.wire.framing import frame
 from bgpcore.wire.mp import encode_next_hop, mp_reach_header, mp_unreach_header
 from bgpcore.wire.nlri import decode_prefixes
 from bgpcore.wire.types import MpReach, MpUnreach, PathAttributes, Update
@@ -195,4 +194,4 @@ def encode_end_of_rib(family: Family, ctx: CodecContext) -> bytes:
     return _message(b"\0\0" + struct.pack("!H", len(mp)) + mp)
 
 
-__all__ = ["decode_update", "encode_end_of_rib", "encode_update", "encode_updates", "encode_withdrawals", "frame"]
+__all__ = ["decode_update", "encode_end_of_rib", "encode_update", "encode_updates", "encode_withdrawals"]

@@ -123,25 +123,17 @@ def _flap_times(fabric: Any) -> dict[str, list[float]]:
         for flap in range(FLAPS):
             stage = f"flap {flap}: full ECMP before the flap"
             watch.wait(target, lambda d: d == both, CONVERGE_S)
-            stage = f"flap {flap}: own link down"
-            t0 = _set_link(fabric, h1, "eth1", "down")
-            watch.wait(target, lambda d: "eth1" not in d and bool(d))
-            out["own"].append(time.monotonic() - t0)
-            _wait(lambda: fabric.ping(h1, h2), 5, "traffic from h1 to h2 over the other uplink")
-            stage = f"flap {flap}: own link back up"
-            t0 = _set_link(fabric, h1, "eth1", "up")
-            watch.wait(target, lambda d: d == both, CONVERGE_S)
-            out["restore_own"].append(time.monotonic() - t0)
-
-            stage = f"flap {flap}: remote link down"
-            t0 = _set_link(fabric, s1, "swp2", "down")
-            watch.wait(target, lambda d: "eth1" not in d and bool(d))
-            out["remote"].append(time.monotonic() - t0)
-            _wait(lambda: fabric.ping(h1, h2), 5, "traffic from h1 to h2 around the broken spine link")
-            stage = f"flap {flap}: remote link back up"
-            t0 = _set_link(fabric, s1, "swp2", "up")
-            watch.wait(target, lambda d: d == both, CONVERGE_S)
-            out["restore_remote"].append(time.monotonic() - t0)
+            for kind, node, link, why in (("own", h1, "eth1", "over the other uplink"),
+                                          ("remote", s1, "swp2", "around the broken spine link")):
+                stage = f"flap {flap}: {kind} link down"
+                t0 = _set_link(fabric, node, link, "down")
+                watch.wait(target, lambda d: "eth1" not in d and bool(d))
+                out[kind].append(time.monotonic() - t0)
+                _wait(lambda: fabric.ping(h1, h2), 5, f"traffic from h1 to h2 {why}")
+                stage = f"flap {flap}: {kind} link back up"
+                t0 = _set_link(fabric, node, link, "up")
+                watch.wait(target, lambda d: d == both, CONVERGE_S)
+                out[f"restore_{kind}"].append(time.monotonic() - t0)
     except AssertionError as exc:
         raise AssertionError(f"{fabric.servers[0].kind} servers, {stage}: {exc}\n{_diagnose(fabric)}") from None
     finally:
