@@ -120,6 +120,8 @@ class Stop(Command):
 
     message: str = ""
     subcode: int = CeaseSubcode.ADMINISTRATIVE_SHUTDOWN
+    data: bytes | None = None
+    """NOTIFICATION data instead of the shutdown message (Cease/1 carries AFI, SAFI, limit)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

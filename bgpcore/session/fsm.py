@@ -55,7 +55,7 @@ class Input(IntEnum):
 
 
 class Action(Enum):
-    """What ``Session`` does on a transition; each is one ``Session._do_<name>`` method."""
+    """What ``Session`` does on a transition; ``session._ACTIONS`` maps each to one method."""
 
     IGNORE = "ignore"
     START_CONNECT = "start_connect"

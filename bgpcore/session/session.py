@@ -49,7 +49,7 @@ from bgpcore.session.events import (
     Stop,
     UpdateReceived,
 )
-from bgpcore.session.fsm import Input, State, transition
+from bgpcore.session.fsm import Action, Input, State, transition
 from bgpcore.session.negotiate import OpenPolicy, SessionParams, build_open, check_open, negotiate
 from bgpcore.session.timers import Timer, TimerSettings, Timers, backoff, jittered
 from bgpcore.wire import accel
@@ -126,7 +126,7 @@ class Session:
         self._listen_first = False
         self._now = 0.0
         self._error: ProtocolError | None = None
-        self._cease: tuple[int, str] = (CeaseSubcode.ADMINISTRATIVE_SHUTDOWN, "")
+        self._cease: tuple[int, str, bytes | None] = (CeaseSubcode.ADMINISTRATIVE_SHUTDOWN, "", None)
         self._update: Update | None = None
         self._refresh: RouteRefresh | None = None
         self._notification: Notification | None = None
@@ -174,33 +174,34 @@ class Session:
                 refresh the peer did not negotiate.
         """
         self._now = now
-        if isinstance(command, Start):
-            self._admin_down = False
-            self.passive = command.passive or self.passive
-            self._timers.stop(Timer.IDLE_HOLD)
-            self._input(Input.MANUAL_START_PASSIVE if self.passive else Input.MANUAL_START)
-        elif isinstance(command, Stop):
-            self._admin_down = True
-            self._cease = (command.subcode, command.message)
-            self._input(Input.MANUAL_STOP)
-        elif isinstance(command, Reset):
-            self._cease = (CeaseSubcode.ADMINISTRATIVE_RESET, command.message)
-            self._input(Input.AUTOMATIC_STOP)
-        elif isinstance(command, SendUpdates):
-            self._send_updates(command.messages)
-        elif isinstance(command, RequestRefresh):
-            self._request_refresh(command.afi, command.safi)
-        elif isinstance(command, ConnectionMade):
-            self._input(Input.TCP_CONNECTION_CONFIRMED_DELAY_OPEN if self.settings.delay_open_s > 0
-                        else Input.TCP_CONNECTION_CONFIRMED)
-        elif isinstance(command, ConnectionFailed):
-            if self._connected or self.state in (State.CONNECT, State.ACTIVE):
-                self.last_error = command.reason
-                self._input(Input.TCP_CONNECTION_FAILS)
-        elif isinstance(command, DumpCollision):
-            self._input(Input.OPEN_COLLISION_DUMP)
-        else:
-            raise UsageError(f"unknown command {command!r}")
+        match command:
+            case Start():
+                self._admin_down = False
+                self.passive = command.passive or self.passive
+                self._timers.stop(Timer.IDLE_HOLD)
+                self._input(Input.MANUAL_START_PASSIVE if self.passive else Input.MANUAL_START)
+            case Stop():
+                self._admin_down = True
+                self._cease = (command.subcode, command.message, command.data)
+                self._input(Input.MANUAL_STOP)
+            case Reset():
+                self._cease = (CeaseSubcode.ADMINISTRATIVE_RESET, command.message, None)
+                self._input(Input.AUTOMATIC_STOP)
+            case SendUpdates():
+                self._send_updates(command.messages)
+            case RequestRefresh():
+                self._request_refresh(command.afi, command.safi)
+            case ConnectionMade():
+                self._input(Input.TCP_CONNECTION_CONFIRMED_DELAY_OPEN if self.settings.delay_open_s > 0
+                            else Input.TCP_CONNECTION_CONFIRMED)
+            case ConnectionFailed():
+                if self._connected or self.state in (State.CONNECT, State.ACTIVE):
+                    self.last_error = command.reason
+                    self._input(Input.TCP_CONNECTION_FAILS)
+            case DumpCollision():
+                self._input(Input.OPEN_COLLISION_DUMP)
+            case _:
+                raise UsageError(f"unknown command {command!r}")
         return self._take_events()
 
     def handle_timer(self, now: float) -> list[Event]:
@@ -334,7 +335,7 @@ class Session:
     def _input(self, fsm_input: Input) -> None:
         action, new_state = transition(self.state, fsm_input)
         old = self.state
-        getattr(self, "_do_" + action.value)(fsm_input)
+        _ACTIONS[action](self, fsm_input)
         self.state = new_state
         if new_state is not old:
             log.info("%s: %s -> %s on %s", self.label, old.name, new_state.name, fsm_input.name)
@@ -497,8 +498,10 @@ class Session:
         self._go_down("stopped before OPEN")
 
     def _do_send_cease(self, _: Input) -> None:
-        subcode, message = self._cease
-        note = Notification(ErrorCode.CEASE, subcode, shutdown_data(message) if message else b"")
+        subcode, message, data = self._cease
+        if data is None:
+            data = shutdown_data(message) if message else b""
+        note = Notification(ErrorCode.CEASE, subcode, data)
         self._queue_notification(note)
         text = f"sent {note.name}" + (f' "{message}"' if message else "")
         self._go_down(text, sent=note)
@@ -543,3 +546,31 @@ class Session:
         note = Notification.from_error(FsmError(subcode))
         self._queue_notification(note)
         self._go_down(f"sent {note.name}: unexpected {fsm_input.name}", sent=note)
+
+
+_ACTIONS: Final[dict[Action, Callable[[Session, Input], None]]] = {
+    Action.IGNORE: Session._do_ignore,
+    Action.START_CONNECT: Session._do_start_connect,
+    Action.START_LISTEN: Session._do_start_listen,
+    Action.REFUSE_CONNECTION: Session._do_refuse_connection,
+    Action.RETRY_CONNECT: Session._do_retry_connect,
+    Action.CONNECT_FAILED: Session._do_connect_failed,
+    Action.START_DELAY_OPEN: Session._do_start_delay_open,
+    Action.SEND_OPEN: Session._do_send_open,
+    Action.OPEN_DURING_DELAY: Session._do_open_during_delay,
+    Action.ACCEPT_OPEN: Session._do_accept_open,
+    Action.ESTABLISH: Session._do_establish,
+    Action.SEND_KEEPALIVE: Session._do_send_keepalive,
+    Action.RESTART_HOLD: Session._do_restart_hold,
+    Action.DELIVER_UPDATE: Session._do_deliver_update,
+    Action.DELIVER_REFRESH: Session._do_deliver_refresh,
+    Action.STOP: Session._do_stop,
+    Action.SEND_CEASE: Session._do_send_cease,
+    Action.SEND_ERROR: Session._do_send_error,
+    Action.SEND_HOLD_EXPIRED: Session._do_send_hold_expired,
+    Action.SEND_COLLISION_CEASE: Session._do_send_collision_cease,
+    Action.NOTIFICATION_RECEIVED: Session._do_notification_received,
+    Action.CONNECTION_LOST: Session._do_connection_lost,
+    Action.FSM_ERROR: Session._do_fsm_error,
+}
+"""The method each ``fsm.Action`` runs: every action of the table has exactly one."""
