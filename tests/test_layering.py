@@ -21,6 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("bgpcore.wire", "bgpcore.mrt", "bgpcore_fast"),
     ("bgpcore.route",),
     ("bgpcore.session",),
+    ("bgpcore.bfd",),
     ("bgpcore.policy",),
     ("bgpcore.rib",),
     ("bgpcore.fib",),
