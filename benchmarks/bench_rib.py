@@ -74,7 +74,7 @@ def _cpu(rib: Any) -> float:
 
 
 def worker(args: argparse.Namespace) -> dict[str, Any]:
-    from bgpcore.rib import PeerInfo, Rib, RibConfig
+    from bgpcore.rib import Rib, RibConfig, RibPeer
     from bgpcore.rib import accel as rib_accel
     from bgpcore.rib import adj_out
     from bgpcore.wire import accel
@@ -107,11 +107,11 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
 
     config = RibConfig(local_asn=64496, router_id=LOCAL, shards=args.shards, track_changes=False)
     rib = Rib(config)
-    feeder = PeerInfo(asn=64496, router_id="10.0.0.1", address="10.0.0.1", local_address=LOCAL, families=families)
+    feeder = RibPeer(asn=64496, router_id="10.0.0.1", address="10.0.0.1", local_address=LOCAL, families=families)
     rib.peer_up(FEEDER, feeder)
     clients = list(range(2, 2 + args.clients))
     for n in clients:
-        rib.peer_up(n, PeerInfo(asn=64496, router_id=f"10.0.1.{n}", address=f"10.0.1.{n}", local_address=LOCAL,
+        rib.peer_up(n, RibPeer(asn=64496, router_id=f"10.0.1.{n}", address=f"10.0.1.{n}", local_address=LOCAL,
                                 rr_client=True, families=families))
     peers = [FEEDER, *clients]
     gc.collect()

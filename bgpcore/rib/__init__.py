@@ -2,9 +2,10 @@
 
 ``Rib`` (in ``manager``) is the seam the speaker calls; see its module docstring.
 """
+from bgpcore.rib.actions import CeasePeer, PeerAction
 from bgpcore.rib.adj_out import AddPathSelect, ExportSpec
 from bgpcore.rib.decision import DecisionOptions, Reason
-from bgpcore.rib.manager import MaxPrefixAction, MaxPrefixReached, PeerInfo, Rib, RibConfig
+from bgpcore.rib.manager import MaxPrefixAction, Rib, RibConfig, RibPeer
 
-__all__ = ["AddPathSelect", "DecisionOptions", "ExportSpec", "MaxPrefixAction", "MaxPrefixReached", "PeerInfo",
-           "Reason", "Rib", "RibConfig"]
+__all__ = ["AddPathSelect", "CeasePeer", "DecisionOptions", "ExportSpec", "MaxPrefixAction", "PeerAction", "Reason",
+           "Rib", "RibConfig", "RibPeer"]

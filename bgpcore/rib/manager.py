@@ -3,8 +3,9 @@
 The seam (everything takes peer ids; nothing here touches sockets or clocks)::
 
     rib = Rib(RibConfig(local_asn=65000, router_id="192.0.2.1", shards=1))
-    rib.peer_up(peer_id, PeerInfo(...))          # session Established
+    rib.peer_up(peer_id, RibPeer(...))           # session Established
     changes = rib.receive(peer_id, update)       # decoded Update -> list[BestChange]
+    actions = rib.take_actions()                 # sessions to close (maximum-prefix): list[PeerAction]
     data = rib.next_messages(peer_id, 65536)     # socket writable: encoded UPDATEs, [] if none
     rib.pending(peer_id)                         # worth asking next_messages?
     rib.route_refresh(peer_id)                   # the peer sent ROUTE-REFRESH: resend all
@@ -19,10 +20,13 @@ The seam (everything takes peer ids; nothing here touches sockets or clocks)::
 A new session of a peer is ``peer_down`` then ``peer_up``; ``peer_up`` on a peer that is up
 only changes its settings (its Adj-RIB-In is kept).
 
-``receive`` raises ``MaxPrefixReached`` (a ``Cease``, carrying the changes it made) when a
-peer configured with ``MaxPrefixAction.RESTART`` exceeds its limit; the speaker sends it as
-the NOTIFICATION and then calls ``peer_down``. End-of-RIB markers in received UPDATEs are
-handled inside ``receive``.
+A peer over its maximum-prefix limit with ``MaxPrefixAction.RESTART`` or ``SHUTDOWN`` is not
+an exception: ``receive`` applies the UPDATE that crossed the limit, ignores the peer's later
+UPDATEs, and records a ``CeasePeer`` that ``take_actions`` hands over (ask after ``receive``,
+``flush`` and ``next_messages``: with shard workers the counts come back later). The speaker
+sends the Cease NOTIFICATION, calls ``peer_down``, and with ``restart_after_s`` set opens the
+session again after that delay. End-of-RIB markers in received UPDATEs are handled inside
+``receive``.
 
 With ``shards > 1`` (the default is one per CPU) the Loc-RIB lives in worker processes
 started with ``multiprocessing`` (``spawn``: scripts need an ``if __name__ == "__main__"``
@@ -42,12 +46,17 @@ from functools import partial
 from typing import Any, Final
 
 from bgpcore.constants import CeaseSubcode
-from bgpcore.errors import Cease, UsageError
+from bgpcore.errors import UsageError
 from bgpcore.policy.hooks import RoutePolicy
+from bgpcore.rib.actions import CeasePeer, PeerAction
 from bgpcore.rib.adj_out import AddPathSelect, ExportSpec
 from bgpcore.rib.decision import DEFAULT_OPTIONS, DecisionOptions
 from bgpcore.rib.groups import ShardKeys, UpdateGroups
-from bgpcore.rib.shard import Ingest, LocalShard, ProcessShard, ShardConfig, ShardHandle
+from bgpcore.rib.messages import (AddGroup, AddMember, AddPeer, AdjRibInRoutes, Advertised, AttachMember,
+                                  BestPaths, DetachMember, Generate, GenerateMember, Ingest, IngestBatch,
+                                  MarkStale, PurgeStale, RemoveGroup, RemovePeer, ShardRequest, Size,
+                                  SoftResetIn)
+from bgpcore.rib.shard import LocalShard, ProcessShard, ShardConfig, ShardHandle
 from bgpcore.route import LOCAL_PEER, LOCAL_SOURCE, BestChange, Path, PeerId, Source
 from bgpcore.wire.context import DEFAULT_CONTEXT, IPV4_UNICAST, CodecContext, Family
 from bgpcore.wire.types import PathAttributes, Update
@@ -60,24 +69,18 @@ _BATCH_PREFIXES: Final = 8192
 """Inbound prefixes gathered before a batch goes to the shard workers."""
 
 
-
 class MaxPrefixAction(IntEnum):
-    """What exceeding a neighbor's maximum-prefix limit does."""
+    """What exceeding a neighbor's maximum-prefix limit does.
+
+    WARNING_ONLY: log one warning line, keep the session and its routes.
+    RESTART: close the session with Cease/1 (RFC 4486); the speaker opens it again after
+        ``max_prefix_restart_s``.
+    SHUTDOWN: close the session with Cease/1; it stays down until an operator clears it.
+    """
 
     WARNING_ONLY = 0
     RESTART = 1
-
-
-class MaxPrefixReached(Cease):
-    """A neighbor sent more prefixes than allowed (RFC 4486 Cease subcode 1).
-
-    ``changes`` holds the best-path changes the offending UPDATE still made.
-    """
-
-    def __init__(self, family: Family, limit: int, changes: list[BestChange]) -> None:
-        data = struct.pack("!HBI", family[0], family[1], limit & 0xFFFFFFFF)
-        super().__init__(CeaseSubcode.MAXIMUM_PREFIXES_REACHED, data, f"more than {limit} prefixes received")
-        self.changes = changes
+    SHUTDOWN = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +110,7 @@ class RibConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class PeerInfo:
+class RibPeer:
     """One established session as the RIB needs it.
 
     Attributes:
@@ -123,6 +126,8 @@ class PeerInfo:
         import_policy / export_policy: see ``bgpcore.policy.hooks.RoutePolicy``.
         soft_reconfiguration: keep received routes before import policy.
         max_prefix / max_prefix_action: the limit on accepted prefixes and what it does.
+        max_prefix_restart_s: with ``MaxPrefixAction.RESTART``, how long the session stays
+            down before the speaker re-establishes it.
         restart_time_s: the neighbor's graceful-restart time (None: no graceful restart).
     """
 
@@ -145,21 +150,41 @@ class PeerInfo:
     soft_reconfiguration: bool = False
     max_prefix: int | None = None
     max_prefix_action: MaxPrefixAction = MaxPrefixAction.WARNING_ONLY
+    max_prefix_restart_s: float = 60.0
     restart_time_s: float | None = None
 
 
 class _Peer:
-    __slots__ = ("info", "source", "counts", "warned", "up", "stale", "deadline", "over_limit")
+    """``warned``: over a WARNING_ONLY limit, already logged. ``ceased``: over a RESTART or
+    SHUTDOWN limit, its session is being closed: its UPDATEs are ignored until ``peer_down``."""
 
-    def __init__(self, info: PeerInfo, source: Source, shards: int) -> None:
+    __slots__ = ("info", "source", "counts", "warned", "ceased", "up", "stale", "deadline")
+
+    def __init__(self, info: RibPeer, source: Source, shards: int) -> None:
         self.info = info
         self.source = source
         self.counts = [0] * shards
         self.warned = False
+        self.ceased = False
         self.up = True
         self.stale: set[Family] = set()
         self.deadline: float | None = None
-        self.over_limit: Family | None = None
+
+
+class _Batch:
+    """One inbound batch of peers with a maximum-prefix limit, checked once every shard answered.
+
+    Each shard reports, for every peer in the batch, its count after the batch: their sum is
+    the peer's exact total then, even when later batches are already back from some shards.
+    ``families``: the family each peer last announced in the batch (last withdrew, if none).
+    """
+
+    __slots__ = ("families", "totals", "waiting")
+
+    def __init__(self, families: dict[PeerId, Family], shards: int) -> None:
+        self.families = families
+        self.totals = dict.fromkeys(families, 0)
+        self.waiting = shards
 
 
 class Rib:
@@ -183,37 +208,75 @@ class Rib:
         self._peers: dict[PeerId, _Peer] = {}
         self._changes: list[BestChange] = []
         self._eor: dict[tuple[Family, CodecContext], bytes] = {}
-        self._call_all("add_peer", (LOCAL_PEER, LOCAL_SOURCE, None, False, _NO_FAMILIES))
+        self._actions: list[PeerAction] = []
+        self._call_all(AddPeer(peer_id=LOCAL_PEER, source=LOCAL_SOURCE, import_policy=None,
+                               soft_reconfiguration=False, addpath=_NO_FAMILIES))
 
     # -- plumbing ------------------------------------------------------------------------
 
-    def _call_all(self, name: str, args: tuple[Any, ...]) -> list[Any]:
+    def _call_all(self, request: ShardRequest) -> list[Any]:
+        """Send the request to every shard (after the pending inbound batch); their results in shard order."""
         self._send_ops()
         for shard in self.shards:
-            shard.send(name, args)
+            shard.send(request)
         return [shard.result() for shard in self.shards]
 
-    def _on_result(self, peer: _Peer, index: int, family: Family, result: tuple[list[BestChange], int]) -> None:
+    def _on_result(self, peer_id: PeerId, peer: _Peer, index: int, family: Family,
+                   result: tuple[list[BestChange], int]) -> None:
         changes, count = result
         if changes:
             self._changes.extend(changes)
         peer.counts[index] = count
-        self._check_limit(peer, family)
+        if peer.info.max_prefix is not None:
+            self._check_limit(peer_id, peer, family, sum(peer.counts))
 
-    def _check_limit(self, peer: _Peer, family: Family) -> None:
+    def _check_limit(self, peer_id: PeerId, peer: _Peer, family: Family, total: int) -> None:
+        """Act on the peer's maximum-prefix limit now that it has ``total`` accepted prefixes.
+
+        ``family`` is the one whose announcement brought the count there (the Cease data names it).
+        """
         limit = peer.info.max_prefix
-        if limit is not None and sum(peer.counts) > limit and peer.up:
-            peer.over_limit = family
+        if limit is None or peer.ceased:
+            return
+        if total <= limit:
+            peer.warned = False  # back under: warn again next time it goes over
+            return
+        action = peer.info.max_prefix_action
+        if action == MaxPrefixAction.WARNING_ONLY:
+            if not peer.warned:
+                peer.warned = True
+                log.warning("peer %s: %d prefixes exceed the limit of %d", peer_id, total, limit)
+            return
+        peer.ceased = True
+        restart = peer.info.max_prefix_restart_s if action == MaxPrefixAction.RESTART else None
+        log.warning("peer %s: %d prefixes exceed the limit of %d: closing the session%s", peer_id, total, limit,
+                    "" if restart is None else f", to be restarted in {restart:g} s")
+        data = struct.pack("!HBI", family[0], family[1], limit & 0xFFFFFFFF)
+        self._actions.append(CeasePeer(
+            peer_id=peer_id, subcode=CeaseSubcode.MAXIMUM_PREFIXES_REACHED, data=data,
+            reason=f"maximum-prefix {limit} exceeded ({total} prefixes)", restart_after_s=restart))
 
-    def _on_ingested(self, index: int, result: tuple[list[BestChange], dict[PeerId, int]]) -> None:
+    def _on_ingested(self, index: int, batch: _Batch | None,
+                     result: tuple[list[BestChange], dict[PeerId, int]]) -> None:
         changes, counts = result
         if changes:
             self._changes.extend(changes)
+        peers = self._peers
         for peer_id, count in counts.items():
-            peer = self._peers.get(peer_id)
+            peer = peers.get(peer_id)
             if peer is not None:
                 peer.counts[index] = count
-                self._check_limit(peer, min(peer.info.families, default=IPV4_UNICAST))
+        if batch is None:
+            return
+        totals = batch.totals
+        for peer_id in totals:
+            totals[peer_id] += counts.get(peer_id, 0)
+        batch.waiting -= 1
+        if batch.waiting == 0:
+            for peer_id, family in batch.families.items():
+                peer = peers.get(peer_id)
+                if peer is not None:
+                    self._check_limit(peer_id, peer, family, totals[peer_id])
 
     def _send_ops(self) -> None:
         """Send the pending inbound batch: pickled once, the same bytes to every shard."""
@@ -222,9 +285,18 @@ class Rib:
         ops, self._ops, self._ops_weight = self._ops, [], 0
         packed = b""
         if any(isinstance(shard, ProcessShard) for shard in self.shards):
-            packed = pickle.dumps(("ingest", (ops,)), protocol=pickle.HIGHEST_PROTOCOL)
+            packed = pickle.dumps(IngestBatch(ops=ops), protocol=pickle.HIGHEST_PROTOCOL)
+        batch = None
+        peers = self._peers
+        if any(peer.info.max_prefix is not None for peer in peers.values()):
+            families: dict[PeerId, Family] = {}
+            for announce, peer_id, family, *_ in ops:
+                peer = peers.get(peer_id)
+                if peer is not None and peer.info.max_prefix is not None and (announce or peer_id not in families):
+                    families[peer_id] = family
+            batch = _Batch(families, len(self.shards)) if families else None
         for index, shard in enumerate(self.shards):
-            shard.ingest(ops, packed, partial(self._on_ingested, index))
+            shard.ingest(ops, packed, partial(self._on_ingested, index, batch))
 
     def _take_changes(self) -> list[BestChange]:
         changes, self._changes = self._changes, []
@@ -239,7 +311,7 @@ class Rib:
                 result = local.announce(peer_id, family, attrs, next_hop, keys)
             else:
                 result = local.withdraw(peer_id, family, keys)
-            self._on_result(peer, 0, family, result)
+            self._on_result(peer_id, peer, 0, family, result)
             return
         cut = 4 if family in peer.info.recv_ctx.addpath else 0
         self._ops.append((announce, peer_id, family, attrs, next_hop, keys, cut))
@@ -254,7 +326,7 @@ class Rib:
         messages: list[bytes] = []
         keys: ShardKeys = []
         drained = True
-        for part, covered, empty in self._call_all("generate", (group_id, share)):
+        for part, covered, empty in self._call_all(Generate(group_id=group_id, budget_bytes=share)):
             messages.extend(part)
             keys.append(covered)
             drained = drained and empty
@@ -264,24 +336,26 @@ class Rib:
         share = max(1, budget_bytes // len(self.shards))
         messages: list[bytes] = []
         done = True
-        for part, finished in self._call_all("generate_member", (group_id, member, share)):
+        for part, finished in self._call_all(GenerateMember(group_id=group_id, member=member, budget_bytes=share)):
             messages.extend(part)
             done = done and finished
         return messages, done
 
     def detach_member(self, group_id: int, member: PeerId, keys: ShardKeys) -> None:
         for shard, per_family in zip(self.shards, keys):
-            shard.send("detach_member", (group_id, member, per_family))
+            shard.send(DetachMember(group_id=group_id, member=member, keys=per_family))
         for shard in self.shards:
             shard.result()
 
     def attach_member(self, group_id: int, member: PeerId) -> None:
-        self._call_all("attach_member", (group_id, member))
+        self._call_all(AttachMember(group_id=group_id, member=member))
 
     # -- sessions ------------------------------------------------------------------------
 
-    def peer_up(self, peer_id: PeerId, info: PeerInfo, now: float | None = None) -> None:
+    def peer_up(self, peer_id: PeerId, info: RibPeer, now: float | None = None) -> None:
         """A session reached Established (or its settings changed): start sending it the table.
+
+        Either way the maximum-prefix limit is armed again (a peer ceased for it is fed again).
 
         Args:
             now: monotonic seconds; needed when the peer comes back from a graceful
@@ -294,11 +368,11 @@ class Rib:
         peer = self._peers.get(peer_id)
         if peer is None:
             peer = self._peers[peer_id] = _Peer(info, source, len(self.shards))
-        peer.info, peer.source, peer.up, peer.warned, peer.over_limit = info, source, True, False, None
+        peer.info, peer.source, peer.up, peer.warned, peer.ceased = info, source, True, False, False
         if peer.stale:
             peer.deadline = None if now is None else now + self.config.stale_path_time_s
-        self._call_all("add_peer", (peer_id, source, info.import_policy, info.soft_reconfiguration,
-                                    info.recv_ctx.addpath))
+        self._call_all(AddPeer(peer_id=peer_id, source=source, import_policy=info.import_policy,
+                               soft_reconfiguration=info.soft_reconfiguration, addpath=info.recv_ctx.addpath))
         self._leave_group(peer_id)
         spec = ExportSpec(
             local_asn=self.config.local_asn, cluster_id=self.config.cluster_id or self.config.router_id,
@@ -310,12 +384,12 @@ class Rib:
             default_local_pref=self.config.decision.default_local_pref, export_policy=info.export_policy)
         group, created, catching_up = self.groups.join(peer_id, spec, self._end_of_rib(info))
         if created:
-            self._call_all("add_group", (group.id, spec))
+            self._call_all(AddGroup(group_id=group.id, spec=spec))
         if catching_up:
-            self._call_all("add_member", (group.id, peer_id))
+            self._call_all(AddMember(group_id=group.id, member=peer_id))
         self.groups.note_changes([group])
 
-    def _end_of_rib(self, info: PeerInfo) -> list[bytes]:
+    def _end_of_rib(self, info: RibPeer) -> list[bytes]:
         markers = []
         for family in sorted(info.families):
             key = (family, info.send_ctx)
@@ -328,7 +402,7 @@ class Rib:
     def _leave_group(self, peer_id: PeerId) -> None:
         emptied = self.groups.leave(peer_id)
         if emptied is not None:
-            self._call_all("remove_group", (emptied.id,))
+            self._call_all(RemoveGroup(group_id=emptied.id))
 
     def peer_down(self, peer_id: PeerId, graceful: bool = False, now: float = 0.0) -> list[BestChange]:
         """A session left Established.
@@ -350,11 +424,11 @@ class Rib:
             peer.up = False
             peer.stale = set(peer.info.families)
             peer.deadline = now + restart
-            self._call_all("mark_stale", (peer_id, None))
+            self._call_all(MarkStale(peer_id=peer_id, families=None))
             log.info("peer %s restarting: routes kept as stale for %.0f s", peer_id, restart)
             return self.flush()
         del self._peers[peer_id]
-        for changes in self._call_all("remove_peer", (peer_id,)):
+        for changes in self._call_all(RemovePeer(peer_id=peer_id)):
             self._changes.extend(changes)
         self.groups.note_changes()
         return self._take_changes()
@@ -364,16 +438,20 @@ class Rib:
     def receive(self, peer_id: PeerId, update: Update) -> list[BestChange]:
         """Apply one decoded UPDATE from an established peer.
 
+        An UPDATE from a peer whose session is being closed for maximum-prefix (see
+        ``take_actions``) is ignored.
+
         Returns:
             Best-path changes known so far (all of them with one shard).
 
         Raises:
-            MaxPrefixReached: the peer is over its limit and configured to restart.
             UsageError: the peer is not up.
         """
         peer = self._peers.get(peer_id)
         if peer is None or not peer.up:
             raise UsageError(f"peer {peer_id} is not up")
+        if peer.ceased:
+            return self._take_changes()
         if update.withdrawn:
             self._post(peer_id, peer, False, IPV4_UNICAST, None, (), update.withdrawn)
         mp_unreach = update.mp_unreach
@@ -392,26 +470,17 @@ class Rib:
             if eor is not None:
                 return self.end_of_rib(peer_id, eor)
         self.groups.note_changes()
-        self._enforce_limit(peer_id, peer)
         return self._take_changes()
 
-    def _enforce_limit(self, peer_id: PeerId, peer: _Peer) -> None:
-        family = peer.over_limit
-        if family is None:
-            if peer.warned and peer.info.max_prefix is not None and sum(peer.counts) <= peer.info.max_prefix:
-                peer.warned = False
-            return
-        limit = peer.info.max_prefix
-        assert limit is not None
-        if peer.info.max_prefix_action == MaxPrefixAction.RESTART:
-            peer.up = False
-            log.warning("peer %s: %d prefixes exceed the limit of %d: closing the session",
-                        peer_id, sum(peer.counts), limit)
-            raise MaxPrefixReached(family, limit, self._take_changes())
-        peer.over_limit = None
-        if not peer.warned:
-            peer.warned = True
-            log.warning("peer %s: %d prefixes exceed the limit of %d", peer_id, sum(peer.counts), limit)
+    def take_actions(self) -> list[PeerAction]:
+        """What the speaker must do to sessions (close them for maximum-prefix), oldest first.
+
+        Returns and forgets them. They appear in ``receive`` (one shard) or when shard
+        results come back (``receive``, ``next_messages``, ``flush`` and the other calls
+        that wait for the shards), so ask after each of those.
+        """
+        actions, self._actions = self._actions, []
+        return actions
 
     def end_of_rib(self, peer_id: PeerId, family: Family) -> list[BestChange]:
         """The peer finished sending ``family``: purge what it did not refresh after a restart."""
@@ -420,7 +489,7 @@ class Rib:
             peer.stale.discard(family)
             if not peer.stale:
                 peer.deadline = None
-            for changes in self._call_all("purge_stale", (peer_id, family)):
+            for changes in self._call_all(PurgeStale(peer_id=peer_id, family=family)):
                 self._changes.extend(changes)
             self.groups.note_changes()
         return self.flush()
@@ -435,7 +504,7 @@ class Rib:
         peer = self._peers.get(peer_id)
         if peer is None or not peer.info.soft_reconfiguration:
             raise UsageError(f"peer {peer_id}: soft reconfiguration inbound is not enabled")
-        for changes in self._call_all("soft_reset_in", (peer_id, import_policy)):
+        for changes in self._call_all(SoftResetIn(peer_id=peer_id, import_policy=import_policy)):
             self._changes.extend(changes)
         from dataclasses import replace
         peer.info = replace(peer.info, import_policy=import_policy)
@@ -472,12 +541,12 @@ class Rib:
             peer.stale.clear()
             if peer.up:
                 log.info("peer %s: no End-of-RIB in time, purging stale routes", peer_id)
-                for changes in self._call_all("purge_stale", (peer_id, None)):
+                for changes in self._call_all(PurgeStale(peer_id=peer_id, family=None)):
                     self._changes.extend(changes)
             else:
                 log.info("peer %s did not come back in time: withdrawing its routes", peer_id)
                 del self._peers[peer_id]
-                for changes in self._call_all("remove_peer", (peer_id,)):
+                for changes in self._call_all(RemovePeer(peer_id=peer_id)):
                     self._changes.extend(changes)
         self.groups.note_changes()
         return self.flush()
@@ -502,14 +571,14 @@ class Rib:
             return
         group = self.groups.restart_member(peer_id, self._end_of_rib(peer.info))
         if group is not None:
-            self._call_all("add_member", (group.id, peer_id, False))
+            self._call_all(AddMember(group_id=group.id, member=peer_id, fresh=False))
 
     # -- queries and shutdown ------------------------------------------------------------
 
     def flush(self) -> list[BestChange]:
         """Wait for shard work in flight; returns the changes not yet returned."""
         if self._local is None:
-            self._call_all("size", ())
+            self._call_all(Size())
         return self._take_changes()
 
     def prefix_count(self, peer_id: PeerId) -> int:
@@ -521,7 +590,7 @@ class Rib:
     def best_paths(self, family: Family) -> dict[bytes, tuple[Path, ...]]:
         """Every prefix of ``family`` with its multipath set, best first (for show commands)."""
         merged: dict[bytes, tuple[Path, ...]] = {}
-        for part in self._call_all("best_paths", (family,)):
+        for part in self._call_all(BestPaths(family=family)):
             merged.update(part)
         return merged
 
@@ -529,7 +598,7 @@ class Rib:
         """A peer's routes after import policy, or as received before it (``received``,
         soft reconfiguration only): for ``show ... received-routes``."""
         merged: dict[bytes, Path] = {}
-        for part in self._call_all("adj_rib_in", (peer_id, family, received)):
+        for part in self._call_all(AdjRibInRoutes(peer_id=peer_id, family=family, received=received)):
             merged.update(part)
         return merged
 
@@ -539,12 +608,12 @@ class Rib:
         if group is None:
             return {}
         merged: dict[bytes, tuple[PathAttributes, tuple[str, ...]]] = {}
-        for part in self._call_all("advertised", (group.id, family)):
+        for part in self._call_all(Advertised(group_id=group.id, family=family)):
             merged.update(part)
         return merged
 
     def __len__(self) -> int:
-        return sum(self._call_all("size", ()))
+        return sum(self._call_all(Size()))
 
     def close(self) -> None:
         """Stop shard workers."""

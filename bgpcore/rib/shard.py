@@ -3,7 +3,8 @@
 A prefix belongs to shard ``crc32(prefix key) % n`` (the key without ADD-PATH id, so every
 path of a prefix meets in one shard). ``RibShard`` is one slice; it takes and returns only
 plain values (ids, tuples, ``PathAttributes``, bytes), so the same class runs in-process
-(``LocalShard``) or in a worker process (``ProcessShard`` around ``serve``). Workers encode
+(``LocalShard``) or in a worker process (``ProcessShard`` around ``serve``); both take the
+typed requests of ``bgpcore.rib.messages`` and carry them out with its ``handle``. Workers encode
 their part of every update group's output in parallel, as cRPD's update threads do.
 """
 from __future__ import annotations
@@ -26,6 +27,7 @@ from bgpcore.rib.adj_in import AdjRibIn, Removed
 from bgpcore.rib.adj_out import AddPathSelect, AdjRibOut, ExportSpec
 from bgpcore.rib.decision import DEFAULT_OPTIONS, DecisionOptions
 from bgpcore.rib.loc import LocRib
+from bgpcore.rib.messages import Ingest, ShardRequest, handle
 from bgpcore.rib.reflect import loop_reason
 from bgpcore.route import BestChange, Path, PeerId, Source
 from bgpcore.wire.context import Family
@@ -39,10 +41,6 @@ _INTERN_SWEEP: Final = 1 << 16
 def shard_of(key: bytes, shards: int) -> int:
     """The shard of a plain prefix key (stable across processes and runs)."""
     return zlib.crc32(key) % shards
-
-
-Ingest = tuple[bool, PeerId, Family, PathAttributes | None, tuple[str, ...], list[bytes], int]
-"""(announce?, peer, family, attributes, next hop, prefix keys, 4 if keys carry ADD-PATH ids else 0)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +259,9 @@ class RibShard:
         prefixes by shard costs it nothing; the shards filter in parallel.
 
         Returns:
-            (changes, accepted prefix count in this shard of each peer in the batch).
+            (changes, accepted prefix count in this shard of each peer in the batch, after it:
+            also of peers none of whose prefixes of the batch hash here, so that the counts
+            of one batch from every shard add up to a peer's total).
         """
         changes: list[BestChange] = []
         counts: dict[PeerId, int] = {}
@@ -274,6 +274,8 @@ class RibShard:
                 else:
                     keys = [k for k in keys if crc(k) % count == index]
                 if not keys:
+                    if peer_id not in counts and (adj := self.peers.get(peer_id)) is not None:
+                        counts[peer_id] = adj.count()
                     continue
             if announce:
                 assert attrs is not None
@@ -300,7 +302,7 @@ _STOP: Final = object()
 
 
 def serve(conn: Connection, config: ShardConfig, index: int = 0, count: int = 1) -> None:
-    """Worker process main loop: ``(method, args)`` in, result out, ``None`` to stop.
+    """Worker process main loop: a ``ShardRequest`` in, its result out, ``None`` to stop.
 
     Replies leave from a second thread, so the worker keeps reading requests while the
     parent is still busy sending: neither side can block the other on a full pipe.
@@ -317,9 +319,8 @@ def serve(conn: Connection, config: ShardConfig, index: int = 0, count: int = 1)
                 return
             if request is None:
                 return
-            name, args = request
             try:
-                result = getattr(shard, name)(*args)
+                result = handle(shard, request)
             except Exception as exc:  # reported to the parent, which raises it
                 result = ShardFailure(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
             replies.put(result)
@@ -340,8 +341,8 @@ class LocalShard:
         self.shard = RibShard(config, index, count)
         self._result: Any = None
 
-    def send(self, name: str, args: tuple[Any, ...]) -> None:
-        self._result = getattr(self.shard, name)(*args)
+    def send(self, request: ShardRequest) -> None:
+        self._result = handle(self.shard, request)
 
     def result(self) -> Any:
         return self._result
@@ -388,7 +389,7 @@ class ProcessShard:
         return answer
 
     def ingest(self, ops: list[Ingest], packed: bytes, on_result: Callback) -> None:
-        """Send ``packed``, the pickled ``("ingest", (ops,))`` request, as is."""
+        """Send ``packed``, the pickled ``IngestBatch(ops=ops)`` request, as is."""
         self.poll()
         try:
             self.conn.send_bytes(packed)
@@ -403,9 +404,9 @@ class ProcessShard:
             assert callback is not None
             callback(self._receive())
 
-    def send(self, name: str, args: tuple[Any, ...]) -> None:
+    def send(self, request: ShardRequest) -> None:
         try:
-            self.conn.send((name, args))
+            self.conn.send(request)
         except OSError as exc:
             raise self._died(exc) from exc
         self._waiting.append(None)

@@ -14,7 +14,7 @@ sys.path.insert(0, str(FsPath(__file__).resolve().parents[1] / "unit" / "rib"))
 from receiver import Receiver  # noqa: E402
 
 from bgpcore.constants import AsPathSegmentType  # noqa: E402
-from bgpcore.rib import AddPathSelect, DecisionOptions, PeerInfo, Rib, RibConfig  # noqa: E402
+from bgpcore.rib import AddPathSelect, DecisionOptions, Rib, RibConfig, RibPeer  # noqa: E402
 from bgpcore.route import BestChange  # noqa: E402
 from bgpcore.wire.context import IPV4_UNICAST, IPV6_UNICAST, CodecContext  # noqa: E402
 from bgpcore.wire.types import MpReach, MpUnreach, PathAttributes, Update  # noqa: E402
@@ -25,9 +25,9 @@ BOTH = frozenset({IPV4_UNICAST, IPV6_UNICAST})
 ADDPATH = CodecContext(addpath=frozenset({IPV4_UNICAST}))
 
 
-def peers() -> dict[int, PeerInfo]:
-    def info(n: int, asn: int = 65000, **kw: object) -> PeerInfo:
-        return PeerInfo(asn=asn, router_id=f"1.1.1.{n}", address=f"10.0.0.{n}", local_address=ME,
+def peers() -> dict[int, RibPeer]:
+    def info(n: int, asn: int = 65000, **kw: object) -> RibPeer:
+        return RibPeer(asn=asn, router_id=f"1.1.1.{n}", address=f"10.0.0.{n}", local_address=ME,
                         local_address6="2001:db8::fe", families=BOTH, **kw)  # type: ignore[arg-type]
     return {
         1: info(1, rr_client=True), 2: info(2, rr_client=True), 3: info(3),

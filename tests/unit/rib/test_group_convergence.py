@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from receiver import Receiver
 
 from bgpcore.constants import AsPathSegmentType
-from bgpcore.rib import DecisionOptions, PeerInfo, Rib, RibConfig
+from bgpcore.rib import DecisionOptions, Rib, RibConfig, RibPeer
 from bgpcore.wire.context import IPV4_UNICAST, CodecContext
 from bgpcore.wire.types import PathAttributes, Update
 
@@ -16,8 +16,8 @@ ME = "10.0.0.254"
 ADDPATH = CodecContext(addpath=frozenset({IPV4_UNICAST}))
 
 
-def client(n: int, addpath: bool) -> PeerInfo:
-    return PeerInfo(asn=65000, router_id=f"1.1.1.{n}", address=f"10.0.0.{n}", local_address=ME, rr_client=True,
+def client(n: int, addpath: bool) -> RibPeer:
+    return RibPeer(asn=65000, router_id=f"1.1.1.{n}", address=f"10.0.0.{n}", local_address=ME, rr_client=True,
                     send_ctx=ADDPATH if addpath else CodecContext(), restart_time_s=120)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from receiver import Receiver
 
 from bgpcore.constants import AsPathSegmentType
-from bgpcore.rib import PeerInfo, Rib, RibConfig
+from bgpcore.rib import Rib, RibConfig, RibPeer
 from bgpcore.wire.context import IPV4_UNICAST
 from bgpcore.wire.types import PathAttributes, Update
 
@@ -13,8 +13,8 @@ ME = "10.0.0.254"
 KEYS = [bytes((24, 10, 0, i)) for i in range(4)]
 
 
-def peer(n: int, client: bool) -> PeerInfo:
-    return PeerInfo(asn=65000, router_id=f"1.1.1.{n}", address=f"10.0.0.{n}", local_address=ME, rr_client=client)
+def peer(n: int, client: bool) -> RibPeer:
+    return RibPeer(asn=65000, router_id=f"1.1.1.{n}", address=f"10.0.0.{n}", local_address=ME, rr_client=client)
 
 
 def announce(rib: Rib, peer_id: int, keys: list[bytes], local_pref: int = 100) -> None:

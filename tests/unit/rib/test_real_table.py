@@ -7,7 +7,7 @@ from pathlib import Path as FsPath
 import pytest
 
 from bgpcore.mrt import PeerIndexTable, RibEntry, decode_rib_attributes, read_mrt
-from bgpcore.rib import PeerInfo, Rib, RibConfig
+from bgpcore.rib import Rib, RibConfig, RibPeer
 from bgpcore.route import as_path_length
 from bgpcore.wire.context import IPV4_UNICAST
 from bgpcore.wire.types import Update
@@ -17,9 +17,9 @@ ME = "198.51.100.1"
 LIMIT = 40000
 
 
-def load(shared_data: FsPath) -> tuple[dict[int, PeerInfo], list[tuple[int, Update]]]:
+def load(shared_data: FsPath) -> tuple[dict[int, RibPeer], list[tuple[int, Update]]]:
     """Each collector peer becomes an eBGP peer; routes with equal attributes form one UPDATE."""
-    peers: dict[int, PeerInfo] = {}
+    peers: dict[int, RibPeer] = {}
     runs: dict[tuple[int, bytes], list[bytes]] = {}
     decoded: dict[bytes, object] = {}
     index: dict[tuple[str, str, int], int] = {}
@@ -30,7 +30,7 @@ def load(shared_data: FsPath) -> tuple[dict[int, PeerInfo], list[tuple[int, Upda
             continue
         peer = index.setdefault(tuple(record.peer), len(index) + 1)
         if peer not in peers:
-            peers[peer] = PeerInfo(asn=record.peer.asn, router_id=record.peer.bgp_id, address=record.peer.address,
+            peers[peer] = RibPeer(asn=record.peer.asn, router_id=record.peer.bgp_id, address=record.peer.address,
                                    local_address=ME)
         runs.setdefault((peer, record.attributes), []).append(record.prefix)
         if record.attributes not in decoded:
@@ -40,13 +40,13 @@ def load(shared_data: FsPath) -> tuple[dict[int, PeerInfo], list[tuple[int, Upda
 
 
 @pytest.fixture(scope="module")
-def table(shared_data: FsPath) -> tuple[dict[int, PeerInfo], list[tuple[int, Update]]]:
+def table(shared_data: FsPath) -> tuple[dict[int, RibPeer], list[tuple[int, Update]]]:
     if not (shared_data / DUMP).exists():
         pytest.skip(f"{DUMP} not in shared data")
     return load(shared_data)
 
 
-def run(table: tuple[dict[int, PeerInfo], list[tuple[int, Update]]], shards: int) -> dict[bytes, tuple]:
+def run(table: tuple[dict[int, RibPeer], list[tuple[int, Update]]], shards: int) -> dict[bytes, tuple]:
     peers, updates = table
     with Rib(RibConfig(local_asn=64496, router_id=ME, shards=shards)) as rib:
         for peer, info in peers.items():

@@ -6,11 +6,11 @@ import struct
 import pytest
 from receiver import Receiver
 
-from bgpcore.constants import AsPathSegmentType, CeaseSubcode, ErrorCode, WellKnownCommunity
+from bgpcore.constants import AsPathSegmentType, CeaseSubcode, WellKnownCommunity
 from bgpcore.errors import UsageError
 from bgpcore.policy.builtins import Policy, PrefixList, SetLocalPref, Term
 from bgpcore.policy.hooks import Verdict
-from bgpcore.rib import MaxPrefixAction, MaxPrefixReached, PeerInfo, Rib, RibConfig
+from bgpcore.rib import CeasePeer, MaxPrefixAction, Rib, RibConfig, RibPeer
 from bgpcore.wire.context import IPV4_UNICAST
 from bgpcore.wire.nlri import network_key
 from bgpcore.wire.types import PathAttributes, Update
@@ -21,8 +21,8 @@ A = PathAttributes(origin=0, as_path=((SEQ, (65010,)),), next_hop="192.0.2.1", l
 KEYS = [network_key(f"10.{i}.0.0/16") for i in range(6)]
 
 
-def client(n: int, **kw: object) -> PeerInfo:
-    return PeerInfo(asn=65000, router_id=f"1.1.1.{n}", address=f"10.0.0.{n}", local_address=ME, rr_client=True,
+def client(n: int, **kw: object) -> RibPeer:
+    return RibPeer(asn=65000, router_id=f"1.1.1.{n}", address=f"10.0.0.{n}", local_address=ME, rr_client=True,
                     **kw)  # type: ignore[arg-type]
 
 
@@ -60,28 +60,85 @@ def test_no_advertise_is_kept_but_not_sent() -> None:
     assert len(rib) == 1 and receiver.table == {} and receiver.end_of_rib == [IPV4_UNICAST]
 
 
-def test_maximum_prefix_warning_only_keeps_the_session(caplog: pytest.LogCaptureFixture) -> None:
-    rib = new_rib()
-    rib.peer_up(1, client(1, max_prefix=3))
-    with caplog.at_level(logging.WARNING, logger="bgpcore.rib"):
-        rib.receive(1, Update([], A, KEYS))
-        rib.receive(1, Update([], A, KEYS[:1]))
-    assert caplog.text.count("exceed the limit of 3") == 1
-    assert rib.prefix_count(1) == 6
+SHARDINGS = [pytest.param(1, "inline", id="one-shard"), pytest.param(2, "inline", id="two-inline-shards")]
 
 
-def test_maximum_prefix_restart_raises_the_cease_to_send() -> None:
+def sharded_rib(shards: int, start_method: str) -> Rib:
+    return Rib(RibConfig(local_asn=65000, router_id=ME, shards=shards, start_method=start_method))
+
+
+@pytest.mark.parametrize(("shards", "start_method"), SHARDINGS)
+def test_maximum_prefix_warning_only_keeps_the_session(shards: int, start_method: str,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    with sharded_rib(shards, start_method) as rib:
+        rib.peer_up(1, client(1, max_prefix=3))
+        with caplog.at_level(logging.WARNING, logger="bgpcore.rib"):
+            rib.receive(1, Update([], A, KEYS[:5]))
+            rib.flush()
+            rib.receive(1, Update([], A, KEYS[5:]))
+            rib.flush()
+        assert caplog.text.count("exceed the limit of 3") == 1
+        assert rib.take_actions() == []
+        assert rib.prefix_count(1) == 6 and len(rib) == 6
+
+
+@pytest.mark.parametrize(("shards", "start_method"),
+                         [*SHARDINGS, pytest.param(2, "spawn", id="two-worker-processes")])
+@pytest.mark.parametrize(("action", "restart_after_s"),
+                         [(MaxPrefixAction.RESTART, 30.0), (MaxPrefixAction.SHUTDOWN, None)])
+def test_maximum_prefix_restart_and_shutdown_ask_for_one_cease(
+        action: MaxPrefixAction, restart_after_s: float | None, shards: int, start_method: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    with sharded_rib(shards, start_method) as rib:
+        limited = client(1, max_prefix=3, max_prefix_action=action, max_prefix_restart_s=30.0)
+        rib.peer_up(1, limited)
+        rib.peer_up(2, client(2))
+        with caplog.at_level(logging.WARNING, logger="bgpcore.rib"):
+            changes = rib.receive(1, Update([], A, KEYS[:3]))
+            changes += rib.flush()
+            assert rib.take_actions() == []
+            changes += rib.receive(1, Update([], A, KEYS[3:4]))
+            actions = rib.take_actions()
+            if shards == 1:
+                assert actions, "one shard: the action is there when receive returns"
+            changes += rib.flush()
+            actions += rib.take_actions()
+            # later UPDATEs of the peer are ignored, quietly, until peer_down
+            assert rib.receive(1, Update([], A, KEYS[4:6])) == []
+            assert rib.receive(1, Update(KEYS[:3], None, [])) == []
+            rib.flush()
+        assert actions == [CeasePeer(peer_id=1, subcode=CeaseSubcode.MAXIMUM_PREFIXES_REACHED,
+                                     data=struct.pack("!HBI", 1, 1, 3),
+                                     reason="maximum-prefix 3 exceeded (4 prefixes)",
+                                     restart_after_s=restart_after_s)]
+        assert caplog.text.count("exceed the limit of 3") == 1
+        assert rib.take_actions() == []
+        assert sorted(k for c in changes for k in c.keys) == sorted(KEYS[:4]), "the UPDATE over the limit counts"
+        assert rib.prefix_count(1) == 4 and len(rib) == 4
+        rib.receive(2, Update([], A._replace(next_hop="192.0.2.2"), KEYS[5:6]))
+        assert len(rib) == 5, "other peers are not affected"
+        rib.peer_down(1)
+        assert len(rib) == 1
+        rib.peer_up(1, limited)
+        rib.receive(1, Update([], A, KEYS[:3]))
+        rib.flush()
+        assert rib.take_actions() == [] and rib.prefix_count(1) == 3, "a new session counts afresh"
+        rib.receive(1, Update([], A, KEYS[3:5]))
+        rib.flush()
+        assert [a.reason for a in rib.take_actions()] == ["maximum-prefix 3 exceeded (5 prefixes)"]
+
+
+def test_maximum_prefix_cease_names_the_family_that_went_over() -> None:
+    from bgpcore.wire.context import IPV6_UNICAST
+    from bgpcore.wire.types import MpReach
+    six = [bytes((32, 0x20, 0x01, 0x0D, i)) for i in range(3)]
     rib = new_rib()
-    rib.peer_up(1, client(1, max_prefix=3, max_prefix_action=MaxPrefixAction.RESTART))
+    rib.peer_up(1, client(1, families=frozenset({IPV4_UNICAST, IPV6_UNICAST}), max_prefix=4,
+                         max_prefix_action=MaxPrefixAction.SHUTDOWN))
     rib.receive(1, Update([], A, KEYS[:3]))
-    with pytest.raises(MaxPrefixReached) as caught:
-        rib.receive(1, Update([], A, KEYS[3:4]))
-    err = caught.value
-    assert (err.code, err.subcode) == (ErrorCode.CEASE, CeaseSubcode.MAXIMUM_PREFIXES_REACHED)
-    assert err.data == struct.pack("!HBI", 1, 1, 3)
-    assert [c.keys for c in err.changes] == [KEYS[3:4]]
-    rib.peer_down(1)
-    assert len(rib) == 0
+    rib.receive(1, Update([], A._replace(next_hop=None), [], mp_reach=MpReach(2, 1, ("2001:db8::1",), six)))
+    [action] = rib.take_actions()
+    assert action.data == struct.pack("!HBI", 2, 1, 4) and action.restart_after_s is None
 
 
 def test_graceful_restart_keeps_stale_routes_until_end_of_rib() -> None:
@@ -162,7 +219,7 @@ def test_soft_reconfiguration_applies_a_new_import_policy() -> None:
 def test_export_policy_and_originated_routes() -> None:
     rib = new_rib()
     deny_ten_one = Policy((Term(matches=(PrefixList.of("10.1.0.0/16"),), verdict=Verdict.REJECT),))
-    rib.peer_up(1, PeerInfo(asn=65001, router_id="2.2.2.2", address="10.0.1.2", local_address=ME,
+    rib.peer_up(1, RibPeer(asn=65001, router_id="2.2.2.2", address="10.0.1.2", local_address=ME,
                             export_policy=deny_ten_one))
     rib.originate(IPV4_UNICAST, KEYS[:3], PathAttributes(origin=0))
     receiver = Receiver()

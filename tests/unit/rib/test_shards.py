@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from rib_factories import source
 
+from bgpcore.rib.messages import AddPeer, Announce, Size
 from bgpcore.rib.shard import ProcessShard, RibShard, ShardConfig, ShardFailure, shard_of
 from bgpcore.wire.context import IPV4_UNICAST
 from bgpcore.wire.types import PathAttributes
@@ -41,15 +42,16 @@ def test_ebgp_local_pref_is_ignored() -> None:
 def test_worker_process_answers_and_reports_errors() -> None:
     worker = ProcessShard(CONFIG)
     try:
-        worker.send("add_peer", (1, source(1), None, False, frozenset()))
+        worker.send(AddPeer(peer_id=1, source=source(1), import_policy=None, soft_reconfiguration=False,
+                            addpath=frozenset()))
         assert worker.result() is None
-        worker.send("announce", (1, IPV4_UNICAST, ATTRS, ("192.0.2.1",), KEYS[:5]))
+        worker.send(Announce(peer_id=1, family=IPV4_UNICAST, attrs=ATTRS, next_hop=("192.0.2.1",), keys=KEYS[:5]))
         changes, count = worker.result()
         assert count == 5 and changes[0].keys == KEYS[:5]
-        worker.send("announce", (99, IPV4_UNICAST, ATTRS, ("192.0.2.1",), KEYS[:5]))
+        worker.send(Announce(peer_id=99, family=IPV4_UNICAST, attrs=ATTRS, next_hop=("192.0.2.1",), keys=KEYS[:5]))
         with pytest.raises(ShardFailure, match="KeyError"):
             worker.result()
-        worker.send("size", ())
+        worker.send(Size())
         assert worker.result() == 5, "the worker survives an error"
     finally:
         worker.close()
@@ -62,7 +64,7 @@ def test_a_dead_worker_is_reported_not_waited_for() -> None:
         worker.process.kill()
         worker.process.join(5)
         with pytest.raises(ShardFailure, match="died"):
-            worker.send("size", ())
+            worker.send(Size())
             worker.result()
     finally:
         worker.close()

@@ -3,7 +3,7 @@ from __future__ import annotations
 from receiver import Receiver
 
 from bgpcore.constants import AsPathSegmentType, HEADER_LEN
-from bgpcore.rib import PeerInfo, Rib, RibConfig
+from bgpcore.rib import Rib, RibConfig, RibPeer
 from bgpcore.rib.adj_out import AdjRibOut, ExportSpec
 from bgpcore.rib.loc import LocRib
 from bgpcore.route import Path, Source
@@ -20,8 +20,8 @@ def attrs(n: int, nh: str = "192.0.2.1") -> PathAttributes:
     return PathAttributes(origin=0, as_path=((SEQ, (65010, n)),), next_hop=nh, local_pref=100)
 
 
-def client(n: int, **kw: object) -> PeerInfo:
-    return PeerInfo(asn=65000, router_id=f"1.1.1.{n}", address=f"10.0.0.{n}", local_address=ME, rr_client=True,
+def client(n: int, **kw: object) -> RibPeer:
+    return RibPeer(asn=65000, router_id=f"1.1.1.{n}", address=f"10.0.0.{n}", local_address=ME, rr_client=True,
                     **kw)  # type: ignore[arg-type]
 
 
@@ -81,7 +81,7 @@ def test_members_of_a_group_get_the_same_encoded_bytes() -> None:
 
 def test_ebgp_and_different_capabilities_get_their_own_groups() -> None:
     rib = rib_with_clients(1)
-    rib.peer_up(2, PeerInfo(asn=65001, router_id="2.2.2.2", address="10.0.1.2", local_address=ME))
+    rib.peer_up(2, RibPeer(asn=65001, router_id="2.2.2.2", address="10.0.1.2", local_address=ME))
     rib.peer_up(3, client(3, send_ctx=CodecContext(asn4=False)))
     groups = {id(rib.groups.by_member[p]) for p in (1, 2, 3)}
     assert len(groups) == 3
@@ -272,7 +272,7 @@ def test_member_catching_up_does_not_keep_a_route_the_group_never_sent() -> None
 def test_unnumbered_ebgp_peer_gets_ipv4_routes_over_our_link_local_next_hop() -> None:
     rib = rib_with_clients(1)
     ext = CodecContext(extended_nexthop=frozenset({IPV4_UNICAST}))
-    rib.peer_up(2, PeerInfo(asn=65001, router_id="2.2.2.2", address="fe80::2", local_address="fe80::1",
+    rib.peer_up(2, RibPeer(asn=65001, router_id="2.2.2.2", address="fe80::2", local_address="fe80::1",
                             local_next_hop=("fe80::1",), send_ctx=ext))
     rib.receive(1, Update([], attrs(1), prefixes(0, 3)))
     receiver = Receiver(ext)
