@@ -88,7 +88,7 @@ DEFAULT_SOCKET = "/run/bgpcore.sock"
 
 def _run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="TOML configuration (see examples/rr.toml)")
-    parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    parser.add_argument("--log-level", default="INFO", type=str.upper, choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
 
 def run_program(args: argparse.Namespace) -> int:
@@ -97,11 +97,14 @@ def run_program(args: argparse.Namespace) -> int:
     import logging
 
     from bgpcore.program.config import load_config
-    from bgpcore.program.rr import serve
+    from bgpcore.program.daemon import serve
 
     config = load_config(args.config)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    asyncio.run(serve(config))
+    try:
+        asyncio.run(serve(config))
+    except OSError as exc:  # a listener that cannot bind, netlink refused: one line, no traceback
+        raise BgpError(f"cannot start: {exc}") from None
     return 0
 
 
@@ -152,7 +155,7 @@ def run_rr_demo(args: argparse.Namespace) -> int:
 
 
 COMMANDS: list[Command] = [
-    ("run", "run a route reflector from a TOML configuration", _run_arguments, run_program),
+    ("run", "run a router (route reflector or fabric node) from a TOML configuration", _run_arguments, run_program),
     ("show", "ask a running instance: neighbors, routes [prefix], fib", _show_arguments, run_show),
     ("demo", "route-reflector demo on loopback: a feeder, a reflector and clients, with a summary",
      _demo_arguments, run_rr_demo),

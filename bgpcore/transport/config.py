@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
 from bgpcore.errors import ConfigError
+from bgpcore.policy.hooks import RoutePolicy
+from bgpcore.rib.manager import MaxPrefixAction
 from bgpcore.session.negotiate import OpenPolicy, RemoteAs
 from bgpcore.session.timers import TimerSettings
 from bgpcore.wire.context import IPV4_UNICAST, IPV6_UNICAST, Family
@@ -27,6 +29,29 @@ def family_from_name(name: str) -> Family:
         return _FAMILY_NAMES[name]
     except KeyError:
         raise ConfigError(f"unknown family {name!r}; known: {sorted(_FAMILY_NAMES)}") from None
+
+
+def _check_ip(value: object, what: str) -> None:
+    try:
+        if not isinstance(value, str):
+            raise ValueError
+        ipaddress.ip_address(value.split("%", 1)[0])
+    except ValueError:
+        raise ConfigError(f"{what}: {value!r} is not an IP address") from None
+
+
+def _check_router_id(value: object, what: str) -> None:
+    try:
+        if not isinstance(value, str):
+            raise ValueError
+        ipaddress.IPv4Address(value)
+    except ValueError:
+        raise ConfigError(f"{what}: {value!r} is not a router id (an IPv4 address, dotted quad)") from None
+
+
+def _check_asn(value: object, what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**32:
+        raise ConfigError(f"{what}: {value!r} is not an AS number (1 to 4294967295)")
 
 
 def _remote_as(value: object) -> RemoteAs:
@@ -55,6 +80,14 @@ class NeighborConfig:
         source_address: bind outgoing connections to this address.
         next_hop_ipv4 / next_hop_ipv6: next hop we announce for that address family when the
             session's own local address is of the other family.
+        rr_client: the neighbor is a route-reflector client (RFC 4456).
+        next_hop_self: we set ourselves as next hop on routes sent to it.
+        import_policy / export_policy: route policies (``bgpcore.policy``) applied to routes
+            received from / sent to it.
+        soft_reconfiguration: keep its routes as received, before import policy.
+        max_prefix: most prefixes accepted from it; ``max_prefix_action`` says what crossing
+            the limit does (Cease/1 and stay down, Cease/1 and restart after
+            ``max_prefix_restart_s``, or a warning only).
     """
 
     address: str
@@ -82,9 +115,39 @@ class NeighborConfig:
     next_hop_ipv4: str | None = None
     next_hop_ipv6: str | None = None
     timers: TimerSettings = field(default_factory=TimerSettings)
+    rr_client: bool = False
+    next_hop_self: bool = False
+    import_policy: RoutePolicy | None = None
+    export_policy: RoutePolicy | None = None
+    soft_reconfiguration: bool = False
+    max_prefix: int | None = None
+    max_prefix_action: MaxPrefixAction = MaxPrefixAction.SHUTDOWN
+    max_prefix_restart_s: float = 60.0
 
     def __post_init__(self) -> None:
-        _remote_as(self.remote_as)
+        _check_ip(self.address, "neighbor address")
+        what = f"neighbor {self.address}"
+        try:
+            _remote_as(self.remote_as)
+        except ConfigError as exc:
+            raise ConfigError(f"{what}: {exc}") from None
+        if self.local_as is not None:
+            _check_asn(self.local_as, f"{what}: local_as")
+        if self.router_id is not None:
+            _check_router_id(self.router_id, f"{what}: router_id")
+        if not 0 < self.port < 65536:
+            raise ConfigError(f"{what}: port {self.port!r} is not a TCP port")
+        if self.hold_time_s in (1, 2) or not 0 <= self.hold_time_s <= 65535:
+            raise ConfigError(f"{what}: hold_time_s must be 0 or 3..65535, not {self.hold_time_s!r}")
+        for name, value in (("source_address", self.source_address), ("next_hop_ipv4", self.next_hop_ipv4),
+                            ("next_hop_ipv6", self.next_hop_ipv6)):
+            if value is not None:
+                _check_ip(value, f"{what}: {name}")
+        if self.max_prefix is not None and (isinstance(self.max_prefix, bool) or not isinstance(self.max_prefix, int)
+                                            or self.max_prefix < 1):
+            raise ConfigError(f"{what}: max_prefix must be a positive integer, not {self.max_prefix!r}")
+        if not self.max_prefix_restart_s > 0:
+            raise ConfigError(f"{what}: max_prefix_restart_s must be positive")
         if self.password is not None and len(self.password.encode()) > 80:
             raise ConfigError(f"neighbor {self.address}: TCP-MD5 password longer than 80 octets")
         if self.ttl_security_hops is not None and not 1 <= self.ttl_security_hops <= 254:
@@ -149,6 +212,14 @@ class SpeakerConfig:
     neighbors: tuple[NeighborConfig, ...] = ()
     listen_ranges: tuple[ListenRange, ...] = ()
     event_queue_size: int = 10000
+
+    def __post_init__(self) -> None:
+        _check_asn(self.local_as, "speaker local_as")
+        _check_router_id(self.router_id, "speaker router_id")
+        for address, port in self.listen:
+            _check_ip(address, "speaker listen")
+            if not 0 <= port < 65536:
+                raise ConfigError(f"speaker listen: port {port!r} is not a TCP port")
 
 
 _NEIGHBOR_FIELDS = {f.name for f in fields(NeighborConfig)}

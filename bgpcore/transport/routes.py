@@ -16,6 +16,8 @@ from typing import Protocol
 
 from bgpcore.constants import Afi, AsPathSegmentType, Origin, RefreshSubtype
 from bgpcore.session.negotiate import SessionParams
+from bgpcore.transport.config import NeighborConfig
+from bgpcore.transport.neighbor import PeerKey
 from bgpcore.wire.context import IPV4_UNICAST, Family
 from bgpcore.wire.types import PathAttributes, Update
 from bgpcore.wire import accel
@@ -24,9 +26,6 @@ from bgpcore.wire.update import encode_end_of_rib
 
 log = logging.getLogger("bgpcore.routes")
 
-PeerId = str
-"""A neighbor's address, with ``%interface`` appended for a link-local one."""
-
 NextHop = tuple[str, ...]
 
 
@@ -34,13 +33,15 @@ NextHop = tuple[str, ...]
 class PeerInfo:
     """What a route handler needs to know about an Established peer."""
 
-    peer_id: PeerId
+    peer_id: PeerKey
     params: SessionParams
     local_address: str
     remote_address: str
     next_hop_ipv4: str | None = None
     next_hop_ipv6: str | None = None
     description: str = ""
+    config: NeighborConfig | None = None
+    """The neighbor's configuration (route-reflector client, policies, limits...)."""
 
     def next_hop_self(self, family: Family) -> NextHop | None:
         """Our next hop for ``family`` on this session, or None when we have none to give."""
@@ -67,33 +68,40 @@ class PeerInfo:
 class RouteHandler(Protocol):
     """What the speaker calls; ``bgpcore.rib`` provides the full implementation."""
 
-    def peer_up(self, peer: PeerId, info: PeerInfo) -> None:
+    def peer_up(self, peer: PeerKey, info: PeerInfo) -> None:
         """The session reached Established: start sending it routes."""
 
-    def peer_down(self, peer: PeerId, graceful: bool = False) -> None:
+    def peer_down(self, peer: PeerKey, graceful: bool = False) -> None:
         """The session ended: forget what it sent us and what we owed it.
 
         ``graceful``: graceful restart was negotiated and the connection dropped without a
         NOTIFICATION; a handler that helps restarting peers keeps their routes, stale (RFC 4724).
         """
 
-    def receive(self, peer: PeerId, update: Update) -> None:
+    def receive(self, peer: PeerKey, update: Update) -> None:
         """An UPDATE from the peer (RFC 7606 outcomes already applied)."""
 
-    def resend(self, peer: PeerId, family: Family) -> None:
+    def resend(self, peer: PeerKey, family: Family) -> None:
         """Advertise every route of ``family`` to ``peer`` again (ROUTE-REFRESH, soft reset out)."""
 
-    def pull(self, peer: PeerId, max_messages: int) -> list[bytes]:
+    def pull(self, peer: PeerKey, max_messages: int) -> list[bytes]:
         """Up to about ``max_messages`` encoded messages for ``peer`` (UPDATEs, and the BoRR/EoRR
         ROUTE-REFRESH markers around a re-advertisement); [] when nothing is pending."""
         ...
 
-    def announce(self, family: Family, key: bytes, attributes: PathAttributes, next_hop: NextHop | None) -> list[PeerId]:
+    def announce(self, family: Family, key: bytes, attributes: PathAttributes, next_hop: NextHop | None) -> list[PeerKey]:
         """Originate a route; returns the peers that now have something to send."""
         ...
 
-    def withdraw(self, family: Family, key: bytes) -> list[PeerId]:
+    def withdraw(self, family: Family, key: bytes) -> list[PeerKey]:
         """Stop originating a route; returns the peers that now have something to send."""
+        ...
+
+    def refresh_marker(self, peer: PeerKey, family: Family, subtype: int) -> None:
+        """The peer's BoRR or EoRR (RFC 7313) around its re-advertisement of ``family``."""
+
+    def prefix_count(self, peer: PeerKey) -> int | None:
+        """Prefixes held from ``peer`` (None when it is not Established)."""
         ...
 
 
@@ -128,12 +136,12 @@ class SimpleRoutes:
 
     def __init__(self) -> None:
         self.local: dict[Family, dict[bytes, tuple[PathAttributes, NextHop | None]]] = {}
-        self.received: dict[PeerId, dict[Family, dict[bytes, tuple[PathAttributes, NextHop]]]] = {}
-        self._out: dict[PeerId, _PeerOut] = {}
-        self._local_as: dict[PeerId, int] = {}
-        self._stale: dict[tuple[PeerId, Family], set[bytes]] = {}
+        self.received: dict[PeerKey, dict[Family, dict[bytes, tuple[PathAttributes, NextHop]]]] = {}
+        self._out: dict[PeerKey, _PeerOut] = {}
+        self._local_as: dict[PeerKey, int] = {}
+        self._stale: dict[tuple[PeerKey, Family], set[bytes]] = {}
 
-    def peer_up(self, peer: PeerId, info: PeerInfo) -> None:
+    def peer_up(self, peer: PeerKey, info: PeerInfo) -> None:
         out = _PeerOut(info)
         for family, pending in out.pending.items():
             pending.update(dict.fromkeys(self.local.get(family, ()), True))
@@ -141,7 +149,7 @@ class SimpleRoutes:
         self.received[peer] = {}
         self._local_as[peer] = info.params.local_as
 
-    def peer_down(self, peer: PeerId, graceful: bool = False) -> None:
+    def peer_down(self, peer: PeerKey, graceful: bool = False) -> None:
         # the simple handler does not help restarting peers: their routes go at once
         self._out.pop(peer, None)
         self.received.pop(peer, None)
@@ -149,7 +157,7 @@ class SimpleRoutes:
         for key in [k for k in self._stale if k[0] == peer]:
             del self._stale[key]
 
-    def receive(self, peer: PeerId, update: Update) -> None:
+    def receive(self, peer: PeerKey, update: Update) -> None:
         table = self.received.setdefault(peer, {})
         v4 = table.setdefault(IPV4_UNICAST, {})
         for key in update.withdrawn:
@@ -187,12 +195,12 @@ class SimpleRoutes:
             for key in update.mp_reach.nlri:
                 fam[key] = route
 
-    def prefix_count(self, peer: PeerId) -> int | None:
+    def prefix_count(self, peer: PeerKey) -> int | None:
         """Prefixes held from ``peer`` (None when it is not Established)."""
         table = self.received.get(peer)
         return None if table is None else sum(len(t) for t in table.values())
 
-    def refresh_marker(self, peer: PeerId, family: Family, subtype: int) -> None:
+    def refresh_marker(self, peer: PeerKey, family: Family, subtype: int) -> None:
         """RFC 7313 §4: routes present at BoRR and not sent again by EoRR are withdrawn."""
         table = self.received.get(peer, {}).get(family, {})
         if subtype == RefreshSubtype.BORR:
@@ -201,23 +209,23 @@ class SimpleRoutes:
             for key in self._stale.pop((peer, family), ()):
                 table.pop(key, None)
 
-    def resend(self, peer: PeerId, family: Family) -> None:
+    def resend(self, peer: PeerKey, family: Family) -> None:
         out = self._out.get(peer)
         if out is not None and family in out.pending:
             out.pending[family].update(dict.fromkeys(self.local.get(family, ()), True))
             if out.info.params.enhanced_route_refresh:
                 out.refreshing[family] = False  # RFC 7313 §4: BoRR, the routes, then EoRR
 
-    def announce(self, family: Family, key: bytes, attributes: PathAttributes, next_hop: NextHop | None) -> list[PeerId]:
+    def announce(self, family: Family, key: bytes, attributes: PathAttributes, next_hop: NextHop | None) -> list[PeerKey]:
         self.local.setdefault(family, {})[key] = (attributes, next_hop)
         return self._mark(family, key, True)
 
-    def withdraw(self, family: Family, key: bytes) -> list[PeerId]:
+    def withdraw(self, family: Family, key: bytes) -> list[PeerKey]:
         if self.local.get(family, {}).pop(key, None) is None:
             return []
         return self._mark(family, key, False)
 
-    def _mark(self, family: Family, key: bytes, announce: bool) -> list[PeerId]:
+    def _mark(self, family: Family, key: bytes, announce: bool) -> list[PeerKey]:
         peers = []
         for peer, out in self._out.items():
             if family in out.pending:
@@ -225,7 +233,7 @@ class SimpleRoutes:
                 peers.append(peer)
         return peers
 
-    def pull(self, peer: PeerId, max_messages: int) -> list[bytes]:
+    def pull(self, peer: PeerKey, max_messages: int) -> list[bytes]:
         out = self._out.get(peer)
         if out is None:
             return []

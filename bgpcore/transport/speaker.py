@@ -12,13 +12,17 @@ The route seam is a ``RouteHandler`` (``transport/routes.py``):
 * ``resend(peer, family)`` on a ROUTE-REFRESH from the peer or a soft reset out;
 * ``pull(peer, max_messages) -> list[bytes]`` whenever that peer's socket is writable;
 * ``announce``/``withdraw`` for routes originated through this API;
-* optionally ``refresh_marker(peer, family, subtype)`` for the peer's Enhanced Route Refresh
-  BoRR/EoRR (RFC 7313), so routes it did not send again can be purged, and
+* ``refresh_marker(peer, family, subtype)`` for the peer's Enhanced Route Refresh BoRR/EoRR
+  (RFC 7313), so routes it did not send again can be purged, and
   ``prefix_count(peer) -> int | None`` for ``NeighborStatus.prefixes_received``.
 
 The default ``SimpleRoutes`` sends announced routes to every Established neighbor and keeps
-received routes per neighbor. ``bgpcore.rib`` implements the same methods (best path, route
-reflection, update groups) and is passed as ``Speaker(config, handler=rib)``.
+received routes per neighbor. ``bgpcore.Router`` composes a speaker with the RIB (best path,
+route reflection, update groups), the FIB and unnumbered discovery; use it for a full router.
+
+Output has one scheduler: ``pump(peers)`` (or ``pump(None)`` for every Established
+neighbor) asks, once per turn of the event loop, each named peer's handler for UPDATEs
+while its socket takes them; a socket that drains asks again by itself.
 """
 from __future__ import annotations
 
@@ -27,12 +31,11 @@ import ipaddress
 import logging
 import random
 import socket
-import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, ParamSpec, TypeVar
 
-from bgpcore.constants import CeaseSubcode, MsgType, Origin, RefreshSubtype
+from bgpcore.constants import CeaseSubcode, Origin, RefreshSubtype
 from bgpcore.errors import UsageError
 from bgpcore.session.events import (
     ConnectionFailed,
@@ -55,11 +58,22 @@ from bgpcore.session.events import (
 from bgpcore.session.fsm import State
 from bgpcore.session.session import Session, keeps_outgoing
 from bgpcore.transport.config import NeighborConfig, NeighborKey, SpeakerConfig, neighbor_key
+from bgpcore.transport.neighbor import (
+    EventStream,
+    Neighbor,
+    NeighborStatus,
+    PeerEvent,
+    PeerKey,
+    family_key,
+    interface_name,
+    neighbor_key_of,
+    peer_key_of,
+)
 from bgpcore.transport.protocol import SessionDriver, SessionProtocol
-from bgpcore.transport.routes import NextHop, PeerId, PeerInfo, RouteHandler, SimpleRoutes
+from bgpcore.transport.routes import NextHop, PeerInfo, RouteHandler, SimpleRoutes
 from bgpcore.transport.sockopts import open_listener, set_md5, set_ttl_security, socket_family
 from bgpcore.wire import accel
-from bgpcore.wire.context import IPV4_UNICAST, IPV6_UNICAST, Family
+from bgpcore.wire.context import Family
 from bgpcore.wire.types import PathAttributes
 
 log = logging.getLogger("bgpcore.speaker")
@@ -67,89 +81,8 @@ log = logging.getLogger("bgpcore.speaker")
 PULL_BATCH = 32
 """UPDATE messages asked of the route handler per writable turn."""
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PeerEvent:
-    """A session event, with the neighbor it came from."""
-
-    peer: PeerId
-    event: Event
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NeighborStatus:
-    """One line of ``show bgp summary`` plus what ``show bgp neighbors`` adds."""
-
-    peer: PeerId
-    description: str
-    remote_as: int | str
-    peer_as: int | None
-    peer_id: str | None
-    state: str
-    uptime_s: float | None
-    established_count: int
-    messages_in: dict[str, int]
-    messages_out: dict[str, int]
-    prefixes_received: int | None
-    last_error: str | None
-    local_address: str | None
-    remote_address: str | None
-    hold_time_s: int | None
-    families: tuple[Family, ...]
-    peer_capabilities: tuple[str, ...]
-    dynamic: bool
-
-
-def peer_id_of(key: NeighborKey) -> PeerId:
-    address, interface = key
-    return f"{address}%{interface}" if interface else address
-
-
-class _Neighbor:
-    __slots__ = ("config", "key", "peer", "main", "extras", "connect_task", "dynamic", "up_driver", "graceful")
-
-    def __init__(self, config: NeighborConfig, main: SessionDriver, dynamic: bool) -> None:
-        self.config = config
-        self.key = config.key
-        self.peer = peer_id_of(self.key)
-        self.main = main
-        self.extras: list[SessionDriver] = []
-        self.connect_task: asyncio.Task[None] | None = None
-        self.dynamic = dynamic
-        self.up_driver: SessionDriver | None = None
-        self.graceful = False  # both sides announced graceful restart on the session that is up
-
-    def drivers(self) -> list[SessionDriver]:
-        return [self.main, *self.extras]
-
-
-class EventStream:
-    """Events of a speaker from the moment of subscription; ``async for`` over it.
-
-    The queue is bounded: a subscriber that stops reading loses events (counted in
-    ``dropped``) rather than making the speaker's memory grow.
-    """
-
-    def __init__(self, speaker: Speaker, size: int) -> None:
-        self._speaker = speaker
-        self.queue: asyncio.Queue[PeerEvent] = asyncio.Queue(size)
-        self.dropped = 0
-
-    def put(self, item: PeerEvent) -> None:
-        try:
-            self.queue.put_nowait(item)
-        except asyncio.QueueFull:
-            self.dropped += 1
-
-    def close(self) -> None:
-        """Unsubscribe."""
-        self._speaker._streams.discard(self)
-
-    def __aiter__(self) -> AsyncIterator[PeerEvent]:
-        return self
-
-    async def __anext__(self) -> PeerEvent:
-        return await self.queue.get()
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 class Speaker:
@@ -166,12 +99,14 @@ class Speaker:
         self.config = config
         self.handler: RouteHandler = handler if handler is not None else SimpleRoutes()
         self._rng = rng or random.Random()
-        self._neighbors: dict[NeighborKey, _Neighbor] = {}
+        self._neighbors: dict[NeighborKey, Neighbor] = {}
         self._listeners: list[socket.socket] = []
         self._servers: list[asyncio.AbstractServer] = []
         self._streams: set[EventStream] = set()
-        self._pumping: set[PeerId] = set()
-        self._pump_soon: set[PeerId] = set()
+        self._pumping: set[PeerKey] = set()
+        self._pump_soon: set[PeerKey] = set()
+        self._pump_all = False
+        self._pump_scheduled = False
         self._started = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -226,7 +161,7 @@ class Speaker:
 
     # ------------------------------------------------------------------ neighbors
 
-    def add_neighbor(self, config: NeighborConfig, *, dynamic: bool = False) -> PeerId:
+    def add_neighbor(self, config: NeighborConfig, *, dynamic: bool = False) -> PeerKey:
         """Configure a neighbor at run time and start it; returns its peer id.
 
         Raises:
@@ -234,10 +169,10 @@ class Speaker:
         """
         key = config.key
         if key in self._neighbors:
-            raise UsageError(f"neighbor {peer_id_of(key)} already configured")
+            raise UsageError(f"neighbor {peer_key_of(key)} already configured")
         session = self._new_session(config, passive=config.passive or dynamic, auto_restart=not dynamic)
         driver = SessionDriver(session, self._events_of(key), self._writable_of(key))
-        n = _Neighbor(config, driver, dynamic)
+        n = Neighbor(config, driver, dynamic)
         self._neighbors[key] = n
         if config.password and not dynamic:
             self._set_listener_md5(config.address, config.password, None, config.interface)
@@ -247,7 +182,7 @@ class Speaker:
             driver.command(Start(passive=config.passive))
         return n.peer
 
-    def remove_neighbor(self, peer: PeerId, message: str = "") -> None:
+    def remove_neighbor(self, peer: PeerKey, message: str = "") -> None:
         """Cease/Peer De-configured to the neighbor, then forget it."""
         n = self._find(peer)
         self._stop_neighbor(n, message, CeaseSubcode.PEER_DECONFIGURED)
@@ -256,16 +191,40 @@ class Speaker:
         if n.config.password and not n.dynamic:
             self._set_listener_md5(n.config.address, None, None, n.config.interface)
 
-    def shutdown_neighbor(self, peer: PeerId, message: str = "") -> None:
+    def shutdown_neighbor(self, peer: PeerKey, message: str = "") -> None:
         """Administrative shutdown (RFC 8203/9003 message); stays down until ``enable_neighbor``."""
         self._stop_neighbor(self._find(peer), message, CeaseSubcode.ADMINISTRATIVE_SHUTDOWN)
 
-    def enable_neighbor(self, peer: PeerId) -> None:
-        """Start a neighbor again after ``shutdown_neighbor``."""
+    def enable_neighbor(self, peer: PeerKey) -> None:
+        """Start a neighbor again after ``shutdown_neighbor`` or ``cease_neighbor``."""
         n = self._find(peer)
-        n.main.command(Start(passive=n.config.passive))
+        if n.restart_timer is not None:
+            n.restart_timer.cancel()
+            n.restart_timer = None
+        n.main.command(Start(passive=n.config.passive or n.dynamic))
 
-    def reset_neighbor(self, peer: PeerId, *, soft_in: bool = False, soft_out: bool = False, message: str = "") -> None:
+    def cease_neighbor(self, peer: PeerKey, subcode: int, data: bytes, reason: str,
+                       restart_after_s: float | None = None) -> None:
+        """Close the neighbor's session with a Cease NOTIFICATION carrying ``data`` (RFC 4486),
+        as maximum-prefix does; it stays down until ``enable_neighbor``, or for
+        ``restart_after_s`` seconds when given."""
+        n = self._find(peer)
+        log.warning("%s: %s: closing the session%s", peer, reason,
+                    "" if restart_after_s is None else f", restart in {restart_after_s:g} s")
+        for d in n.drivers():
+            d.command(Stop(message=reason, subcode=subcode, data=data))
+        if restart_after_s is not None:
+            if n.restart_timer is not None:
+                n.restart_timer.cancel()
+            n.restart_timer = asyncio.get_running_loop().call_later(restart_after_s, self._restart_after_cease, n)
+
+    def _restart_after_cease(self, n: Neighbor) -> None:
+        n.restart_timer = None
+        if self._neighbors.get(n.key) is n:
+            log.info("%s: restarting after maximum-prefix", n.peer)
+            n.main.command(Start(passive=n.config.passive or n.dynamic))
+
+    def reset_neighbor(self, peer: PeerKey, *, soft_in: bool = False, soft_out: bool = False, message: str = "") -> None:
         """``clear bgp``: hard reset by default; soft in asks for a ROUTE-REFRESH, soft out resends."""
         n = self._find(peer)
         driver = n.up_driver
@@ -279,27 +238,35 @@ class Speaker:
             if soft_in:
                 driver.command(RequestRefresh(afi=family[0], safi=family[1]))
             if soft_out:
-                self._call_handler("resend", n.peer, family)
+                self._guard(self.handler.resend, n.peer, family)
         self._pump(n)
 
     def neighbors(self) -> list[NeighborStatus]:
         """State and counters of every neighbor."""
-        return [self._status(n) for n in self._neighbors.values()]
+        return [n.status(self._guard(self.handler.prefix_count, n.peer)) for n in self._neighbors.values()]
 
-    def neighbor(self, peer: PeerId) -> NeighborStatus:
+    def neighbor(self, peer: PeerKey) -> NeighborStatus:
         """State and counters of one neighbor.
 
         Raises:
             UsageError: no such neighbor.
         """
-        return self._status(self._find(peer))
+        n = self._find(peer)
+        return n.status(self._guard(self.handler.prefix_count, n.peer))
 
-    def _find(self, peer: PeerId) -> _Neighbor:
-        address, _, interface = peer.partition("%")
-        try:
-            return self._neighbors[neighbor_key(address, interface or None)]
-        except (KeyError, ValueError):
-            raise UsageError(f"no neighbor {peer}") from None
+    def neighbor_config(self, peer: PeerKey) -> NeighborConfig:
+        """The configuration of a neighbor (a dynamic one's: its listen range's template).
+
+        Raises:
+            UsageError: no such neighbor.
+        """
+        return self._find(peer).config
+
+    def _find(self, peer: PeerKey) -> Neighbor:
+        n = self._neighbors.get(neighbor_key_of(peer))
+        if n is None:
+            raise UsageError(f"no neighbor {peer}")
+        return n
 
     # ------------------------------------------------------------------ routes
 
@@ -309,30 +276,38 @@ class Speaker:
 
         Without ``next_hop`` each session uses its own local address (next hop self).
         """
-        family, key = _family_key(prefix)
+        family, key = family_key(prefix)
         hop: NextHop | None = (next_hop,) if isinstance(next_hop, str) else next_hop
         attrs = attributes or PathAttributes()
         if attrs.origin is None:  # ORIGIN is mandatory: a route we originate is IGP unless told otherwise
             attrs = attrs._replace(origin=Origin.IGP)
-        peers = self._call_handler("announce", family, key, attrs, hop) or []
-        self._pump_peers(peers)
+        self.pump(self._guard(self.handler.announce, family, key, attrs, hop))
 
-    def pump(self, peers: list[PeerId]) -> None:
-        """Send what the route handler now has pending for ``peers`` (on the next loop turn).
+    def pump(self, peers: list[PeerKey] | None) -> None:
+        """Send what the route handler has pending for ``peers`` (None: every neighbor) on the
+        next loop turn, so output made together leaves together.
 
         The speaker pumps a peer by itself when its socket drains and after ``announce``; a
         handler whose output grows for other reasons (an UPDATE from another peer) calls this.
         """
-        self._pump_peers(peers)
+        if self._pump_all:
+            return
+        if not self._pump_soon and not self._pump_scheduled:
+            self._pump_scheduled = True
+            asyncio.get_running_loop().call_soon(self._pump_pending)
+        if peers is None:
+            self._pump_all = True
+        else:
+            self._pump_soon.update(peers)
 
     def withdraw(self, prefix: str) -> None:
         """Stop originating ``prefix``."""
-        family, key = _family_key(prefix)
-        self._pump_peers(self._call_handler("withdraw", family, key) or [])
+        family, key = family_key(prefix)
+        self.pump(self._guard(self.handler.withdraw, family, key))
 
     def events(self) -> EventStream:
         """Subscribe to every session's events from now on."""
-        stream = EventStream(self, self.config.event_queue_size)
+        stream = EventStream(self.config.event_queue_size, self._streams.discard)
         self._streams.add(stream)
         return stream
 
@@ -340,7 +315,7 @@ class Speaker:
 
     def _new_session(self, config: NeighborConfig, passive: bool, auto_restart: bool, suffix: str = "") -> Session:
         policy = config.open_policy(self.config.local_as, self.config.router_id)
-        label = peer_id_of(config.key) + suffix
+        label = peer_key_of(config.key) + suffix
         return Session(policy, timers=config.timers, rng=self._rng, label=label, passive=passive, auto_restart=auto_restart)
 
     def _events_of(self, key: NeighborKey) -> Any:
@@ -357,7 +332,7 @@ class Speaker:
                 self._pump(n)
         return on_writable
 
-    def _on_events(self, n: _Neighbor, driver: SessionDriver, events: list[Event]) -> None:
+    def _on_events(self, n: Neighbor, driver: SessionDriver, events: list[Event]) -> None:
         for event in events:
             try:
                 self._on_event(n, driver, event)
@@ -368,7 +343,7 @@ class Speaker:
                 for stream in list(self._streams):
                     stream.put(item)
 
-    def _on_event(self, n: _Neighbor, driver: SessionDriver, event: Event) -> None:
+    def _on_event(self, n: Neighbor, driver: SessionDriver, event: Event) -> None:
         if isinstance(event, UpdateReceived):
             if driver is n.up_driver:
                 self.handler.receive(n.peer, event.update)
@@ -396,13 +371,11 @@ class Speaker:
                 self.handler.resend(n.peer, (event.afi, event.safi))
                 self._pump(n)
             else:  # BoRR/EoRR bracket the peer's own resend; handlers may purge what it left out
-                marker = getattr(self.handler, "refresh_marker", None)
-                if marker is not None:
-                    marker(n.peer, (event.afi, event.safi), event.subtype)
+                self.handler.refresh_marker(n.peer, (event.afi, event.safi), event.subtype)
         elif isinstance(event, StateChanged) and event.new is State.IDLE:
             self._went_idle(n, driver)
 
-    def _established(self, n: _Neighbor, driver: SessionDriver, event: SessionEstablished) -> None:
+    def _established(self, n: Neighbor, driver: SessionDriver, event: SessionEstablished) -> None:
         if n.up_driver is not None and n.up_driver is not driver and n.up_driver.session.state is State.ESTABLISHED:
             # both connections of a collision got to Established: the one already up wins (RFC 4271 §6.8)
             log.info("%s: second connection reached Established; keeping the first", n.peer)
@@ -415,13 +388,13 @@ class Speaker:
         n.graceful = event.params.graceful_restart is not None and n.config.graceful_restart_time_s is not None
         info = PeerInfo(peer_id=n.peer, params=event.params, local_address=local, remote_address=remote,
                         next_hop_ipv4=n.config.next_hop_ipv4, next_hop_ipv6=n.config.next_hop_ipv6,
-                        description=n.config.description)
+                        description=n.config.description, config=n.config)
         log.info("%s: Established (AS %s, id %s, hold %s s)", n.peer, event.params.remote_as,
                  event.params.remote_id, event.params.hold_time_s)
         self.handler.peer_up(n.peer, info)
         self._pump(n)
 
-    def _went_idle(self, n: _Neighbor, driver: SessionDriver) -> None:
+    def _went_idle(self, n: Neighbor, driver: SessionDriver) -> None:
         if driver is n.main:
             if n.connect_task is not None:
                 n.connect_task.cancel()
@@ -433,7 +406,7 @@ class Speaker:
             n.extras.remove(driver)
             driver.close()
 
-    def _resolve_collision(self, n: _Neighbor, driver: SessionDriver) -> None:
+    def _resolve_collision(self, n: Neighbor, driver: SessionDriver) -> None:
         """RFC 4271 §6.8: two connections with the same peer; keep one of them."""
         remote = driver.session.remote_open
         assert remote is not None
@@ -465,45 +438,45 @@ class Speaker:
             loser.command(DumpCollision())
             return
 
-    def _discard(self, n: _Neighbor) -> None:
+    def _discard(self, n: Neighbor) -> None:
+        if n.restart_timer is not None:
+            n.restart_timer.cancel()
+            n.restart_timer = None
         if n.connect_task is not None:
             n.connect_task.cancel()
             n.connect_task = None
         if n.up_driver is not None:
             n.up_driver = None
-            self._call_handler("peer_down", n.peer)
+            self._guard(self.handler.peer_down, n.peer)
         for d in n.drivers():
             d.close()
 
-    def _stop_neighbor(self, n: _Neighbor, message: str, subcode: int) -> None:
+    def _stop_neighbor(self, n: Neighbor, message: str, subcode: int) -> None:
         for d in n.drivers():
             d.command(Stop(message=message, subcode=subcode))
 
-    def _call_handler(self, name: str, *args: Any) -> Any:
+    def _guard(self, call: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R | None:
+        """Call the route handler; a handler bug is logged and must not stop the speaker."""
         try:
-            return getattr(self.handler, name)(*args)
+            return call(*args, **kwargs)
         except Exception:  # noqa: BLE001 - keep the speaker running; the log says what broke
-            log.exception("route handler %s failed", name)
+            log.exception("route handler call %r failed", call)
             return None
 
     # ------------------------------------------------------------------ internals: output
 
-    def _pump_peers(self, peers: list[PeerId]) -> None:
-        """Pump these peers on the next loop turn, so announcements made together share UPDATEs."""
-        if not peers:
-            return
-        if not self._pump_soon:
-            asyncio.get_running_loop().call_soon(self._pump_pending)
-        self._pump_soon.update(peers)
-
     def _pump_pending(self) -> None:
-        peers, self._pump_soon = self._pump_soon, set()
-        for peer in peers:
-            n = self._neighbors.get(_key_of(peer))
-            if n is not None:
-                self._pump(n)
+        self._pump_scheduled = False
+        if self._pump_all:
+            self._pump_all, self._pump_soon = False, set()
+            targets = list(self._neighbors.values())
+        else:
+            peers, self._pump_soon = self._pump_soon, set()
+            targets = [n for n in map(self._neighbors.get, map(neighbor_key_of, peers)) if n is not None]
+        for n in targets:
+            self._pump(n)
 
-    def _pump(self, n: _Neighbor) -> None:
+    def _pump(self, n: Neighbor) -> None:
         """Move UPDATEs from the handler to the socket while it takes them."""
         driver = n.up_driver
         if driver is None or n.peer in self._pumping:
@@ -511,7 +484,7 @@ class Speaker:
         self._pumping.add(n.peer)
         try:
             while driver.can_write and driver.session.state is State.ESTABLISHED:
-                messages = self._call_handler("pull", n.peer, PULL_BATCH)
+                messages = self._guard(self.handler.pull, n.peer, PULL_BATCH)
                 if not messages:
                     break
                 driver.command(SendUpdates(messages=tuple(messages)))
@@ -522,7 +495,7 @@ class Speaker:
 
     def _accept(self, protocol: SessionProtocol) -> None:
         address, _, scope = protocol.peername
-        interface = _ifname(scope)
+        interface = interface_name(scope)
         n = self._neighbors.get(neighbor_key(address, interface))
         if n is None:
             n = self._from_listen_range(address, interface)
@@ -534,7 +507,7 @@ class Speaker:
             self._apply_ttl_security(protocol, n.config.ttl_security_hops)
         self._attach(n, protocol)
 
-    def _from_listen_range(self, address: str, interface: str | None) -> _Neighbor | None:
+    def _from_listen_range(self, address: str, interface: str | None) -> Neighbor | None:
         for r in self.config.listen_ranges:
             if r.matches(address):
                 cfg = replace(r.template, address=address, interface=interface, passive=True)
@@ -545,7 +518,7 @@ class Speaker:
                 return n
         return None
 
-    def _attach(self, n: _Neighbor, protocol: SessionProtocol) -> None:
+    def _attach(self, n: Neighbor, protocol: SessionProtocol) -> None:
         main = n.main
         if not main.session.connected and main.session.state in (State.CONNECT, State.ACTIVE):
             main.attach(protocol)
@@ -581,12 +554,12 @@ class Speaker:
             except OSError as exc:
                 log.warning("GTSM not applied: %s", exc)
 
-    def _start_connect(self, n: _Neighbor) -> None:
+    def _start_connect(self, n: Neighbor) -> None:
         if n.connect_task is not None and not n.connect_task.done():
             n.connect_task.cancel()
         n.connect_task = asyncio.get_running_loop().create_task(self._connect(n))
 
-    async def _connect(self, n: _Neighbor) -> None:
+    async def _connect(self, n: Neighbor) -> None:
         cfg = n.config
         loop = asyncio.get_running_loop()
         scope = socket.if_nametoindex(cfg.interface) if cfg.interface else 0
@@ -637,54 +610,4 @@ class Speaker:
             else:
                 sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 255)
 
-    def _status(self, n: _Neighbor) -> NeighborStatus:
-        driver = n.up_driver or n.main
-        s = driver.session
-        params = s.params if s.state is State.ESTABLISHED else None
-        counter = getattr(self.handler, "prefix_count", None)  # optional: what the handler holds from the peer
-        prefixes = counter(n.peer) if counter is not None else None
-        protocol = driver.protocol
-        return NeighborStatus(
-            peer=n.peer, description=n.config.description, remote_as=n.config.remote_as,
-            peer_as=params.remote_as if params else None, peer_id=params.remote_id if params else None,
-            state=s.state.name, uptime_s=(time.monotonic() - s.established_at) if s.established_at is not None and params else None,
-            established_count=s.established_count,
-            messages_in={MsgType(t).name: c for t, c in s.messages_in.items()},
-            messages_out={MsgType(t).name: c for t, c in s.messages_out.items()},
-            prefixes_received=prefixes, last_error=s.last_error,
-            local_address=protocol.sockname[0] if protocol else None,
-            remote_address=protocol.peername[0] if protocol else None,
-            hold_time_s=params.hold_time_s if params else None,
-            families=params.families if params else (),
-            peer_capabilities=tuple(type(c).__name__ for c in params.peer_capabilities) if params else (),
-            dynamic=n.dynamic,
-        )
 
-
-def _family_key(prefix: str) -> tuple[Family, bytes]:
-    """(family, NLRI key) of ``"198.51.100.0/24"``; inet_pton keeps this off the ipaddress slow path."""
-    address, _, length = prefix.partition("/")
-    six = ":" in address
-    max_len = 128 if six else 32
-    try:
-        packed = socket.inet_pton(socket.AF_INET6 if six else socket.AF_INET, address)
-        plen = int(length) if length else max_len
-    except (OSError, ValueError):
-        raise UsageError(f"not a prefix: {prefix!r}") from None
-    if not 0 <= plen <= max_len or int.from_bytes(packed, "big") & ((1 << (max_len - plen)) - 1):
-        raise UsageError(f"not a prefix (length or host bits): {prefix!r}")
-    return (IPV6_UNICAST if six else IPV4_UNICAST), bytes((plen,)) + packed[: (plen + 7) >> 3]
-
-
-def _key_of(peer: PeerId) -> NeighborKey:
-    address, _, interface = peer.partition("%")
-    return neighbor_key(address, interface or None)
-
-
-def _ifname(scope: int) -> str | None:
-    if not scope:
-        return None
-    try:
-        return socket.if_indextoname(scope)
-    except OSError:
-        return None

@@ -1,0 +1,336 @@
+"""The router: one composition root for sessions, RIB, FIB, unnumbered discovery and events.
+
+Sessions hand their events to the ``Speaker``; the speaker hands routes to ``RibRoutes``;
+the RIB returns what changed as data, and the router routes each result to its consumer:
+
+* best-path changes to the FIB (``FibFeed``) and to event subscribers;
+* peer actions (Cease this peer: maximum-prefix) to the speaker;
+* new output to the speaker's one output scheduler;
+* the RIB's graceful-restart deadline to one timer.
+
+A route reflector and a fabric node are two configurations of this one class.
+"""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import time
+from collections.abc import Iterator
+
+from bgpcore.discovery.unnumbered import Unnumbered, UnnumberedPeer
+from bgpcore.errors import UsageError
+from bgpcore.fib.install import Fib
+from bgpcore.fib.routes import FibRoute
+from bgpcore.rib.decision import Reason, explain
+from bgpcore.rib.actions import CeasePeer
+from bgpcore.rib.manager import Rib, RibConfig
+from bgpcore.route import BestChange, Path, PeerId
+from bgpcore.router.config import RouterConfig
+from bgpcore.router.events import (
+    BestPathChanged,
+    BestPathWithdrawn,
+    IPNetwork,
+    PeerDown,
+    PeerUp,
+    RouteReceived,
+    RouterEvent,
+    RouterEvents,
+)
+from bgpcore.router.fib_feed import FibFeed
+from bgpcore.router.routes import RibRoutes
+from bgpcore.transport.config import NeighborConfig
+from bgpcore.transport.neighbor import NeighborStatus, PeerKey, family_key
+from bgpcore.transport.routes import PeerInfo
+from bgpcore.transport.speaker import Speaker
+from bgpcore.wire import accel
+from bgpcore.wire.context import IPV4_UNICAST, IPV6_UNICAST, Family
+from bgpcore.wire.nlri import key_to_network, network_key
+from bgpcore.wire.types import PathAttributes, Update
+
+log = logging.getLogger("bgpcore.router")
+
+
+class Router:
+    """A BGP router on asyncio.
+
+    Example::
+
+        router = Router(RouterConfig(local_as=65000, router_id="192.0.2.1", neighbors=(...)))
+        await router.start()
+        async for event in router.events():
+            print(event)
+
+    Args:
+        config: the whole router (see ``RouterConfig``).
+    """
+
+    def __init__(self, config: RouterConfig) -> None:
+        self.config = config
+        self.rib = Rib(RibConfig(
+            local_asn=config.local_as, router_id=config.router_id, cluster_id=config.cluster_id,
+            decision=config.decision, shards=config.shards, track_changes=config.track_changes,
+            stale_path_time_s=config.stale_path_time_s))
+        self._routes = RibRoutes(self.rib, self)
+        self.speaker = Speaker(config.speaker_config(), handler=self._routes)
+        self.fib: Fib | None = None
+        self.unnumbered: Unnumbered | None = None
+        self._fib_feed: FibFeed | None = None
+        self._subscribers: set[RouterEvents] = set()
+        self._stale_timer: asyncio.TimerHandle | None = None
+        self._started = False
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the FIB, the listeners and the sessions, start discovery, originate networks.
+
+        Raises:
+            OSError: a listening address cannot be bound.
+            ConfigError: a kernel setting unnumbered peering needs is wrong.
+            FibError: netlink cannot be opened.
+        """
+        config = self.config
+        log.info("bgpcore router: AS %s, router id %s, cluster id %s, %s shard(s), FIB %s; UPDATE codec: %s",
+                 config.local_as, config.router_id, config.cluster_id or config.router_id, config.shards,
+                 f"table {config.fib.table}" if config.fib else "off",
+                 "Cython fast path (bgpcore_fast)" if accel.ACCELERATED else "pure Python (bgpcore_fast not loaded)")
+        if config.fib is not None:
+            self.fib = Fib(table=config.fib.table, metric=config.fib.metric, policy=config.fib.policy,
+                           keep_on_stop=config.fib.keep_on_stop)
+            self.fib.start()
+            self.fib.attach()
+            self._fib_feed = FibFeed(self.fib, self._interface_of)
+        await self.speaker.start()
+        if config.interfaces:
+            self.unnumbered = Unnumbered(self.speaker, config.interfaces, make_config=NeighborConfig,
+                                         ra_interval_s=config.ra_interval_s, transit=config.transit)
+            await self.unnumbered.start()
+        self._started = True
+        for network in config.networks:
+            self.announce(network.prefix, next_hop=network.next_hop, attributes=network.attributes)
+
+    async def stop(self, message: str = "") -> None:
+        """Cease every session, stop discovery, flush and close the FIB; event streams end."""
+        if self.unnumbered is not None:
+            await self.unnumbered.stop()
+            self.unnumbered = None
+        await self.speaker.stop(message or "router shutting down")
+        if self._stale_timer is not None:
+            self._stale_timer.cancel()
+            self._stale_timer = None
+        if self._fib_feed is not None:
+            self._fib_feed.flush()
+            self._fib_feed.close()
+            self._fib_feed = None
+        if self.fib is not None:
+            self.fib.stop()
+            self.fib = None
+        self.rib.close()
+        for stream in list(self._subscribers):
+            stream.finish()
+        self._subscribers.clear()
+        self._started = False
+
+    async def __aenter__(self) -> Router:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- events -------------------------------------------------------------------------------
+
+    def events(self) -> RouterEvents:
+        """Subscribe to the router's events from now on: ``async for event in router.events()``.
+
+        Best-path events need ``RouterConfig.track_changes`` (the default).
+        """
+        stream = RouterEvents(self.config.event_queue_size, self._subscribers.discard)
+        self._subscribers.add(stream)
+        return stream
+
+    def _publish(self, event: RouterEvent) -> None:
+        for stream in self._subscribers:
+            stream.put(event)
+
+    # -- routes of our own ----------------------------------------------------------------------
+
+    def announce(self, prefix: str, *, next_hop: str | None = None, attributes: PathAttributes | None = None) -> None:
+        """Originate ``prefix`` (``"198.51.100.0/24"``) to every neighbor export policy allows.
+
+        Without ``next_hop`` each session sends our own address.
+
+        Raises:
+            UsageError: not a prefix.
+        """
+        self.speaker.announce(prefix, next_hop=next_hop, attributes=attributes)
+
+    def withdraw(self, prefix: str) -> None:
+        """Stop originating ``prefix``.
+
+        Raises:
+            UsageError: not a prefix.
+        """
+        self.speaker.withdraw(prefix)
+
+    # -- neighbors ----------------------------------------------------------------------------
+
+    def add_neighbor(self, config: NeighborConfig) -> PeerKey:
+        """Configure and start a neighbor at run time; returns its key."""
+        return self.speaker.add_neighbor(config)
+
+    def remove_neighbor(self, peer: PeerKey, message: str = "") -> None:
+        """Cease/Peer De-configured, then forget the neighbor."""
+        self.speaker.remove_neighbor(peer, message)
+
+    def neighbors(self) -> list[NeighborStatus]:
+        """State and counters of every neighbor."""
+        return self.speaker.neighbors()
+
+    def neighbor(self, peer: PeerKey) -> NeighborStatus:
+        """State and counters of one neighbor.
+
+        Raises:
+            UsageError: no such neighbor.
+        """
+        return self.speaker.neighbor(peer)
+
+    def unnumbered_peers(self) -> list[UnnumberedPeer]:
+        """Interfaces of unnumbered peering and the neighbor found on each."""
+        return self.unnumbered.peers() if self.unnumbered is not None else []
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def route(self, prefix: str) -> tuple[Path, ...]:
+        """The multipath set of ``prefix`` (exact match), best first; () when absent.
+
+        Raises:
+            UsageError: not a prefix.
+        """
+        family, key = family_key(prefix)
+        return self.rib.best_paths(family).get(key, ())
+
+    def lookup(self, address: str) -> tuple[IPNetwork, tuple[Path, ...]] | None:
+        """Longest-prefix match of ``address`` in the Loc-RIB: (prefix, paths) or None.
+
+        Raises:
+            UsageError: not an address.
+        """
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            raise UsageError(f"not an address: {address!r}") from None
+        table = self.rib.best_paths(IPV4_UNICAST if ip.version == 4 else IPV6_UNICAST)
+        for length in range(ip.max_prefixlen, -1, -1):
+            net = ipaddress.ip_network(f"{ip}/{length}", strict=False)
+            paths = table.get(network_key(net))
+            if paths:
+                return net, paths
+        return None
+
+    def routes(self, family: Family = IPV4_UNICAST) -> Iterator[tuple[IPNetwork, tuple[Path, ...]]]:
+        """Every prefix of ``family`` in the Loc-RIB with its multipath set, best first."""
+        for key, paths in self.rib.best_paths(family).items():
+            yield key_to_network(key, family[0]), paths
+
+    def route_count(self, family: Family | None = None) -> int:
+        """Prefixes in the Loc-RIB (of one family, or of all)."""
+        if family is None:
+            return len(self.rib)
+        return len(self.rib.best_paths(family))
+
+    def received_routes(self, peer: PeerKey, family: Family = IPV4_UNICAST) -> dict[IPNetwork, Path]:
+        """A neighbor's Adj-RIB-In after import policy."""
+        number = self._routes.peer_number(peer)
+        if number is None:
+            raise UsageError(f"neighbor {peer} is not Established")
+        return {key_to_network(k, family[0]): p for k, p in self.rib.adj_rib_in(number, family).items()}
+
+    def advertised_routes(self, peer: PeerKey, family: Family = IPV4_UNICAST) -> dict[IPNetwork, tuple[str, ...]]:
+        """What has been sent to a neighbor: prefix -> next hop."""
+        number = self._routes.peer_number(peer)
+        if number is None:
+            raise UsageError(f"neighbor {peer} is not Established")
+        return {key_to_network(k, family[0]): hop for k, (_, hop) in self.rib.advertised(number, family).items()}
+
+    def fib_routes(self) -> list[FibRoute]:
+        """What the router has asked the kernel to hold ([] without a FIB)."""
+        if self._fib_feed is not None:
+            self._fib_feed.flush()
+        return self.fib.routes() if self.fib is not None else []
+
+    # -- RibResults: where the RIB's results go --------------------------------------------------
+
+    def routed(self, changes: list[BestChange]) -> None:
+        """Route what the RIB returned: actions to sessions, changes to the FIB and
+        subscribers, output to the speaker's scheduler."""
+        for action in self.rib.take_actions():
+            match action:
+                case CeasePeer():
+                    peer = self._routes.peer_key(action.peer_id)
+                    if peer is not None:
+                        self.speaker.cease_neighbor(peer, action.subcode, action.data, action.reason,
+                                                    action.restart_after_s)
+        if changes:
+            if self._fib_feed is not None:
+                self._fib_feed.changes(changes)
+            if self._subscribers:
+                self._publish_changes(changes)
+        self.speaker.pump(None)
+
+    def session_up(self, peer: PeerKey, info: PeerInfo) -> None:
+        self._arm_stale_timer()
+        if self._subscribers:
+            self._publish(PeerUp(peer=peer, remote_as=info.params.remote_as, router_id=info.params.remote_id,
+                                 families=tuple(info.params.families)))
+
+    def session_down(self, peer: PeerKey, graceful: bool) -> None:
+        self._arm_stale_timer()
+        if self._subscribers:
+            try:
+                reason = self.speaker.neighbor(peer).last_error or "session closed"
+            except UsageError:
+                reason = "neighbor removed"
+            self._publish(PeerDown(peer=peer, reason=reason, graceful=graceful))
+
+    def update_received(self, peer: PeerKey, update: Update) -> None:
+        if self._subscribers:
+            self._publish(RouteReceived(peer=peer, update=update))
+
+    def _publish_changes(self, changes: list[BestChange]) -> None:
+        options = self.config.decision
+        for change in changes:
+            afi = change.family[0]
+            best = change.best
+            if best is None:
+                for key in change.keys:
+                    self._publish(BestPathWithdrawn(family=change.family, prefix=key_to_network(key, afi)))
+                continue
+            reason = explain(best, change.paths, options) if len(change.paths) > 1 else Reason.ONLY_PATH
+            for key in change.keys:
+                self._publish(BestPathChanged(family=change.family, prefix=key_to_network(key, afi), best=best,
+                                              paths=change.paths, reason=reason))
+
+    # -- graceful restart timer -------------------------------------------------------------------
+
+    def _arm_stale_timer(self) -> None:
+        """Run the RIB's stale-route timer (graceful restart) when it is next due."""
+        if self._stale_timer is not None:
+            self._stale_timer.cancel()
+            self._stale_timer = None
+        deadline = self.rib.next_deadline()
+        if deadline is not None:
+            delay = max(0.0, deadline - time.monotonic())
+            self._stale_timer = asyncio.get_running_loop().call_later(delay, self._stale_timer_fired)
+
+    def _stale_timer_fired(self) -> None:
+        self._stale_timer = None
+        self.routed(self.rib.handle_timer(time.monotonic()))
+        self._arm_stale_timer()
+
+    def _interface_of(self, number: PeerId) -> str | None:
+        peer = self._routes.peer_key(number)
+        if peer is None or "%" not in peer:
+            return None
+        return peer.partition("%")[2]
