@@ -98,7 +98,10 @@ class Daemon:
                 paths = router.route(str(net))
                 found = (net, paths) if paths else None
             else:
-                found = router.lookup(prefix)
+                try:
+                    found = router.lookup(prefix)
+                except UsageError:
+                    raise UsageError(f"{prefix!r} is not a prefix or an address") from None
             if found is None:
                 return {"total": 0, "routes": []}
             return {"total": 1, "routes": [{"prefix": str(found[0]), "paths": [_path_json(p, router) for p in found[1]]}]}

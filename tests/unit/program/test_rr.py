@@ -1,4 +1,4 @@
-"""The route-reflector program on loopback: real TCP sessions from codec-built peers."""
+"""`bgpcore run` as a route reflector on loopback: real TCP sessions from codec-built peers."""
 from __future__ import annotations
 
 import asyncio
@@ -11,7 +11,7 @@ import pytest
 from bgpcore.constants import MsgType
 from bgpcore.program.config import parse_config
 from bgpcore.program.control import request
-from bgpcore.program.rr import RouteReflector
+from bgpcore.program.daemon import Daemon
 from bgpcore.wire.context import DEFAULT_CONTEXT, IPV4_UNICAST
 from bgpcore.wire.nlri import network_key
 from bgpcore.wire.types import PathAttributes, Update
@@ -63,15 +63,15 @@ def _next_route(sock: socket.socket, early: bytes, timeout_s: float = 10.0) -> U
 
 @pytest.fixture
 async def reflector(tmp_path: Path):  # type: ignore[no-untyped-def]
-    rr = RouteReflector(parse_config(_config(tmp_path), "test.toml"))
+    rr = Daemon(parse_config(_config(tmp_path), "test.toml"))
     await rr.start()
     yield rr
     await rr.stop()
 
 
 async def test_client_route_reaches_clients_and_non_clients_with_originator_and_cluster_list(
-        reflector: RouteReflector) -> None:
-    port = reflector.speaker.listening[0][1]
+        reflector: Daemon) -> None:
+    port = reflector.router.speaker.listening[0][1]
     peers = {}
     for address in (A, B, C):
         peers[address] = await asyncio.to_thread(connect, "127.0.0.1", port, address, 64496, address)
@@ -90,8 +90,8 @@ async def test_client_route_reaches_clients_and_non_clients_with_originator_and_
         s.close()
 
 
-async def test_route_carrying_our_cluster_id_is_dropped(reflector: RouteReflector) -> None:
-    port = reflector.speaker.listening[0][1]
+async def test_route_carrying_our_cluster_id_is_dropped(reflector: Daemon) -> None:
+    port = reflector.router.speaker.listening[0][1]
     a_sock, _ = await asyncio.to_thread(connect, "127.0.0.1", port, A, 64496, A)
     b_sock, b_early = await asyncio.to_thread(connect, "127.0.0.1", port, B, 64496, B)
     await asyncio.to_thread(_announce, a_sock, "198.51.100.0/24", originator_id="10.0.0.9",
