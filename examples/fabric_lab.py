@@ -13,17 +13,15 @@ addresses on them), puts a /32 loopback from 198.51.100.0/24 on each node plus a
 on both servers, starts the routing daemons, waits for the fabric to converge, prints each
 server's routes and pings between the server loopbacks, then removes everything it made.
 
-Each bgpcore node is this same file run as ``fabric_lab.py node CONFIG.json`` inside its
-namespace: a ``Speaker`` whose neighbors come from unnumbered discovery on its uplinks, with
-received routes installed in the kernel through ``bgpcore.fib`` (ECMP across uplinks).
+Each bgpcore node is ``python -m bgpcore run --config NODE.toml`` inside its namespace: the
+TOML this script writes gives it unnumbered peering on its uplinks (``[[interfaces]]``), the
+networks it originates and a ``[fib]`` table, so best paths (ECMP across uplinks) reach the
+kernel. The lab asks each node for its sessions with ``bgpcore show neighbors --json``.
 """
 from __future__ import annotations
 
 import argparse
-import asyncio
-import ipaddress
 import json
-import logging
 import os
 import shutil
 import signal
@@ -33,179 +31,12 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Callable, Protocol
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bgpcore.constants import Origin  # noqa: E402
-from bgpcore.discovery.unnumbered import InterfacePeering, Unnumbered, fib_next_hop  # noqa: E402
-from bgpcore.fib.install import Fib, FibRoute  # noqa: E402
-from bgpcore.program.rr import RibHandler  # noqa: E402
-from bgpcore.rib.decision import DecisionOptions  # noqa: E402
-from bgpcore.rib.manager import Rib, RibConfig  # noqa: E402
-from bgpcore.route import BestChange  # noqa: E402
-from bgpcore.transport.config import NeighborConfig, SpeakerConfig  # noqa: E402
-from bgpcore.transport.routes import PeerId, SimpleRoutes  # noqa: E402
-from bgpcore.transport.speaker import Speaker  # noqa: E402
-from bgpcore.wire.context import IPV4_UNICAST, Family  # noqa: E402
-from bgpcore.wire.nlri import key_to_network  # noqa: E402
-from bgpcore.wire.types import PathAttributes, Update  # noqa: E402
-
-log = logging.getLogger("fabric_lab")
-
+ROOT = Path(__file__).resolve().parents[1]  # the source tree: ``python -m bgpcore`` runs from here
 FRR = Path("/usr/lib/frr")
 SPINE_AS = 65000
 ANYCAST = "198.51.100.100/32"
-
-
-# ============================================================== one bgpcore node (in its namespace)
-
-class FibRoutes(SimpleRoutes):
-    """Routes received on unnumbered sessions go to the kernel: the shortest AS paths, ECMP."""
-
-    def __init__(self, fib: Fib, local_as: int, interface_of: Callable[[PeerId], str]) -> None:
-        super().__init__()
-        self.fib = fib
-        self.local_as = local_as
-        self.interface_of = interface_of
-
-    def receive(self, peer: PeerId, update: Update) -> None:
-        super().receive(peer, update)
-        keys = list(update.withdrawn) + list(update.nlri)
-        for mp in (update.mp_reach, update.mp_unreach):
-            if mp is not None and (mp.afi, mp.safi) == IPV4_UNICAST:
-                keys += list(mp.nlri)
-        self._install(keys)
-
-    def peer_down(self, peer: PeerId, graceful: bool = False) -> None:
-        keys = list(self.received.get(peer, {}).get(IPV4_UNICAST, {}))
-        super().peer_down(peer, graceful)
-        self._install(keys)
-
-    def _install(self, keys: Iterable[bytes]) -> None:
-        changes = []
-        for key in dict.fromkeys(keys):
-            paths = [(peer, table[IPV4_UNICAST][key]) for peer, table in self.received.items()
-                     if key in table.get(IPV4_UNICAST, {})
-                     and not _has_as(table[IPV4_UNICAST][key][0], self.local_as)]  # AS loop: RFC 4271 §9.1.2
-            hops = ()
-            if paths:
-                shortest = min(_as_path_len(attrs) for _, (attrs, _) in paths)
-                hops = tuple(sorted({fib_next_hop(nh, self.interface_of(peer)) for peer, (attrs, nh) in paths
-                                     if _as_path_len(attrs) == shortest}, key=str))
-            changes.append(FibRoute(key_to_network(key, 1), hops))
-        if changes:
-            result = self.fib.apply(changes)
-            if result.failed:
-                log.warning("FIB refused: %s", result.failed)
-
-
-class FibRib(Rib):
-    """A RIB (best path, multipath, re-advertisement) whose best-path changes also reach the kernel.
-
-    Transit nodes use it: routes learned on one link are advertised on the others, and the
-    multipath set of each prefix is installed as ECMP next hops, each resolved to the link
-    its session runs on.
-    """
-
-    def __init__(self, config: RibConfig, fib: Fib, interface_of: Callable[[str], str]) -> None:
-        super().__init__(config)
-        self.fib = fib
-        self.interface_of = interface_of
-
-    def receive(self, peer_id: Any, update: Update) -> list[BestChange]:
-        changes = super().receive(peer_id, update)
-        self._install(changes)
-        return changes
-
-    def peer_down(self, peer_id: Any, graceful: bool = False, now: float = 0.0) -> list[BestChange]:
-        changes = super().peer_down(peer_id, graceful, now)
-        self._install(changes)
-        return changes
-
-    def _install(self, changes: list[BestChange]) -> None:
-        routes = []
-        for change in changes:
-            if change.family != IPV4_UNICAST:
-                continue
-            hops = tuple(fib_next_hop(p.next_hop, self.interface_of(p.source.address))
-                         for p in change.paths if not p.source.local)
-            routes += [FibRoute(key_to_network(key, 1), hops) for key in change.keys]
-        if routes:
-            result = self.fib.apply(routes)
-            if result.failed:
-                log.warning("FIB refused: %s", result.failed)
-
-
-def _has_as(attrs: PathAttributes, asn: int) -> bool:
-    return any(asn in asns for _, asns in attrs.as_path)
-
-
-def _as_path_len(attrs: PathAttributes) -> int:
-    return sum(len(asns) if kind == 2 else 1 for kind, asns in attrs.as_path)
-
-
-async def run_node(config: dict[str, Any]) -> None:
-    """One bgpcore node: speaker, unnumbered discovery on its uplinks, FIB; until SIGTERM."""
-    fib = Fib()
-    fib.start()
-    fib.attach()
-    handler: Any
-    if config.get("transit"):
-        rib = FibRib(RibConfig(local_asn=config["asn"], router_id=config["router_id"], shards=1,
-                               decision=DecisionOptions(maximum_paths=8, multipath_relax=True)), fib,
-                     lambda address: interfaces.get(address.partition("%")[0], ""))
-        handler = RibHandler(rib)
-    else:
-        handler = FibRoutes(fib, config["asn"], lambda peer: peer.partition("%")[2])
-    speaker = Speaker(SpeakerConfig(local_as=config["asn"], router_id=config["router_id"]), handler=handler)
-    if isinstance(handler, RibHandler):
-        handler.speaker = speaker
-    await speaker.start()
-    peering = InterfacePeering(interfaces=tuple(config["interfaces"]), remote_as=config.get("remote_as", "external"),
-                               options={"hold_time_s": config.get("hold_time_s", 9), "families": (IPV4_UNICAST,)})
-    unnumbered = Unnumbered(speaker, [peering], make_config=NeighborConfig,
-                            ra_interval_s=config.get("ra_interval_s", 3.0), transit=config.get("transit", False))
-    status = Path(config["status"]) if config.get("status") else None
-
-    def write_status(*_: object) -> None:
-        if status is None:
-            return
-        state = {"peers": [{"interface": p.interface, "address": p.address, "peer": p.peer_id}
-                           for p in unnumbered.peers()],
-                 "sessions": {n.peer: n.state for n in speaker.neighbors()}}
-        status.with_suffix(".tmp").write_text(json.dumps(state))
-        status.with_suffix(".tmp").replace(status)
-
-    interfaces: dict[str, str] = {}  # peer link-local address -> interface, for the FIB
-
-    def on_change(peer: Any) -> None:
-        interfaces.clear()
-        interfaces.update({p.address: p.interface for p in unnumbered.peers() if p.address})
-        write_status()
-
-    unnumbered.on_change = on_change
-    await unnumbered.start()
-    for prefix in config.get("announce", ()):
-        speaker.announce(prefix, attributes=PathAttributes(origin=Origin.IGP))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    events = speaker.events()
-    watcher = loop.create_task(_watch_events(events, write_status))
-    print(f"node AS {config['asn']} up", flush=True)
-    await stop.wait()
-    watcher.cancel()
-    await unnumbered.stop()
-    await speaker.stop()
-    fib.stop()
-
-
-async def _watch_events(events: Any, on_event: Callable[[], None]) -> None:
-    async for item in events:
-        log.info("%s: %s", item.peer, type(item.event).__name__)
-        on_event()
 
 
 # ============================================================== the lab: namespaces, links, daemons
@@ -300,11 +131,20 @@ class Node:
         res = subprocess.run(["vtysh", "--vty_socket", str(self.dir), "-c", command], capture_output=True, text=True)
         return json.loads(res.stdout) if res.stdout.strip().startswith(("{", "[")) else res.stdout
 
-    def status(self) -> dict[str, Any]:
+    @property
+    def control_socket(self) -> Path:
+        return self.dir / "bgpcore.sock"
+
+    def neighbors(self) -> list[dict[str, Any]]:
+        """A bgpcore node's sessions as ``bgpcore show neighbors --json`` reports them
+        (``peer``, ``state``, ``interface``...); [] while the node is not answering."""
+        res = subprocess.run([sys.executable, "-m", "bgpcore", "show", "neighbors", "--json",
+                              "--socket", str(self.control_socket)],
+                             capture_output=True, text=True, env=_bgpcore_env())
         try:
-            return json.loads((self.dir / "status.json").read_text())  # type: ignore[no-any-return]
-        except (OSError, ValueError):
-            return {}
+            return list(json.loads(res.stdout)) if res.returncode == 0 else []
+        except ValueError:
+            return []
 
     def established(self) -> set[str]:
         """Interfaces whose BGP session is Established."""
@@ -312,9 +152,25 @@ class Node:
             summary = self.vtysh("show bgp summary json")
             peers = summary.get("ipv4Unicast", {}).get("peers", {}) if isinstance(summary, dict) else {}
             return {name for name, p in peers.items() if p.get("state") == "Established"}
-        status = self.status()
-        up = {peer for peer, state in status.get("sessions", {}).items() if state == "ESTABLISHED"}
-        return {p["interface"] for p in status.get("peers", []) if p.get("peer") in up}
+        return {n["interface"] for n in self.neighbors() if n.get("state") == "ESTABLISHED" and n.get("interface")}
+
+
+def _bgpcore_env() -> dict[str, str]:
+    """The environment for ``python -m bgpcore``: the source tree first on the import path, so
+    the lab runs from a checkout without installing bgpcore."""
+    path = os.environ.get("PYTHONPATH", "")
+    return {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{path}" if path else str(ROOT)}
+
+
+def _toml(value: object) -> str:
+    """A TOML value (strings, numbers, booleans, lists of them)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return json.dumps(str(value))  # a JSON string is a TOML basic string
 
 
 class Fabric:
@@ -358,16 +214,28 @@ class Fabric:
             else:
                 self._start_bgpcore(node)
 
-    def _start_bgpcore(self, node: Node) -> None:
+    def bgpcore_config(self, node: Node) -> str:
+        """The ``bgpcore run`` configuration of a bgpcore node: unnumbered eBGP on every uplink,
+        its loopback (and on servers the anycast) originated, ECMP best paths in the kernel."""
         transit = node in self.spines
         announce = [node.loopback] + ([] if transit else [ANYCAST])
-        config = {"asn": node.asn, "router_id": node.loopback.split("/")[0], "interfaces": node.uplinks,
-                  "announce": announce, "transit": transit, "ra_interval_s": self.ra_interval_s,
-                  "status": str(node.dir / "status.json")}
-        path = node.dir / "node.json"
-        path.write_text(json.dumps(config))
-        node.proc = self.lab.spawn(node.ns, sys.executable, str(Path(__file__).resolve()), "node", str(path),
-                                   log=f"{node.name}/bgpcore.log")
+        speaker = {"asn": node.asn, "router_id": node.loopback.split("/")[0], "listen": ["::", "0.0.0.0"],
+                   "hold_time": 9, "ra_interval": self.ra_interval_s, "transit": transit,
+                   "control_socket": str(node.control_socket)}
+        lines = ["[speaker]", *(f"{k} = {_toml(v)}" for k, v in speaker.items()), "",
+                 "[decision]", "maximum_paths = 8", "multipath_relax = true", "",
+                 "[fib]", 'install = "all"', ""]
+        for prefix in announce:
+            lines += ["[[networks]]", f"prefix = {_toml(prefix)}", ""]
+        lines += ["[[interfaces]]", f"names = {_toml(node.uplinks)}", 'asn = "external"',
+                  'families = ["ipv4-unicast"]', ""]
+        return "\n".join(lines)
+
+    def _start_bgpcore(self, node: Node) -> None:
+        path = node.dir / "node.toml"
+        path.write_text(self.bgpcore_config(node))
+        node.proc = self.lab.spawn(node.ns, sys.executable, "-m", "bgpcore", "run", "--config", str(path),
+                                   log=f"{node.name}/bgpcore.log", env={"PYTHONPATH": _bgpcore_env()["PYTHONPATH"]})
         node.procs.append(node.proc)
 
     def _start_frr(self, node: Node) -> None:
@@ -479,17 +347,10 @@ def wait_until(predicate: Callable[[], object], timeout_s: float, what: str) -> 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command")
-    node = sub.add_parser("node", help="run one bgpcore node (inside its namespace)")
-    node.add_argument("config", type=Path)
     parser.add_argument("--spines", choices=("frr", "bgpcore"), default="frr")
     parser.add_argument("--servers", choices=("frr", "bgpcore"), default="bgpcore")
     parser.add_argument("--keep", action="store_true", help="keep the lab running until Ctrl-C")
     args = parser.parse_args(argv)
-    if args.command == "node":
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-        asyncio.run(run_node(json.loads(args.config.read_text())))
-        return 0
     if os.geteuid() != 0:
         parser.error("needs root (network namespaces)")
     lab = Namespaces()

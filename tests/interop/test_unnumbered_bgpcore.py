@@ -1,10 +1,11 @@
 """Unnumbered fabric with bgpcore on every node: both ends of every session are bgpcore.
 
 Each session is found from both sides by Router Advertisements and opened from both sides,
-so RFC 4271 collision resolution runs on every link. The spines run ``bgpcore.rib`` (best
-path, multipath, re-advertisement) and install each server loopback via that server's
-link-local address and the anycast /32 through both servers (ECMP); the servers reach each
-other through both spines and fail over when a link goes down.
+so RFC 4271 collision resolution runs on every link. Every node is ``bgpcore run`` (the
+spines with ``transit = true``: best path, multipath, re-advertisement); the spines install
+each server loopback via that server's link-local address and the anycast /32 through both
+servers (ECMP); the servers reach each other through both spines and fail over when a link
+goes down. Sessions are read with ``bgpcore show neighbors --json``.
 """
 from __future__ import annotations
 
@@ -58,14 +59,17 @@ def test_bgpcore_peers_bgpcore_by_interface_one_session_each(lab: Any) -> None:
     print(f"\nbgpcore fabric: a session on every link {time.monotonic() - started:.1f} s after start")
     _assert_link_local_only(fabric)
     for node in fabric.nodes:
-        status = node.status()
-        peers = {p["interface"]: p for p in status["peers"]}
+        # ``bgpcore show neighbors --json``: one session per uplink, each on its interface
+        neighbors = node.neighbors()
+        assert len(neighbors) == len(node.uplinks), neighbors
+        peers = {n["interface"]: n for n in neighbors}
         assert sorted(peers) == sorted(node.uplinks)
         for ifname, peer in peers.items():
             # the neighbor is the link-local address of whoever is at the other end of that link
             other, port = fabric.far_end(node, ifname)
-            assert peer["address"] == _link_local(fabric, other, port)
-        assert len(status["sessions"]) == len(node.uplinks)
+            assert peer["peer"].partition("%")[0] == _link_local(fabric, other, port), peer
+            assert peer["state"] == "ESTABLISHED" and peer["remote_as"] == "external", peer
+            assert peer["router_id"] == other.loopback.split("/")[0], peer
 
 
 def test_bgpcore_spines_install_routes_with_ecmp_and_fail_over(lab: Any) -> None:
@@ -76,7 +80,7 @@ def test_bgpcore_spines_install_routes_with_ecmp_and_fail_over(lab: Any) -> None
     except AssertionError:
         for node in fabric.nodes:
             log = (node.dir / "bgpcore.log").read_text().splitlines()
-            print(node.name, node.status(), fabric.lab.exec(node.ns, "ip", "route").stdout, *log[-40:], sep="\n")
+            print(node.name, node.neighbors(), fabric.lab.exec(node.ns, "ip", "route").stdout, *log[-40:], sep="\n")
         raise
 
     for spine in fabric.spines:
@@ -87,8 +91,7 @@ def test_bgpcore_spines_install_routes_with_ecmp_and_fail_over(lab: Any) -> None
             assert _hops(fabric, server, spine.loopback) == {uplink: _link_local(fabric, spine, port)}
             assert fabric.ping(spine, server), f"{spine.name} -> {server.name}"
             assert fabric.ping(server, spine), f"{server.name} -> {spine.name}"
-        status = spine.status()
-        assert sorted(p["interface"] for p in status["peers"]) == sorted(spine.uplinks)
+        assert sorted(n["interface"] for n in spine.neighbors()) == sorted(spine.uplinks)
 
     # a spine's own link down: the server behind it is gone at once, the anycast keeps the other path
     s1 = fabric.spines[0]

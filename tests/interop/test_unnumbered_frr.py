@@ -1,8 +1,9 @@
 """Unnumbered fabric: FRR spines, bgpcore servers, nothing but IPv6 link-local on the links.
 
 Built by ``examples/fabric_lab.py`` in namespaces the test creates: two spines (FRR 8.4,
-zebra + bgpd, ``neighbor swpN interface remote-as external``) and two servers running bgpcore
-(unnumbered discovery, FIB through ``bgpcore.fib``). The kernel (``ip -j route``) and FRR
+zebra + bgpd, ``neighbor swpN interface remote-as external``) and two servers each running
+``bgpcore run`` with a TOML of ``[[interfaces]]`` (unnumbered discovery) and ``[fib]`` (the
+``Router`` installs its best paths, ECMP, in the kernel). The kernel (``ip -j route``) and FRR
 (``show ip route json``) are the oracles; failover is timed against FRR servers in the same
 topology, in the same run.
 """
