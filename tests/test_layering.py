@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("bgpcore.fib",),
     ("bgpcore.discovery",),
     ("bgpcore.transport",),
+    ("bgpcore.router",),
 ]
 TOP = len(LAYERS)
 """Layer of the program on top: ``bgpcore/__init__.py``, ``__main__``, cli/config modules."""
@@ -144,3 +145,28 @@ def test_checker_finds_an_upward_import(tmp_path: Path) -> None:
     (pkg / "update.py").write_text("def f():\n    from ..rib import loc\n    return loc\n")
     problems = upward_imports(sorted(tmp_path.rglob("*.py")), tmp_path)
     assert len(problems) == 1 and "update.py:2" in problems[0] and "bgpcore.rib.loc" in problems[0]
+
+
+CORE_PACKAGES = ("router", "rib", "transport", "session")
+"""The router core and what it composes: one concept per module, no string dispatch."""
+
+
+@pytest.mark.parametrize("package", CORE_PACKAGES)
+def test_core_modules_stay_under_600_lines(package: str) -> None:
+    long = {p.name: n for p in sorted((ROOT / "bgpcore" / package).glob("*.py"))
+            if (n := len(p.read_text().splitlines())) > 600}
+    assert not long, f"split these modules: {long}"
+
+
+@pytest.mark.parametrize("package", CORE_PACKAGES)
+def test_core_calls_no_method_looked_up_by_name(package: str) -> None:
+    """``getattr(obj, name)`` with a computed name hides calls from readers and mypy."""
+    found = []
+    for path in sorted((ROOT / "bgpcore" / package).glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr":
+                target = node.args[0] if node.args else None
+                optional_extension = isinstance(target, ast.Name) and target.id.startswith("_wire_accel")
+                if not optional_extension:
+                    found.append(f"{path.name}:{node.lineno}")
+    assert not found, f"getattr calls: {found}"

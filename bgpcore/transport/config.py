@@ -63,6 +63,30 @@ def _remote_as(value: object) -> RemoteAs:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class BfdSettings:
+    """BFD (RFC 5880/5881) for a neighbor: its session going Down closes the BGP session at once
+    (Cease/10, RFC 9384).
+
+    Attributes:
+        interval_ms: our desired min TX and required min RX, in milliseconds (at least 10).
+        multiplier: our Detect Mult (1..255).
+        strict: the BGP session may establish only while BFD is Up (FRR's strict mode).
+    """
+
+    interval_ms: int = 300
+    multiplier: int = 3
+    strict: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.interval_ms, bool) or not isinstance(self.interval_ms, int) or self.interval_ms < 10:
+            raise ConfigError(f"bfd interval_ms must be an integer of at least 10, not {self.interval_ms!r}")
+        if isinstance(self.multiplier, bool) or not isinstance(self.multiplier, int) or not 1 <= self.multiplier <= 255:
+            raise ConfigError(f"bfd multiplier must be an integer from 1 to 255, not {self.multiplier!r}")
+        if not isinstance(self.strict, bool):
+            raise ConfigError(f"bfd strict must be true or false, not {self.strict!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NeighborConfig:
     """One configured neighbor (or the template of a listen range).
 
@@ -88,6 +112,9 @@ class NeighborConfig:
         max_prefix: most prefixes accepted from it; ``max_prefix_action`` says what crossing
             the limit does (Cease/1 and stay down, Cease/1 and restart after
             ``max_prefix_restart_s``, or a warning only).
+        hostname: our host name sent in the FQDN capability (the router sends the system's
+            host name when None; "" sends none).
+        bfd: run BFD with the neighbor (``BfdSettings``); None: no BFD.
     """
 
     address: str
@@ -123,6 +150,7 @@ class NeighborConfig:
     max_prefix: int | None = None
     max_prefix_action: MaxPrefixAction = MaxPrefixAction.SHUTDOWN
     max_prefix_restart_s: float = 60.0
+    bfd: BfdSettings | None = None
 
     def __post_init__(self) -> None:
         _check_ip(self.address, "neighbor address")
@@ -152,6 +180,8 @@ class NeighborConfig:
             raise ConfigError(f"neighbor {self.address}: TCP-MD5 password longer than 80 octets")
         if self.ttl_security_hops is not None and not 1 <= self.ttl_security_hops <= 254:
             raise ConfigError(f"neighbor {self.address}: ttl-security hops must be 1..254")
+        if self.bfd is not None and not isinstance(self.bfd, BfdSettings):
+            raise ConfigError(f"{what}: bfd must be BfdSettings or None, not {self.bfd!r}")
 
     @property
     def key(self) -> NeighborKey:
@@ -244,6 +274,13 @@ def neighbor_from_dict(data: Mapping[str, Any]) -> NeighborConfig:
         if bad:
             raise ConfigError(f"neighbor {data.get('address')}: unknown timer keys {sorted(bad)}")
         values["timers"] = TimerSettings(**values["timers"])
+    if "bfd" in values:
+        bfd = values["bfd"]
+        try:
+            values["bfd"] = (BfdSettings() if bfd is True else None if bfd in (False, None)
+                             else BfdSettings(**bfd))
+        except TypeError as exc:
+            raise ConfigError(f"neighbor {data.get('address')}: bfd: {exc}") from None
     try:
         return NeighborConfig(**values)
     except TypeError as exc:

@@ -8,15 +8,18 @@ segments that arrive with a lower TTL/hop limit than 256 - hops.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
 import struct
 from typing import Final
+
+log = logging.getLogger("bgpcore.speaker")
 
 TCP_MD5SIG: Final = 14
 TCP_MD5SIG_EXT: Final = 32
 TCP_MD5SIG_FLAG_PREFIX: Final = 1
 TCP_MD5SIG_MAXKEYLEN: Final = 80
-IP_MINTTL: Final = getattr(socket, "IP_MINTTL", 21)
+IP_MINTTL: Final = 21  # linux/in.h (not in every Python build of the socket module)
 IPV6_MINHOPCOUNT: Final = 73
 _SOCKADDR_STORAGE_LEN: Final = 128
 
@@ -103,3 +106,29 @@ def open_listener(address: str, port: int, backlog: int = 64) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def set_listeners_md5(listeners: list[socket.socket], address: str, password: str | None, prefix_len: int | None,
+                      interface: str | None = None) -> None:
+    """Set (or clear, with None) the TCP-MD5 key of ``address`` on every listener of its family."""
+    scope = socket.if_nametoindex(interface) if interface else 0
+    ip = ipaddress.ip_address(address)
+    for sock in listeners:
+        if sock.family == socket.AF_INET and ip.version != 4:
+            continue
+        if sock.family == socket.AF_INET6 and ip.version != 6:
+            continue
+        try:
+            set_md5(sock, address, password, prefix_len, scope)
+        except OSError as exc:
+            if password:
+                log.error("TCP-MD5 key for %s not set on listener: %s", address, exc)
+
+
+def set_listeners_ttl(listeners: list[socket.socket]) -> None:
+    """GTSM peers check our SYN-ACK too: listeners send with TTL / hop limit 255."""
+    for sock in listeners:
+        if sock.family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, 255)
+        else:
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 255)

@@ -27,7 +27,6 @@ while its socket takes them; a socket that drains asks again by itself.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import random
 import socket
@@ -71,9 +70,15 @@ from bgpcore.transport.neighbor import (
 )
 from bgpcore.transport.protocol import SessionDriver, SessionProtocol
 from bgpcore.transport.routes import NextHop, PeerInfo, RouteHandler, SimpleRoutes
-from bgpcore.transport.sockopts import open_listener, set_md5, set_ttl_security, socket_family
+from bgpcore.transport.sockopts import (
+    open_listener,
+    set_listeners_md5,
+    set_listeners_ttl,
+    set_md5,
+    set_ttl_security,
+    socket_family,
+)
 from bgpcore.wire import accel
-from bgpcore.wire.context import Family
 from bgpcore.wire.types import PathAttributes
 
 log = logging.getLogger("bgpcore.speaker")
@@ -126,17 +131,17 @@ class Speaker:
         self._started = True
         for n in list(self._neighbors.values()):  # added before start: keys and TTL now, then go
             if n.config.password:
-                self._set_listener_md5(n.config.address, n.config.password, None, n.config.interface)
+                set_listeners_md5(self._listeners, n.config.address, n.config.password, None, n.config.interface)
             if n.config.ttl_security_hops:
-                self._set_listener_ttl()
+                set_listeners_ttl(self._listeners)
             n.main.command(Start(passive=n.config.passive))
         for cfg in self.config.neighbors:
             self.add_neighbor(cfg)
         for r in self.config.listen_ranges:
             if r.template.ttl_security_hops:
-                self._set_listener_ttl()
+                set_listeners_ttl(self._listeners)
             if r.template.password:
-                self._set_listener_md5(r.prefix.split("/")[0], r.template.password, int(r.prefix.split("/")[1]))
+                set_listeners_md5(self._listeners, r.prefix.split("/")[0], r.template.password, int(r.prefix.split("/")[1]))
         log.info("speaker AS %s id %s listening on %s; UPDATE codec: %s", self.config.local_as, self.config.router_id,
                  self.listening, "bgpcore_fast (Cython)" if accel.ACCELERATED else "pure Python")
 
@@ -175,9 +180,9 @@ class Speaker:
         n = Neighbor(config, driver, dynamic)
         self._neighbors[key] = n
         if config.password and not dynamic:
-            self._set_listener_md5(config.address, config.password, None, config.interface)
+            set_listeners_md5(self._listeners, config.address, config.password, None, config.interface)
         if config.ttl_security_hops:
-            self._set_listener_ttl()
+            set_listeners_ttl(self._listeners)
         if self._started and not dynamic:
             driver.command(Start(passive=config.passive))
         return n.peer
@@ -189,7 +194,7 @@ class Speaker:
         self._discard(n)
         self._neighbors.pop(n.key, None)  # a dynamic neighbor may already be gone
         if n.config.password and not n.dynamic:
-            self._set_listener_md5(n.config.address, None, None, n.config.interface)
+            set_listeners_md5(self._listeners, n.config.address, None, None, n.config.interface)
 
     def shutdown_neighbor(self, peer: PeerKey, message: str = "") -> None:
         """Administrative shutdown (RFC 8203/9003 message); stays down until ``enable_neighbor``."""
@@ -344,36 +349,38 @@ class Speaker:
                     stream.put(item)
 
     def _on_event(self, n: Neighbor, driver: SessionDriver, event: Event) -> None:
-        if isinstance(event, UpdateReceived):
-            if driver is n.up_driver:
-                self.handler.receive(n.peer, event.update)
-        elif isinstance(event, ConnectRequested):
-            if driver is n.main:
-                self._start_connect(n)
-        elif isinstance(event, OpenReceived):
-            # events come in batches: skip those of a connection an earlier event already closed
-            if driver.session.connected and driver.session.state >= State.OPENCONFIRM:
-                self._resolve_collision(n, driver)
-        elif isinstance(event, SessionEstablished):
-            if driver.session.state is State.ESTABLISHED:
-                self._established(n, driver, event)
-        elif isinstance(event, SessionDown):
-            if driver is n.up_driver:
-                n.up_driver = None
-                # RFC 4724: a connection that just drops (no NOTIFICATION either way) may be the
-                # peer restarting; its routes stay, stale, for its restart time
-                graceful = n.graceful and event.sent is None and event.received is None
-                if graceful:
-                    log.info("%s: connection lost without NOTIFICATION; keeping its routes for graceful restart", n.peer)
-                self.handler.peer_down(n.peer, graceful=graceful)
-        elif isinstance(event, RouteRefreshReceived):
-            if event.subtype == RefreshSubtype.NORMAL:
-                self.handler.resend(n.peer, (event.afi, event.safi))
-                self._pump(n)
-            else:  # BoRR/EoRR bracket the peer's own resend; handlers may purge what it left out
-                self.handler.refresh_marker(n.peer, (event.afi, event.safi), event.subtype)
-        elif isinstance(event, StateChanged) and event.new is State.IDLE:
-            self._went_idle(n, driver)
+        match event:
+            case UpdateReceived():
+                if driver is n.up_driver:
+                    self.handler.receive(n.peer, event.update)
+            case ConnectRequested():
+                if driver is n.main:
+                    self._start_connect(n)
+            case OpenReceived():
+                # events come in batches: skip those of a connection an earlier event already closed
+                if driver.session.connected and driver.session.state >= State.OPENCONFIRM:
+                    self._resolve_collision(n, driver)
+            case SessionEstablished():
+                if driver.session.state is State.ESTABLISHED:
+                    self._established(n, driver, event)
+            case SessionDown():
+                if driver is n.up_driver:
+                    n.up_driver = None
+                    # RFC 4724: a connection that just drops (no NOTIFICATION either way) may be
+                    # the peer restarting; its routes stay, stale, for its restart time
+                    graceful = n.graceful and event.sent is None and event.received is None
+                    if graceful:
+                        log.info("%s: connection lost without NOTIFICATION; keeping its routes for graceful restart",
+                                 n.peer)
+                    self.handler.peer_down(n.peer, graceful=graceful)
+            case RouteRefreshReceived():
+                if event.subtype == RefreshSubtype.NORMAL:
+                    self.handler.resend(n.peer, (event.afi, event.safi))
+                    self._pump(n)
+                else:  # BoRR/EoRR bracket the peer's own resend; handlers may purge what it left out
+                    self.handler.refresh_marker(n.peer, (event.afi, event.safi), event.subtype)
+            case StateChanged() if event.new is State.IDLE:
+                self._went_idle(n, driver)
 
     def _established(self, n: Neighbor, driver: SessionDriver, event: SessionEstablished) -> None:
         if n.up_driver is not None and n.up_driver is not driver and n.up_driver.session.state is State.ESTABLISHED:
@@ -586,28 +593,3 @@ class Speaker:
             log.info("%s: %s", n.peer, reason)
             if driver is n.main and not driver.session.connected and driver.session.state is State.CONNECT:
                 driver.command(ConnectionFailed(reason=reason))
-
-    def _set_listener_md5(self, address: str, password: str | None, prefix_len: int | None,
-                          interface: str | None = None) -> None:
-        scope = socket.if_nametoindex(interface) if interface else 0
-        ip = ipaddress.ip_address(address)
-        for sock in self._listeners:
-            if sock.family == socket.AF_INET and ip.version != 4:
-                continue
-            if sock.family == socket.AF_INET6 and ip.version != 6:
-                continue
-            try:
-                set_md5(sock, address, password, prefix_len, scope)
-            except OSError as exc:
-                if password:
-                    log.error("TCP-MD5 key for %s not set on listener: %s", address, exc)
-
-    def _set_listener_ttl(self) -> None:
-        """GTSM peers check our SYN-ACK too: listeners send with TTL / hop limit 255."""
-        for sock in self._listeners:
-            if sock.family == socket.AF_INET6:
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, 255)
-            else:
-                sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 255)
-
-
