@@ -19,7 +19,8 @@ from bgpcore.session.events import (
 )
 from bgpcore.transport.config import neighbor_from_dict, speaker_config_from_dict
 from bgpcore.transport.routes import SimpleRoutes
-from bgpcore.transport.speaker import PeerEvent, Speaker
+from bgpcore.transport.neighbor import PeerEvent
+from bgpcore.transport.speaker import Speaker
 from bgpcore.wire.nlri import key_to_network
 from bgpcore.wire.types import PathAttributes
 
