@@ -50,13 +50,13 @@ from bgpcore.rib.actions import CeasePeer, PeerAction
 from bgpcore.rib.adj_out import ExportSpec
 from bgpcore.rib.groups import ShardKeys, UpdateGroups
 from bgpcore.rib.messages import (AddGroup, AddMember, AddPeer, AdjRibInRoutes, Advertised, AttachMember,
-                                  BestPaths, DetachMember, Generate, GenerateMember, Ingest, IngestBatch,
+                                  BestPaths, Candidates, DetachMember, Generate, GenerateMember, Ingest, IngestBatch,
                                   MarkStale, PurgeStale, RemoveGroup, RemovePeer, ShardRequest, Size,
                                   SoftResetIn)
 from bgpcore.rib.settings import MaxPrefixAction as MaxPrefixAction
 from bgpcore.rib.settings import RibConfig as RibConfig
 from bgpcore.rib.settings import RibPeer as RibPeer
-from bgpcore.rib.shard import LocalShard, ProcessShard, ShardConfig, ShardHandle
+from bgpcore.rib.shard import LocalShard, ProcessShard, ShardConfig, ShardHandle, shard_of
 from bgpcore.route import LOCAL_PEER, LOCAL_SOURCE, BestChange, Path, PeerId, Source
 from bgpcore.wire.context import IPV4_UNICAST, CodecContext, Family
 from bgpcore.wire.types import PathAttributes, Update
@@ -508,6 +508,14 @@ class Rib:
         for part in self._call_all(BestPaths(family=family)):
             merged.update(part)
         return merged
+
+    def candidates(self, family: Family, key: bytes) -> list[Path]:
+        """Every path of one prefix (the decision's input), for events and ``show`` explain."""
+        shard = self.shards[shard_of(key, len(self.shards))]
+        self._send_ops()
+        shard.send(Candidates(family=family, key=key))
+        result: list[Path] = shard.result()
+        return result
 
     def adj_rib_in(self, peer_id: PeerId, family: Family, received: bool = False) -> dict[bytes, Path]:
         """A peer's routes after import policy, or as received before it (``received``,

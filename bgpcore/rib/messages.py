@@ -165,6 +165,14 @@ class BestPaths:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Candidates:
+    """Every path of one prefix, in no particular order. Result: ``list[Path]``."""
+
+    family: Family
+    key: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AdjRibInRoutes:
     """A peer's routes after import policy, or as ``received``. Result: ``{prefix key: Path}``."""
 
@@ -195,12 +203,12 @@ class Size:
 
 ShardRequest = (AddPeer | RemovePeer | Announce | Withdraw | IngestBatch | MarkStale | PurgeStale | SoftResetIn
                 | AddGroup | RemoveGroup | AddMember | DetachMember | AttachMember | Generate | GenerateMember
-                | BestPaths | AdjRibInRoutes | Advertised | PrefixCount | Size)
+                | BestPaths | Candidates | AdjRibInRoutes | Advertised | PrefixCount | Size)
 
 SHARD_REQUESTS: tuple[type[ShardRequest], ...] = (
     AddPeer, RemovePeer, Announce, Withdraw, IngestBatch, MarkStale, PurgeStale, SoftResetIn,
     AddGroup, RemoveGroup, AddMember, DetachMember, AttachMember, Generate, GenerateMember,
-    BestPaths, AdjRibInRoutes, Advertised, PrefixCount, Size)
+    BestPaths, Candidates, AdjRibInRoutes, Advertised, PrefixCount, Size)
 """Every request class, in the order of ``ShardRequest``."""
 
 
@@ -248,6 +256,8 @@ def handle(shard: RibShard, request: ShardRequest) -> object:
             return None
         case BestPaths():
             return shard.best_paths(request.family)
+        case Candidates():
+            return shard.loc.paths(request.family, request.key)
         case AdjRibInRoutes():
             return shard.adj_rib_in(request.peer_id, request.family, request.received)
         case Advertised():

@@ -15,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import socket
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 from bgpcore.discovery.unnumbered import Unnumbered, UnnumberedPeer
 from bgpcore.errors import UsageError
@@ -26,6 +28,7 @@ from bgpcore.rib.decision import Reason, explain
 from bgpcore.rib.actions import CeasePeer
 from bgpcore.rib.manager import Rib, RibConfig
 from bgpcore.route import BestChange, Path, PeerId
+from bgpcore.router.bfd import BfdLink, bfd_listen_addresses, bfd_wanted
 from bgpcore.router.config import RouterConfig
 from bgpcore.router.events import (
     BestPathChanged,
@@ -72,7 +75,18 @@ class Router:
             decision=config.decision, shards=config.shards, track_changes=config.track_changes,
             stale_path_time_s=config.stale_path_time_s))
         self._routes = RibRoutes(self.rib, self)
-        self.speaker = Speaker(config.speaker_config(), handler=self._routes)
+        self._hostname = socket.gethostname()
+        speaker_config = config.speaker_config()
+        speaker_config = replace(
+            speaker_config, neighbors=tuple(self._named(n) for n in speaker_config.neighbors),
+            listen_ranges=tuple(replace(r, template=self._named(r.template)) for r in speaker_config.listen_ranges))
+        self.speaker = Speaker(speaker_config, handler=self._routes)
+        self.bfd: BfdLink | None = None
+        """BFD with the neighbors that ask for it (None when none does); tests may set its
+        ``listen_port`` / ``remote_port`` before ``start``."""
+        if bfd_wanted(config.neighbors, (r.template for r in config.listen_ranges),
+                      (p.options for p in config.interfaces)):
+            self.bfd = BfdLink(self.speaker, listen_addresses=bfd_listen_addresses(config.listen))
         self.fib: Fib | None = None
         self.unnumbered: Unnumbered | None = None
         self._fib_feed: FibFeed | None = None
@@ -101,9 +115,14 @@ class Router:
             self.fib.start()
             self.fib.attach()
             self._fib_feed = FibFeed(self.fib, self._interface_of)
+        if self.bfd is not None:
+            await self.bfd.start()
         await self.speaker.start()
+        if self.bfd is not None:
+            for status in self.speaker.neighbors():
+                self.bfd.neighbor_added(status.peer, self.speaker.neighbor_config(status.peer))
         if config.interfaces:
-            self.unnumbered = Unnumbered(self.speaker, config.interfaces, make_config=NeighborConfig,
+            self.unnumbered = Unnumbered(self, config.interfaces, make_config=NeighborConfig,
                                          ra_interval_s=config.ra_interval_s, transit=config.transit)
             await self.unnumbered.start()
         self._started = True
@@ -116,6 +135,8 @@ class Router:
             await self.unnumbered.stop()
             self.unnumbered = None
         await self.speaker.stop(message or "router shutting down")
+        if self.bfd is not None:
+            self.bfd.close()
         if self._stale_timer is not None:
             self._stale_timer.cancel()
             self._stale_timer = None
@@ -177,12 +198,24 @@ class Router:
     # -- neighbors ----------------------------------------------------------------------------
 
     def add_neighbor(self, config: NeighborConfig) -> PeerKey:
-        """Configure and start a neighbor at run time; returns its key."""
-        return self.speaker.add_neighbor(config)
+        """Configure and start a neighbor at run time; returns its key.
+
+        Without ``hostname`` the neighbor is sent the system's host name (FQDN capability)."""
+        config = self._named(config)
+        peer = self.speaker.add_neighbor(config)
+        if self.bfd is not None and self._started:
+            self.bfd.neighbor_added(peer, config)
+        return peer
 
     def remove_neighbor(self, peer: PeerKey, message: str = "") -> None:
         """Cease/Peer De-configured, then forget the neighbor."""
         self.speaker.remove_neighbor(peer, message)
+        if self.bfd is not None:
+            self.bfd.neighbor_removed(peer)
+
+    def _named(self, config: NeighborConfig) -> NeighborConfig:
+        """``config`` with our host name for the FQDN capability unless it names one ("" sends none)."""
+        return config if config.hostname is not None else replace(config, hostname=self._hostname)
 
     def neighbors(self) -> list[NeighborStatus]:
         """State and counters of every neighbor."""
@@ -281,12 +314,16 @@ class Router:
 
     def session_up(self, peer: PeerKey, info: PeerInfo) -> None:
         self._arm_stale_timer()
+        if self.bfd is not None:
+            self.bfd.session_up(peer, info.config)
         if self._subscribers:
             self._publish(PeerUp(peer=peer, remote_as=info.params.remote_as, router_id=info.params.remote_id,
                                  families=tuple(info.params.families)))
 
     def session_down(self, peer: PeerKey, graceful: bool) -> None:
         self._arm_stale_timer()
+        if self.bfd is not None:
+            self.bfd.session_down(peer)
         if self._subscribers:
             try:
                 reason = self.speaker.neighbor(peer).last_error or "session closed"
@@ -307,8 +344,9 @@ class Router:
                 for key in change.keys:
                     self._publish(BestPathWithdrawn(family=change.family, prefix=key_to_network(key, afi)))
                 continue
-            reason = explain(best, change.paths, options) if len(change.paths) > 1 else Reason.ONLY_PATH
             for key in change.keys:
+                candidates = self.rib.candidates(change.family, key)
+                reason = explain(best, candidates, options) if len(candidates) > 1 else Reason.ONLY_PATH
                 self._publish(BestPathChanged(family=change.family, prefix=key_to_network(key, afi), best=best,
                                               paths=change.paths, reason=reason))
 

@@ -11,11 +11,12 @@ from rib_factories import source
 
 from bgpcore.rib.adj_out import ExportSpec
 from bgpcore.rib.messages import (SHARD_REQUESTS, AddGroup, AddMember, AddPeer, AdjRibInRoutes, Advertised,
-                                  Announce, AttachMember, BestPaths, DetachMember, Generate, GenerateMember,
+                                  Announce, AttachMember, BestPaths, Candidates, DetachMember, Generate, GenerateMember,
                                   IngestBatch, MarkStale, PrefixCount, PurgeStale, RemoveGroup, RemovePeer,
                                   ShardRequest, Size, SoftResetIn, Withdraw, handle)
 from bgpcore.rib.shard import LocalShard, ProcessShard, RibShard, ShardConfig
 from bgpcore.wire.context import IPV4_UNICAST
+from bgpcore.wire.nlri import network_key
 from bgpcore.wire.types import PathAttributes
 
 CONFIG = ShardConfig(local_asn=65000, router_id="10.0.0.254", cluster_id="10.0.0.254")
@@ -47,6 +48,7 @@ SCRIPT: list[tuple[ShardRequest, Callable[[RibShard], Any]]] = [
     (AttachMember(group_id=7, member=2), lambda s: s.attach_member(7, 2)),
     (SoftResetIn(peer_id=1, import_policy=None), lambda s: s.soft_reset_in(1, None)),
     (BestPaths(family=V4), lambda s: s.best_paths(V4)),
+    (Candidates(family=V4, key=network_key("203.0.113.0/24")), lambda s: s.loc.paths(V4, network_key("203.0.113.0/24"))),
     (AdjRibInRoutes(peer_id=1, family=V4, received=True), lambda s: s.adj_rib_in(1, V4, True)),
     (PrefixCount(peer_id=1), lambda s: s.count(1)),
     (MarkStale(peer_id=1, families=None), lambda s: s.mark_stale(1, None)),
