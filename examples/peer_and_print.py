@@ -17,17 +17,25 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bgpcore.session.events import NotificationReceived, SessionDown, SessionEstablished, UpdateReceived  # noqa: E402
-from bgpcore.transport.config import NeighborConfig, SpeakerConfig  # noqa: E402
-from bgpcore.transport.speaker import Speaker  # noqa: E402
-from bgpcore.wire.context import IPV4_UNICAST, IPV6_UNICAST  # noqa: E402
-from bgpcore.wire.nlri import key_to_network  # noqa: E402
-from bgpcore.wire.types import PathAttributes, Update  # noqa: E402
+from bgpcore import (  # noqa: E402
+    IPV4_UNICAST,
+    IPV6_UNICAST,
+    NeighborConfig,
+    NotificationReceived,
+    PathAttributes,
+    SessionDown,
+    SessionEstablished,
+    Speaker,
+    SpeakerConfig,
+    Update,
+    UpdateReceived,
+    key_to_network,
+)
 
 
 def describe(update: Update) -> list[str]:
     """One line per announced or withdrawn prefix."""
-    lines = []
+    lines: list[str] = []
     for key in update.withdrawn:
         lines.append(f"withdrawn {key_to_network(key, 1)}")
     if update.mp_unreach is not None:
@@ -91,7 +99,7 @@ async def main(args: argparse.Namespace) -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     p.add_argument("--local-as", type=int, required=True)
     p.add_argument("--router-id", required=True, help="our BGP identifier (dotted quad)")
     p.add_argument("--peer", required=True, help="the router's address")

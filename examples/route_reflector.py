@@ -1,55 +1,86 @@
-"""A complete route reflector embedded in a program: a Speaker whose routes go through a Rib.
+#!/usr/bin/env python3
+"""A route reflector embedded in a program: a bgpcore Router whose neighbors are RR clients.
 
     python examples/route_reflector.py 127.0.0.1 1790 127.0.0.2 127.0.0.3
 
 Listens on the first address and port; every further address is an iBGP route-reflector
-client of AS 64496. Prints session events and, every ten seconds, each client's prefixes.
+client of AS 64496 (the clients connect to it). Prints sessions coming and going and each
+new best path, and every ten seconds the prefixes received from each client. Stops on Ctrl-C
+or SIGTERM, or after --duration seconds.
 """
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
 import logging
-import sys
+import signal
 
-from bgpcore.program.rr import RibHandler
-from bgpcore.rib.manager import Rib, RibConfig
-from bgpcore.session.events import SessionDown, SessionEstablished
-from bgpcore.transport.config import NeighborConfig, SpeakerConfig
-from bgpcore.transport.speaker import Speaker
+from bgpcore import BestPathChanged, BestPathWithdrawn, NeighborConfig, PeerDown, PeerUp, Router, RouterConfig
 
 ASN = 64496
 
 
-async def main(address: str, port: int, clients: list[str]) -> None:
-    rib = Rib(RibConfig(local_asn=ASN, router_id=address, shards=1, track_changes=False))
-    handler = RibHandler(rib, rr_clients=frozenset(clients))
-    neighbors = tuple(NeighborConfig(address=c, remote_as=ASN, passive=True) for c in clients)
-    speaker = Speaker(SpeakerConfig(local_as=ASN, router_id=address, listen=((address, port),), neighbors=neighbors),
-                      handler=handler)
-    handler.speaker = speaker
-    await speaker.start()
+def reflector_config(address: str, port: int, clients: list[str]) -> RouterConfig:
+    """The reflector: listens on ``address``:``port``, waits for its clients to connect."""
+    return RouterConfig(
+        local_as=ASN, router_id=address, listen=((address, port),),
+        neighbors=tuple(NeighborConfig(address=c, remote_as=ASN, rr_client=True, passive=True) for c in clients))
 
-    async def report() -> None:
-        while True:
-            await asyncio.sleep(10)
-            print({c: handler.prefix_count(c) for c in clients}, f"{len(rib)} prefixes in the Loc-RIB")
 
-    reporter = asyncio.create_task(report())
-    try:
-        async for item in speaker.events():
-            if isinstance(item.event, (SessionEstablished, SessionDown)):
-                print(item.peer, type(item.event).__name__)
-    finally:
-        reporter.cancel()
-        await speaker.stop()
-        rib.close()
+def summary(router: Router) -> str:
+    """Prefixes received from each client, and the size of the Loc-RIB."""
+    counts = {n.peer: n.prefixes_received or 0 for n in router.neighbors()}
+    return f"{counts} {router.route_count()} prefixes in the Loc-RIB"
+
+
+async def watch(router: Router) -> None:
+    async for event in router.events():
+        if isinstance(event, PeerUp):
+            print(f"{event.peer} up, router id {event.router_id}", flush=True)
+        elif isinstance(event, PeerDown):
+            print(f"{event.peer} down: {event.reason}", flush=True)
+        elif isinstance(event, BestPathChanged):
+            print(f"{event.prefix} via {' '.join(event.best.next_hop)} from {event.best.source.address}", flush=True)
+        elif isinstance(event, BestPathWithdrawn):
+            print(f"{event.prefix} withdrawn", flush=True)
+
+
+async def report(router: Router, every_s: float) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        print(summary(router), flush=True)
+
+
+async def main(args: argparse.Namespace) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if args.duration:
+        loop.call_later(args.duration, stop.set)
+    async with Router(reflector_config(args.address, args.port, args.clients)) as router:
+        print(f"reflector listening on {router.speaker.listening}", flush=True)
+        tasks = [asyncio.create_task(watch(router)), asyncio.create_task(report(router, args.report_every))]
+        await stop.wait()
+        print(summary(router), flush=True)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    p.add_argument("address", help="address to listen on; also the router id (an IPv4 address)")
+    p.add_argument("port", type=int, help="port to listen on (0: any free port)")
+    p.add_argument("clients", nargs="+", help="addresses of the route-reflector clients")
+    p.add_argument("--report-every", type=float, default=10.0, help="seconds between summaries")
+    p.add_argument("--duration", type=float, default=0, help="stop after this many seconds (0: run until Ctrl-C)")
+    return p.parse_args(argv)
 
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING)
-    if len(sys.argv) < 4:
-        sys.exit(__doc__)
-    try:
-        asyncio.run(main(sys.argv[1], int(sys.argv[2]), sys.argv[3:]))
-    except KeyboardInterrupt:
-        pass
+    asyncio.run(main(parse_args()))
