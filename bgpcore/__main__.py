@@ -109,7 +109,7 @@ def run_program(args: argparse.Namespace) -> int:
 
 
 def _show_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("what", choices=("neighbors", "routes", "fib"))
+    parser.add_argument("what", choices=("neighbors", "routes", "fib", "bfd"))
     parser.add_argument("prefix", nargs="?", help="for 'routes': one prefix")
     parser.add_argument("--socket", default=None, help=f"control socket (default: --config's, else {DEFAULT_SOCKET})")
     parser.add_argument("--config", default=None, help="read the control socket path from this configuration")
@@ -156,7 +156,7 @@ def run_rr_demo(args: argparse.Namespace) -> int:
 
 COMMANDS: list[Command] = [
     ("run", "run a router (route reflector or fabric node) from a TOML configuration", _run_arguments, run_program),
-    ("show", "ask a running instance: neighbors, routes [prefix], fib", _show_arguments, run_show),
+    ("show", "ask a running instance: neighbors, routes [prefix], fib, bfd", _show_arguments, run_show),
     ("demo", "route-reflector demo on loopback: a feeder, a reflector and clients, with a summary",
      _demo_arguments, run_rr_demo),
     ("decode-sample", "decode a generated sample of full-table UPDATEs and print them", _sample_arguments, run_demo),

@@ -34,7 +34,7 @@ from bgpcore.rib.decision import DecisionOptions
 from bgpcore.rib.manager import MaxPrefixAction
 from bgpcore.router.config import FibConfig, Network, RouterConfig
 from bgpcore.session.timers import TimerSettings
-from bgpcore.transport.config import ListenRange, NeighborConfig, family_from_name, neighbor_key
+from bgpcore.transport.config import BfdSettings, ListenRange, NeighborConfig, family_from_name, neighbor_key
 from bgpcore.wire.types import PathAttributes
 
 DEFAULT_CONTROL_SOCKET: Final = "/run/bgpcore.sock"
@@ -51,7 +51,7 @@ _SESSION_KEYS: Final = {"asn", "description", "passive", "port", "families", "ho
                         "source_address", "password", "rr_client", "next_hop_self", "import_policy", "export_policy",
                         "max_prefix", "max_prefix_action", "max_prefix_restart", "graceful_restart", "addpath",
                         "extended_nexthop", "soft_reconfiguration", "ttl_security_hops", "hostname", "next_hop_ipv4",
-                        "next_hop_ipv6", "local_as", "peer_group"}
+                        "next_hop_ipv6", "local_as", "peer_group", "bfd"}
 _NEIGHBOR_KEYS: Final = _SESSION_KEYS | {"address", "interface"}
 _GROUP_KEYS: Final = (_SESSION_KEYS - {"peer_group"}) | {"name"}
 _INTERFACE_KEYS: Final = (_SESSION_KEYS - {"port", "source_address", "password"}) | {"names"}
@@ -60,6 +60,7 @@ _ORIGINS: Final = {"igp": Origin.IGP, "egp": Origin.EGP, "incomplete": Origin.IN
 _MAX_PREFIX_ACTIONS: Final = {"shutdown": MaxPrefixAction.SHUTDOWN, "restart": MaxPrefixAction.RESTART,
                               "warning-only": MaxPrefixAction.WARNING_ONLY}
 _ADDPATH_MODES: Final = {"receive": 1, "send": 2, "both": 3}
+_BFD_KEYS: Final = {"interval_ms", "multiplier", "strict"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +290,10 @@ class _Checker:
             out["max_prefix_action"] = _MAX_PREFIX_ACTIONS[action]
         if "max_prefix_restart" in merged:
             out["max_prefix_restart_s"] = float(self._int(merged, name, i, "max_prefix_restart", 60, 1, 86400))
+        if "bfd" in merged:
+            bfd = self._bfd(merged["bfd"], name, i)
+            if bfd is not None:
+                out["bfd"] = bfd
         for key in ("import_policy", "export_policy"):
             if key in merged:
                 ref = merged[key]
@@ -296,6 +301,24 @@ class _Checker:
                     raise self.fail(name, i, key, f"no [[policy]] named {ref!r}")
                 out[key] = self.policies[ref]
         return out
+
+    def _bfd(self, value: object, name: str, i: int) -> BfdSettings | None:
+        """``bfd = true`` (defaults), ``false``, or ``{ interval_ms = 300, multiplier = 3, strict = false }``."""
+        if isinstance(value, bool):
+            return BfdSettings() if value else None
+        if not isinstance(value, dict):
+            raise self.fail(name, i, "bfd", "true, false or a table { interval_ms = 300, multiplier = 3, strict = false }")
+        for key in value:
+            if key not in _BFD_KEYS:
+                raise self.fail(name, i, "bfd", f"unknown key {key!r} (known: {', '.join(sorted(_BFD_KEYS))})")
+        interval, multiplier, strict = (value.get("interval_ms", 300), value.get("multiplier", 3),
+                                        value.get("strict", False))
+        for key, got, low, high in (("interval_ms", interval, 10, 60000), ("multiplier", multiplier, 1, 255)):
+            if isinstance(got, bool) or not isinstance(got, int) or not low <= got <= high:
+                raise self.fail(name, i, "bfd", f"{key}: an integer from {low} to {high}, not {got!r}")
+        if not isinstance(strict, bool):
+            raise self.fail(name, i, "bfd", f"strict: true or false, not {strict!r}")
+        return BfdSettings(interval_ms=interval, multiplier=multiplier, strict=strict)
 
     def _neighbor_config(self, name: str, i: int, **values: Any) -> NeighborConfig:
         try:

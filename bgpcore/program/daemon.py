@@ -54,6 +54,7 @@ class Daemon:
             "show neighbors": lambda args: self.neighbors(),
             "show routes": lambda args: self.routes(args.get("prefix"), _limit(args)),
             "show fib": lambda args: self.fib(_limit(args)),
+            "show bfd": lambda args: self.bfd(),
         })
 
     async def start(self) -> None:
@@ -84,6 +85,11 @@ class Daemon:
                 "families": [("ipv4" if f[0] == 1 else "ipv6") + "-unicast" for f in s.families],
             })
         return out
+
+    def bfd(self) -> list[dict[str, Any]]:
+        """``show bfd``: one object per BFD session (state, discriminators, negotiated intervals
+        in µs, detection time, uptime, counters, and the BGP neighbor it guards)."""
+        return self.router.bfd.status_dicts() if self.router.bfd is not None else []
 
     def routes(self, prefix: str | None = None, limit: int = 100) -> dict[str, Any]:
         """``show routes [prefix|address]``: a prefix's paths (an address: longest match), or

@@ -45,8 +45,27 @@ def render_fib(answer: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _ms(us: int | None) -> str:
+    return "-" if not us else f"{us / 1000:g}"
+
+
+def render_bfd(rows: list[dict[str, Any]]) -> str:
+    lines = [f"{'Peer':<28} {'Interface':<10} {'State':<10} {'LocalDisc':>10} {'RemoteDisc':>10} {'TX ms':>6} "
+             f"{'RX ms':>6} {'Detect':>7} {'Up':>9} {'PktIn':>8} {'PktOut':>8} {'Down':>5}  Diag"]
+    for r in rows:
+        lines.append(f"{r['peer']:<28} {r['interface'] or '-':<10} {r['state']:<10} {r['local_discriminator']:>10} "
+                     f"{r['remote_discriminator']:>10} {_ms(r['tx_interval_us']):>6} {_ms(r['rx_interval_us']):>6} "
+                     f"{_ms(r['detection_time_us']):>7} "
+                     f"{_uptime(r['uptime_s']) if r['uptime_s'] is not None else 'down':>9} {r['packets_in']:>8} "
+                     f"{r['packets_out']:>8} {r['down_count']:>5}  {r['local_diag']}")
+    lines.append(f"{len(rows)} BFD session{'' if len(rows) == 1 else 's'}")
+    return "\n".join(lines)
+
+
 def render(what: str, answer: Any) -> str:
     """The text form of the answer to ``show <what>``."""
+    if what == "bfd":
+        return render_bfd(answer)
     if what == "neighbors":
         return render_neighbors(answer)
     if what == "routes":
