@@ -160,6 +160,13 @@ def test_harness_finds_blocks_and_expected_output(tmp_path: Path) -> None:
     assert blocks[0].expected_output == "1\n" and blocks[3].expected_output is None
 
 
+def test_quickstart_runs_the_reflector_it_shows() -> None:
+    """The 20-line reflector is the start of the program that is run with clients."""
+    shown, run = [b.text for b in BLOCKS if b.page == "quickstart.md" and b.lang == "python"][:2]
+    assert run.startswith(shown)
+    assert len(shown.strip().splitlines()) <= 30
+
+
 def test_api_reference_is_up_to_date() -> None:
     proc = subprocess.run([sys.executable, str(DOCS / "gen_api.py"), "--stdout"], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
