@@ -180,3 +180,19 @@ def test_api_reference_names_every_public_name() -> None:
     text = (DOCS / "api.md").read_text()
     headings = set(re.findall(r"^### `([A-Za-z_0-9]+)", text, re.MULTILINE))
     assert headings == set(bgpcore.__all__)
+
+
+def test_configuration_reference_names_every_key() -> None:
+    """Each key ``bgpcore run`` accepts has a row in docs/configuration.md (keys read from the checker)."""
+    from bgpcore.program import config, policy_config
+
+    text = (DOCS / "configuration.md").read_text()
+    rows = set(re.findall(r"^\| `([a-z0-9_.]+)` \|", text, re.MULTILINE))
+    tables = set(re.findall(r"^##+ `\[\[?([a-z_.]+)\]\]?`", text, re.MULTILINE))
+    assert set(config._TABLES) <= tables, set(config._TABLES) - tables
+    keys = (config._SPEAKER_KEYS | config._DECISION_KEYS | config._FIB_KEYS | config._NETWORK_KEYS
+            | config._NEIGHBOR_KEYS | config._GROUP_KEYS | config._INTERFACE_KEYS | config._RANGE_KEYS
+            | policy_config.TERM_KEYS | policy_config.POLICY_KEYS)
+    assert keys <= rows, f"keys without a row: {sorted(keys - rows)}"
+    for key in getattr(config, "_BFD_KEYS", ()):
+        assert f"`{key}`" in text, key
