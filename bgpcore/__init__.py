@@ -77,6 +77,7 @@ _EXPORTS: dict[str, str] = {
     "RibEntry": "bgpcore.mrt",
     "StateChange": "bgpcore.mrt",
     "read_mrt": "bgpcore.mrt",
+    "decode_rib_attributes": "bgpcore.mrt",
     # bgpcore.session.session
     "Session": "bgpcore.session.session",
     # bgpcore.session.fsm
@@ -195,9 +196,9 @@ __all__ = [
     "SessionParams", "SetCommunities", "SetLocalPref", "SetMed", "SetNextHop", "SimpleRoutes", "Source",
     "Speaker", "SpeakerConfig", "State", "StateChange", "StateChanged", "Term", "TimerSettings",
     "UnknownCapability", "Unnumbered", "UnnumberedPeer", "Update", "UpdateReceived", "UsageError", "Verdict",
-    "build_open", "decode_message", "decode_open", "decode_update", "encode_open", "encode_updates",
-    "key_to_network", "load_config", "negotiate", "network_key", "parse_community", "parse_config",
-    "read_mrt", "show_fib",
+    "build_open", "decode_message", "decode_open", "decode_rib_attributes", "decode_update", "encode_open",
+    "encode_updates", "key_to_network", "load_config", "negotiate", "network_key", "parse_community",
+    "parse_config", "read_mrt", "show_fib",
 ]
 
 
@@ -227,7 +228,7 @@ if TYPE_CHECKING:
     from bgpcore.wire.open import (Open as Open, decode_open as decode_open, encode_open as encode_open)
     from bgpcore.wire.notification import (Notification as Notification)
     from bgpcore.wire.capabilities import (AddPath as AddPath, EnhancedRouteRefresh as EnhancedRouteRefresh, ExtendedMessage as ExtendedMessage, ExtendedNextHop as ExtendedNextHop, FourOctetAs as FourOctetAs, Fqdn as Fqdn, GracefulRestart as GracefulRestart, Multiprotocol as Multiprotocol, RouteRefresh as RouteRefresh, UnknownCapability as UnknownCapability)
-    from bgpcore.mrt import (BgpMessage as BgpMessage, MrtReader as MrtReader, PeerIndexTable as PeerIndexTable, RibEntry as RibEntry, StateChange as StateChange, read_mrt as read_mrt)
+    from bgpcore.mrt import (BgpMessage as BgpMessage, MrtReader as MrtReader, PeerIndexTable as PeerIndexTable, RibEntry as RibEntry, StateChange as StateChange, read_mrt as read_mrt, decode_rib_attributes as decode_rib_attributes)
     from bgpcore.session.session import (Session as Session)
     from bgpcore.session.fsm import (State as State)
     from bgpcore.session.negotiate import (OpenPolicy as OpenPolicy, SessionParams as SessionParams, build_open as build_open, negotiate as negotiate)

@@ -179,7 +179,7 @@ class _Checker:
                 names = [names]
             if not isinstance(names, list) or not names or not all(isinstance(x, str) and x for x in names):
                 raise self.fail("interfaces", i, "names", "required: interface names or patterns, e.g. [\"swp*\"]")
-            options = self._session(t, "interfaces", i, {"hold_time": 9, **defaults} if "hold_time" not in speaker
+            options = self._session(t, "interfaces", i, {**defaults, "hold_time": 9} if "hold_time" not in speaker
                                     else defaults, asn)
             remote = options.pop("remote_as", "external")
             self._neighbor_config("interfaces", i, address="fe80::1", interface="lo", remote_as=remote, **options)
@@ -355,7 +355,7 @@ class _Checker:
         self._unknown(table, _DECISION_KEYS, "decision", None)
         return DecisionOptions(
             always_compare_med=self._bool(table, "decision", None, "always_compare_med", False),
-            deterministic_med=self._bool(table, "decision", None, "deterministic_med", False),
+            deterministic_med=self._bool(table, "decision", None, "deterministic_med", True),
             med_missing_as_worst=self._bool(table, "decision", None, "med_missing_as_worst", False),
             maximum_paths=self._int(table, "decision", None, "maximum_paths", 1, 1, 256),
             multipath_relax=self._bool(table, "decision", None, "multipath_relax", False),

@@ -160,6 +160,11 @@ class Router:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
+    @property
+    def listening(self) -> list[tuple[str, int]]:
+        """(address, port) of every listener, with the port actually bound (port 0 picks one)."""
+        return self.speaker.listening
+
     # -- events -------------------------------------------------------------------------------
 
     def events(self) -> RouterEvents:
