@@ -15,10 +15,14 @@ until it is empty.
 """
 from __future__ import annotations
 
+import logging
+import struct
+import sys
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Final
 
+from bgpcore.errors import UsageError
 from bgpcore.policy.hooks import RoutePolicy, prefix_independent
 from bgpcore.rib import accel as rib_accel
 from bgpcore.rib.decision import DEFAULT_LOCAL_PREF
@@ -35,7 +39,18 @@ OutRoute = tuple[PathAttributes, tuple[str, ...]]
 
 CHUNK_PREFIXES: Final = 8192
 """Prefixes taken from the dirty set per encoding round (bigger packs better, costs latency)."""
-_CACHE_LIMIT: Final = 1 << 20
+CACHE_LIMIT: Final = 1 << 20
+"""Export cache entries per family before the cache is cleared outright. It is also swept of
+dead paths (withdrawn, replaced, their peer gone) when a peer goes down and whenever the group
+drains after sending changes for at least a quarter as many prefixes as the cache holds."""
+
+log = logging.getLogger("bgpcore.rib")
+
+ENCODE_ERRORS: tuple[type[Exception], ...] = (ValueError, UsageError, struct.error, OverflowError)
+"""What the encoder raises for one attribute set this group cannot carry (a next hop it
+cannot encode, attributes too large for the peer's maximum message, a 2-octet AS_PATH that
+does not fit; the codec's ``AttributesTooLarge`` is a ``UsageError``): that set is skipped
+for the group, every other one goes out."""
 
 
 class AddPathSelect(IntEnum):
@@ -110,6 +125,9 @@ class AdjRibOut:
         self._ids_used: dict[Family, set[int]] = {f: set() for f in spec.families}
         self._per_prefix = spec.export_policy is not None and not prefix_independent(spec.export_policy)
         self._self_next_hop = {f: spec.self_next_hop(f) for f in spec.families}
+        self._churn = 0
+        self.unencodable = 0
+        """Prefixes skipped so far because their attribute set could not be encoded."""
 
     # -- pending state -------------------------------------------------------------------
 
@@ -205,13 +223,74 @@ class AdjRibOut:
         hit = cache.get(id(path))
         if hit is not None:
             return hit[1]
-        if len(cache) > _CACHE_LIMIT:
+        if len(cache) > CACHE_LIMIT:
             cache.clear()
         out = self.export(family, path, prefix)
         cache[id(path)] = (path, out)
         return out
 
+    def cache_size(self) -> int:
+        return sum(map(len, self._cache.values()))
+
+    def sweep_cache(self) -> int:
+        """Forget cached exports of paths nothing else holds any more (withdrawn, or their peer
+        went down); returns how many were dropped."""
+        dropped = 0
+        getrefcount = sys.getrefcount
+        for cache in self._cache.values():
+            # A dead path is held at most by this cache's tuple, the Adj-RIB-In's path cache, the
+            # Loc-RIB's rank cache, the loop variable and the call: 5. A live one also by at
+            # least one Adj-RIB-In entry and one Loc-RIB entry. Dropping a live one by mistake
+            # costs one export again (the group compares routes by value), never a resend.
+            dead = [pid for pid, (path, _) in cache.items() if getrefcount(path) <= 5]
+            for pid in dead:
+                del cache[pid]
+            dropped += len(dead)
+        self._churn = 0
+        return dropped
+
     # -- encoding ------------------------------------------------------------------------
+
+    def _encode_runs(self, family: Family, runs: list[tuple[OutRoute, list[bytes]]], withdrawn: list[bytes],
+                     record: bool, strip: int = 0) -> list[bytes]:
+        """Encode ``runs`` one attribute set at a time, then ``withdrawn``.
+
+        A set the encoder refuses is skipped: its prefixes are withdrawn from the receiver
+        instead (it may hold an older route for them) and, for the group, forgotten as
+        advertised, so they are tried again when their best path changes. One log line per set.
+        """
+        ctx = self.spec.send_ctx
+        encode = accel.encode_updates
+        messages: list[bytes] = []
+        for (attrs, next_hop), run in runs:
+            try:
+                messages.extend(encode(attrs, family, next_hop, run, ctx))
+            except ENCODE_ERRORS as exc:
+                self.unencodable += len(run)
+                log.warning("update group %s: %d prefixes of afi %d safi %d not sent (withdrawn instead): "
+                            "their attribute set cannot be encoded for it: %s", self.label, len(run), family[0],
+                            family[1], exc)
+                if record:
+                    if strip:
+                        ids = self.advertised_ids[family]
+                        for key in run:
+                            held = ids.get(key[strip:])
+                            if held is not None:
+                                held.pop(int.from_bytes(key[:strip], "big"), None)
+                                if not held:
+                                    del ids[key[strip:]]
+                    else:
+                        advertised = self.advertised[family]
+                        for key in run:
+                            advertised.pop(key, None)
+                withdrawn.extend(run)
+        return accel.encode_withdrawals(family, withdrawn, ctx) + messages
+
+    @property
+    def label(self) -> str:
+        spec = self.spec
+        kind = "eBGP" if spec.ebgp else "iBGP client" if spec.rr_client else "iBGP"
+        return f"({kind}, AS {spec.local_asn}, next hop {','.join(spec.local_next_hop) or spec.local_address})"
 
     def _wanted_ids(self, family: Family, loc: LocRib, key: bytes) -> dict[int, OutRoute]:
         if self.spec.addpath_select == AddPathSelect.ALL:
@@ -245,18 +324,13 @@ class AdjRibOut:
 
         runs, withdrawn = rib_accel.group_runs(keys, table, self._cache[family], self.advertised[family], record,
                                                self._per_prefix, Destination, wanted)
-        messages = accel.encode_withdrawals(family, withdrawn, ctx)
-        encode = accel.encode_updates
-        for (attrs, next_hop), run in runs:
-            messages.extend(encode(attrs, family, next_hop, run, ctx))
-        return messages
+        return self._encode_runs(family, runs, withdrawn, record)
 
     def _build_addpath(self, family: Family, keys: list[bytes], loc: LocRib, record: bool,
                        clean: bool | set[bytes]) -> list[bytes]:
         """As ``_build`` with path ids. A private catch-up withdraws every id the group ever
         used that a prefix no longer has: for all prefixes (``clean`` True) or for those in
         ``clean`` (prefixes already sent to a fresh member)."""
-        ctx = self.spec.send_ctx
         advertised = self.advertised_ids[family]
         used = self._ids_used[family]
         every = dict.fromkeys(used) if clean else {}
@@ -289,11 +363,7 @@ class AdjRibOut:
                     advertised[key] = wanted
                 else:
                     advertised.pop(key, None)
-        messages = accel.encode_withdrawals(family, withdrawn, ctx)
-        encode = accel.encode_updates
-        for (attrs, next_hop), run in batches.values():
-            messages.extend(encode(attrs, family, next_hop, run, ctx))
-        return messages
+        return self._encode_runs(family, list(batches.values()), withdrawn, record, strip=4)
 
     def generate(self, loc: LocRib, budget_bytes: int) -> tuple[list[bytes], dict[Family, list[bytes]]]:
         """The group's next UPDATEs, about ``budget_bytes`` of them (at least one round).
@@ -314,6 +384,9 @@ class AdjRibOut:
                     private.setdefault(family, {}).update(dict.fromkeys(keys))
                 messages.extend(built)
                 size += sum(map(len, built))
+                self._churn += len(keys)
+        if self._churn and not self.pending() and self._churn * 4 >= self.cache_size():
+            self.sweep_cache()  # amortized: at most four entries looked at per prefix sent
         return messages, covered
 
     def generate_member(self, member: int, loc: LocRib, budget_bytes: int) -> tuple[list[bytes], bool]:

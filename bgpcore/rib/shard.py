@@ -91,7 +91,11 @@ class RibShard:
         changes: list[BestChange] = []
         for family, removed in adj.withdraw_all().items():
             changes.extend(self._remove(family, peer_id, removed))
-        return self._report(changes)
+        del adj
+        report = self._report(changes)
+        for group in self.groups.values():
+            group.sweep_cache()  # its paths are gone: so are their cached exports
+        return report
 
     def _sweep(self) -> None:
         """Forget interned attribute sets nothing else refers to any more."""
