@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Debian packages the test suite drives: the peers (FRR, BIRD, GoBGP, ExaBGP), independent
-# decoders (tshark, tcpdump, bgpdump) and the namespace tools. Needs root; a no-op when all
-# are present already. Package services are kept from starting (policy-rc.d exits 101).
+# decoders (tshark, tcpdump, bgpdump) and the namespace tools (iproute2; nftables for silent
+# link drops). Needs root; a no-op when all are present already. Package services are kept
+# from starting (policy-rc.d exits 101).
 set -euo pipefail
 
-PACKAGES=(frr bird2 gobgpd python3-exabgp tshark tcpdump iputils-ping iproute2 bgpdump make)
+PACKAGES=(frr bird2 gobgpd python3-exabgp tshark tcpdump iputils-ping iproute2 bgpdump make nftables)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
