@@ -160,12 +160,21 @@ class AdjRibOut:
     def add_member(self, member: int, loc: LocRib, fresh: bool = True) -> None:
         """A member gets the whole table as private work (added to any it already has).
 
-        ``fresh``: it holds nothing yet (a new session); otherwise (route refresh) it may
-        hold any ADD-PATH id, as a member that lagged.
+        ``fresh``: it holds nothing yet (a new session): every prefix of the Loc-RIB;
+        otherwise (route refresh) it was in step with the group, so what the group has
+        advertised is all it needs again (what the group still has pending reaches its
+        private work as the group encodes it); it may hold any ADD-PATH id, as a member
+        that lagged.
         """
         private = self.members.setdefault(member, {f: {} for f in self.spec.families})
         for family in self.spec.families:
-            private.setdefault(family, {}).update(dict.fromkeys(loc.keys(family)))
+            if fresh:
+                keys = dict.fromkeys(loc.keys(family))
+            elif family in self.spec.send_ctx.addpath:
+                keys = dict.fromkeys(self.advertised_ids[family])
+            else:
+                keys = dict.fromkeys(self.advertised[family])
+            private.setdefault(family, {}).update(keys)
         if fresh:
             self._laggards.discard(member)
             self._sent[member] = {f: set() for f in self.spec.families}

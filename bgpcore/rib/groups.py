@@ -52,7 +52,7 @@ class GroupOutput(Protocol):
 class Member:
     """One neighbor's progress in its group."""
 
-    __slots__ = ("peer_id", "cursor", "offset", "catching_up", "eor", "eor_at", "outbox")
+    __slots__ = ("peer_id", "cursor", "offset", "catching_up", "eor", "eor_at", "outbox", "refreshing", "coalesced")
 
     def __init__(self, peer_id: PeerId, cursor: int, catching_up: bool, eor: list[bytes]) -> None:
         self.peer_id = peer_id
@@ -62,6 +62,10 @@ class Member:
         self.eor = eor
         self.eor_at: int | None = None
         self.outbox: list[bytes] = []
+        self.refreshing = False
+        """A route refresh is being served (its catch-up has not finished)."""
+        self.coalesced = 0
+        """Route refreshes that arrived while one was served, served by it."""
 
 
 class UpdateGroup:
@@ -157,11 +161,21 @@ class UpdateGroups:
 
     def restart_member(self, peer_id: PeerId, eor: list[bytes]) -> UpdateGroup | None:
         """The member must get the whole table again (route refresh): it catches up privately
-        (the caller then adds the whole table to its private work)."""
+        (the caller then adds the whole table to its private work).
+
+        A refresh asked while the member's previous one is still being served is coalesced
+        into it (None is returned, ``Member.coalesced`` counts it): that catch-up reads the
+        current table for every prefix it has not sent yet, and the member still holds the
+        ones it has sent.
+        """
         group = self.by_member.get(peer_id)
         if group is None:
             return None
         member = group.members[peer_id]
+        if member.refreshing and member.catching_up:
+            member.coalesced += 1
+            return None
+        member.refreshing, member.coalesced = True, 0
         if not member.catching_up and member.cursor < group.end:
             # What it has not read yet may withdraw routes it holds: keep those prefixes.
             self.output.detach_member(group.id, peer_id, group.unread_keys(member, self.shards))
@@ -170,6 +184,10 @@ class UpdateGroups:
         member.eor_at = None
         group.trim()
         return group
+
+    def member(self, peer_id: PeerId) -> Member | None:
+        group = self.by_member.get(peer_id)
+        return None if group is None else group.members.get(peer_id)
 
     def pending(self, peer_id: PeerId) -> bool:
         """Whether ``next_messages`` may have something for this member (a cheap hint)."""
@@ -211,7 +229,7 @@ class UpdateGroups:
                     continue
                 if done:
                     self.output.attach_member(group.id, peer_id)
-                    member.catching_up = False
+                    member.catching_up = member.refreshing = False
                     member.cursor, member.offset = group.end, 0
                     member.outbox, member.eor = member.eor, []
                 elif not messages:

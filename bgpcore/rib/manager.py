@@ -59,7 +59,7 @@ from bgpcore.rib.settings import RibPeer as RibPeer
 from bgpcore.rib.shard import LocalShard, ProcessShard, ShardConfig, ShardHandle, shard_of
 from bgpcore.route import LOCAL_PEER, LOCAL_SOURCE, BestChange, Path, PeerId, Source
 from bgpcore.wire.context import IPV4_UNICAST, CodecContext, Family
-from bgpcore.wire.types import PathAttributes, Update
+from bgpcore.wire.types import MpUnreach, PathAttributes, Update
 from bgpcore.wire.update import encode_end_of_rib
 
 log = logging.getLogger("bgpcore.rib")
@@ -69,11 +69,17 @@ _BATCH_PREFIXES: Final = 8192
 """Inbound prefixes gathered before a batch goes to the shard workers."""
 
 
+def own_addresses(info: RibPeer) -> frozenset[str]:
+    """Our addresses on a peer's session: a NEXT_HOP among them is not accepted."""
+    return frozenset(a.split("%", 1)[0] for a in (info.local_address, info.local_address6, *info.local_next_hop)
+                     if a and a not in ("0.0.0.0", "::"))
+
+
 class _Peer:
     """``warned``: over a WARNING_ONLY limit, already logged. ``ceased``: over a RESTART or
     SHUTDOWN limit, its session is being closed: its UPDATEs are ignored until ``peer_down``."""
 
-    __slots__ = ("info", "source", "counts", "warned", "ceased", "up", "stale", "deadline")
+    __slots__ = ("info", "source", "counts", "warned", "ceased", "up", "stale", "deadline", "own")
 
     def __init__(self, info: RibPeer, source: Source, shards: int) -> None:
         self.info = info
@@ -84,6 +90,7 @@ class _Peer:
         self.up = True
         self.stale: set[Family] = set()
         self.deadline: float | None = None
+        self.own = own_addresses(info)
 
 
 class _Batch:
@@ -284,6 +291,7 @@ class Rib:
         if peer is None:
             peer = self._peers[peer_id] = _Peer(info, source, len(self.shards))
         peer.info, peer.source, peer.up, peer.warned, peer.ceased = info, source, True, False, False
+        peer.own = own_addresses(info)
         if peer.stale:
             peer.deadline = None if now is None else now + self.config.stale_path_time_s
         self._call_all(AddPeer(peer_id=peer_id, source=source, import_policy=info.import_policy,
@@ -367,6 +375,10 @@ class Rib:
             raise UsageError(f"peer {peer_id} is not up")
         if peer.ceased:
             return self._take_changes()
+        attrs = update.attributes
+        if attrs is not None and peer.own and (attrs.next_hop in peer.own or (
+                update.mp_reach is not None and update.mp_reach.next_hop[:1] and update.mp_reach.next_hop[0] in peer.own)):
+            update = self._own_next_hop(peer_id, peer, update)
         if update.withdrawn:
             self._post(peer_id, peer, False, IPV4_UNICAST, None, (), update.withdrawn)
         mp_unreach = update.mp_unreach
@@ -386,6 +398,32 @@ class Rib:
                 return self.end_of_rib(peer_id, eor)
         self.groups.note_changes()
         return self._take_changes()
+
+    def _own_next_hop(self, peer_id: PeerId, peer: _Peer, update: Update) -> Update:
+        """RFC 4271 §6.3: a NEXT_HOP that is our own address on the session makes the route
+        unfeasible: its prefixes are withdrawn instead (one log line)."""
+        attrs = update.attributes
+        assert attrs is not None
+        withdrawn = list(update.withdrawn)
+        nlri, mp_reach, mp_unreach = update.nlri, update.mp_reach, update.mp_unreach
+        dropped = 0
+        if nlri and attrs.next_hop in peer.own:
+            withdrawn += nlri
+            dropped, nlri = len(nlri), []
+        if mp_reach is not None and mp_reach.next_hop[:1] and mp_reach.next_hop[0] in peer.own and mp_reach.nlri:
+            dropped += len(mp_reach.nlri)
+            family = (mp_reach.afi, mp_reach.safi)
+            if family == IPV4_UNICAST:
+                withdrawn += mp_reach.nlri
+            elif mp_unreach is None or not mp_unreach.nlri:
+                mp_unreach = MpUnreach(mp_reach.afi, mp_reach.safi, list(mp_reach.nlri))
+            else:  # two families withdrawn at once (RFC 7606 forbids it): withdraw this one on its own
+                self._post(peer_id, peer, False, family, None, (), mp_reach.nlri)
+            mp_reach = None
+        if dropped:
+            log.warning("peer %s: %d prefixes with our own address as next hop treated as withdrawn (RFC 4271 §6.3)",
+                        peer_id, dropped)
+        return update._replace(withdrawn=withdrawn, nlri=nlri, mp_reach=mp_reach, mp_unreach=mp_unreach)
 
     def take_actions(self) -> list[PeerAction]:
         """What the speaker must do to sessions (close them for maximum-prefix), oldest first.
@@ -480,13 +518,20 @@ class Rib:
         return self.groups.pending(peer_id)
 
     def route_refresh(self, peer_id: PeerId) -> None:
-        """The peer asked for our routes again (RFC 2918): resend the whole table, then End-of-RIB."""
+        """The peer asked for our routes again (RFC 2918): resend the whole table, then End-of-RIB.
+
+        Served from what its update group has advertised; refreshes that arrive while one is
+        being served are coalesced into it (the first such one is logged)."""
         peer = self._peers.get(peer_id)
         if peer is None:
             return
         group = self.groups.restart_member(peer_id, self._end_of_rib(peer.info))
         if group is not None:
             self._call_all(AddMember(group_id=group.id, member=peer_id, fresh=False))
+            return
+        member = self.groups.member(peer_id)
+        if member is not None and member.coalesced == 1:  # one line per refresh served
+            log.warning("peer %s: ROUTE-REFRESH while the previous one is being served: coalesced into it", peer_id)
 
     # -- queries and shutdown ------------------------------------------------------------
 

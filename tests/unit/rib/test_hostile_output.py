@@ -100,3 +100,33 @@ def test_export_cache_returns_to_nothing_after_withdrawals_and_peer_down() -> No
     drain(rib, 3, reader)
     assert reader.table == {}
     assert group.cache_size() <= 10, group.cache_size()
+
+
+def test_route_refreshes_while_one_is_served_are_coalesced(caplog: pytest.LogCaptureFixture) -> None:
+    rib = Rib(RibConfig(local_asn=65000, router_id=ME, shards=1))
+    rib.peer_up(1, client(1))
+    rib.peer_up(2, client(2))
+    rib.receive(1, Update([], GOOD, keys(3000)))
+    reader = Receiver()
+    drain(rib, 2, reader)
+    with caplog.at_level(logging.WARNING, logger="bgpcore.rib"):
+        for _ in range(1000):
+            rib.route_refresh(2)
+    assert sum("coalesced" in r.getMessage() for r in caplog.records) == 1
+    again = Receiver()
+    drain(rib, 2, again)
+    assert set(again.table) == set(reader.table) and again.end_of_rib == [IPV4_UNICAST]
+    rib.route_refresh(2)  # served: the next one is a new refresh
+    drain(rib, 2, again)
+    assert again.end_of_rib == [IPV4_UNICAST] * 2
+
+
+def test_a_next_hop_that_is_our_own_address_is_not_accepted(caplog: pytest.LogCaptureFixture) -> None:
+    rib = Rib(RibConfig(local_asn=65000, router_id=ME, shards=1))
+    rib.peer_up(1, client(1))
+    prefix = network_key("203.0.113.0/24")
+    rib.receive(1, Update([], GOOD, [prefix]))
+    assert len(rib) == 1
+    with caplog.at_level(logging.WARNING, logger="bgpcore.rib"):
+        rib.receive(1, Update([], GOOD._replace(next_hop=ME), [prefix]))
+    assert len(rib) == 0 and "our own address as next hop" in caplog.text
