@@ -7,6 +7,7 @@ Run as root::
     python3 examples/fabric_lab.py --spines bgpcore # bgpcore everywhere
     python3 examples/fabric_lab.py --servers frr    # FRR everywhere, for comparison
     python3 examples/fabric_lab.py --keep           # leave it running until Ctrl-C
+    python3 examples/fabric_lab.py --bfd 300x3      # BFD (300 ms x 3) on every fabric session
 
 It creates a network namespace per node, joins them with veth pairs (only IPv6 link-local
 addresses on them), puts a /32 loopback from 198.51.100.0/24 on each node plus an anycast /32
@@ -17,6 +18,13 @@ Each bgpcore node is ``python -m bgpcore run --config NODE.toml`` inside its nam
 TOML this script writes gives it unnumbered peering on its uplinks (``[[interfaces]]``), the
 networks it originates and a ``[fib]`` table, so best paths (ECMP across uplinks) reach the
 kernel. The lab asks each node for its sessions with ``bgpcore show neighbors --json``.
+
+With ``--bfd INTERVALxMULT`` (``Fabric(bfd=Bfd(300, 3))``) every fabric session runs BFD
+(RFC 5880/5881, single hop over the link-local addresses) and a BFD Down takes the BGP session
+down: bgpcore nodes get ``bfd = { interval_ms, multiplier }`` in their ``[[interfaces]]``, FRR
+nodes run bfdd as well, with a ``bfd`` profile of those intervals and ``neighbor swpN bfd``
+plus ``neighbor swpN bfd profile fabric``. ``Fabric.bfd_peers(node)`` reads the sessions back
+(FRR's ``show bfd peers json``, bgpcore's ``show bfd --json``) in one shape.
 """
 from __future__ import annotations
 
@@ -37,6 +45,21 @@ ROOT = Path(__file__).resolve().parents[1]  # the source tree: ``python -m bgpco
 FRR = Path("/usr/lib/frr")
 SPINE_AS = 65000
 ANYCAST = "198.51.100.100/32"
+BFD_PROFILE = "fabric"
+
+
+@dataclass(frozen=True)
+class Bfd:
+    """BFD on every fabric session: desired min TX = required min RX = ``interval_ms``."""
+
+    interval_ms: int = 300
+    multiplier: int = 3
+
+    @classmethod
+    def parse(cls, text: str) -> Bfd:
+        """``"300x3"`` (or ``"300"``, multiplier 3)."""
+        interval, _, mult = text.lower().partition("x")
+        return cls(int(interval), int(mult or 3))
 
 
 # ============================================================== the lab: namespaces, links, daemons
@@ -180,12 +203,15 @@ class Fabric:
         lab: namespace manager (``Namespaces`` here, the ``lab`` fixture in tests).
         spines / servers: ``"frr"`` or ``"bgpcore"`` for each tier.
         ra_interval_s: Router Advertisement interval of every node.
+        prefix: put before every node name (two fabrics side by side in one lab).
+        bfd: BFD intervals for every fabric session; None for no BFD.
     """
 
     def __init__(self, lab: LabLike, *, spines: str = "frr", servers: str = "bgpcore", ra_interval_s: int = 3,
-                 prefix: str = "") -> None:
+                 prefix: str = "", bfd: Bfd | None = None) -> None:
         self.lab = lab
         self.ra_interval_s = ra_interval_s
+        self.bfd = bfd
         self.spines = [Node(f"{prefix}s{i}", "", spines, SPINE_AS, f"198.51.100.{i}/32") for i in (1, 2)]
         self.servers = [Node(f"{prefix}h{i}", "", servers, 65100 + i, f"198.51.100.{10 + i}/32") for i in (1, 2)]
 
@@ -228,7 +254,10 @@ class Fabric:
         for prefix in announce:
             lines += ["[[networks]]", f"prefix = {_toml(prefix)}", ""]
         lines += ["[[interfaces]]", f"names = {_toml(node.uplinks)}", 'asn = "external"',
-                  'families = ["ipv4-unicast"]', ""]
+                  'families = ["ipv4-unicast"]']
+        if self.bfd is not None:
+            lines.append(f"bfd = {{ interval_ms = {self.bfd.interval_ms}, multiplier = {self.bfd.multiplier} }}")
+        lines.append("")
         return "\n".join(lines)
 
     def _start_bgpcore(self, node: Node) -> None:
@@ -246,6 +275,12 @@ class Fabric:
         announce = [node.loopback] + ([] if node in self.spines else [ANYCAST])
         neighbors = "".join(f" neighbor {i} interface remote-as external\n neighbor {i} capability extended-nexthop\n"
                             for i in node.uplinks)
+        if self.bfd is not None:
+            neighbors += "".join(f" neighbor {i} bfd\n neighbor {i} bfd profile {BFD_PROFILE}\n" for i in node.uplinks)
+            (d / "bfdd.conf").write_text(
+                f"bfd\n profile {BFD_PROFILE}\n  detect-multiplier {self.bfd.multiplier}\n"
+                f"  receive-interval {self.bfd.interval_ms}\n  transmit-interval {self.bfd.interval_ms}\n"
+                f" exit\nexit\n")
         networks = "".join(f"  network {p}\n" for p in announce)
         (d / "bgpd.conf").write_text(
             f"frr defaults datacenter\nhostname {node.name}\n"
@@ -261,10 +296,17 @@ class Fabric:
         deadline = time.monotonic() + 10
         while not (d / "zserv.api").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
+        if self.bfd is not None:  # before bgpd, which registers its neighbors with bfdd through zebra
+            bfdd = self.lab.spawn(node.ns, str(FRR / "bfdd"), "-f", str(d / "bfdd.conf"), "-i", str(d / "bfdd.pid"),
+                                  "-z", str(d / "zserv.api"), "--vty_socket", str(d), "--bfdctl", str(d / "bfdd.sock"),
+                                  "-A", "127.0.0.1", "-P", "0", "--log", f"file:{d}/bfdd.log",
+                                  log=f"{node.name}/bfdd.out")
+            node.procs.append(bfdd)
         bgpd = self.lab.spawn(node.ns, str(FRR / "bgpd"), "-f", str(d / "bgpd.conf"), "-i", str(d / "bgpd.pid"),
                               "-z", str(d / "zserv.api"), "-S", "--vty_socket", str(d), "-A", "127.0.0.1", "-P", "0",
                               "--log", f"file:{d}/bgpd.log", log=f"{node.name}/bgpd.out")
-        node.procs += [zebra, bgpd]
+        node.procs[:0] = [zebra]
+        node.procs.append(bgpd)
 
     # -- looking at it ---------------------------------------------------------------------------
 
@@ -286,6 +328,55 @@ class Fabric:
                 if usable and (gateway.startswith("fe80:") or gateway == "169.254.0.1"):
                     devs.add(hop.get("dev", ""))
         return devs
+
+    def bfd_peers(self, node: Node) -> dict[str, dict[str, Any]]:
+        """The node's BFD sessions by interface, in one shape for both kinds of node: ``peer``
+        (address), ``local`` (FRR only), ``status`` ("up", "down", ...), ``tx_ms`` / ``rx_ms``
+        (the intervals in use), ``mult`` (our Detect Mult), ``remote_tx_ms`` / ``remote_rx_ms`` /
+        ``remote_mult`` (what the peer advertised), ``detect_ms``, ``id`` / ``remote_id``."""
+        out: dict[str, dict[str, Any]] = {}
+        if node.kind == "frr":
+            peers = node.vtysh("show bfd peers json")
+            for p in peers if isinstance(peers, list) else []:
+                if p.get("interface"):
+                    out[p["interface"]] = {
+                        "peer": p.get("peer"), "local": p.get("local"), "status": p.get("status"),
+                        "tx_ms": p.get("transmit-interval"), "rx_ms": p.get("receive-interval"),
+                        "mult": p.get("detect-multiplier"), "remote_tx_ms": p.get("remote-transmit-interval"),
+                        "remote_rx_ms": p.get("remote-receive-interval"),
+                        "remote_mult": p.get("remote-detect-multiplier"), "id": p.get("id"),
+                        "remote_id": p.get("remote-id"), "detect_ms": None}
+            return out
+        res = subprocess.run([sys.executable, "-m", "bgpcore", "show", "bfd", "--json",
+                              "--socket", str(node.control_socket)], capture_output=True, text=True, env=_bgpcore_env())
+        try:
+            rows = json.loads(res.stdout) if res.returncode == 0 else []
+        except ValueError:
+            rows = []
+        for r in rows:
+            if r.get("interface"):
+                out[r["interface"]] = {
+                    "peer": r.get("peer"), "local": r.get("local_address"), "status": r.get("state"),
+                    "tx_ms": (r.get("tx_interval_us") or 0) // 1000, "rx_ms": (r.get("rx_interval_us") or 0) // 1000,
+                    "mult": r.get("detect_mult"), "remote_tx_ms": (r.get("remote_desired_min_tx_us") or 0) // 1000,
+                    "remote_rx_ms": (r.get("remote_required_min_rx_us") or 0) // 1000,
+                    "remote_mult": r.get("remote_detect_mult"), "id": r.get("local_discriminator"),
+                    "remote_id": r.get("remote_discriminator"), "detect_ms": (r.get("detection_time_us") or 0) // 1000,
+                    "poll": r.get("poll_in_progress")}
+        return out
+
+    def bfd_up(self) -> bool:
+        """Every fabric session's BFD Up on both ends, at the configured intervals."""
+        if self.bfd is None:
+            return True
+        want = self.bfd.interval_ms
+        for node in self.nodes:
+            peers = self.bfd_peers(node)
+            for ifname in node.uplinks:
+                p = peers.get(ifname, {})
+                if p.get("status") != "up" or p.get("poll") or p.get("tx_ms") != want or p.get("remote_tx_ms") != want:
+                    return False
+        return True
 
     def converged(self) -> bool:
         """Every session up and every server reaching every other loopback through both spines."""
@@ -350,11 +441,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spines", choices=("frr", "bgpcore"), default="frr")
     parser.add_argument("--servers", choices=("frr", "bgpcore"), default="bgpcore")
     parser.add_argument("--keep", action="store_true", help="keep the lab running until Ctrl-C")
+    parser.add_argument("--bfd", type=Bfd.parse, metavar="MSxMULT", help="BFD on every session, e.g. 300x3")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         parser.error("needs root (network namespaces)")
     lab = Namespaces()
-    fabric = Fabric(lab, spines=args.spines, servers=args.servers)
+    fabric = Fabric(lab, spines=args.spines, servers=args.servers, bfd=args.bfd)
     try:
         fabric.build()
         started = time.monotonic()
@@ -363,6 +455,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"converged in {time.monotonic() - started:.1f} s")
         except TimeoutError as exc:
             print(f"{exc}; sessions up: " + ", ".join(f"{n.name} {sorted(n.established())}" for n in fabric.nodes))
+        if args.bfd is not None:
+            try:
+                wait_until(fabric.bfd_up, 20, "BFD up on every session")
+            except TimeoutError as exc:
+                print(exc)
+            for node in fabric.nodes:
+                for ifname, p in sorted(fabric.bfd_peers(node).items()):
+                    print(f"bfd {node.name} {ifname} {p['peer']}: {p['status']}, {p['tx_ms']}/{p['rx_ms']} ms x "
+                          f"{p['mult']}, peer {p['remote_tx_ms']}/{p['remote_rx_ms']} ms x {p['remote_mult']}")
         print(fabric.show())
         h1, h2 = fabric.servers
         print(f"ping {h1.loopback} -> {h2.loopback}:", "ok" if fabric.ping(h1, h2, 3) else "FAILED")

@@ -108,7 +108,8 @@ class BfdLink:
 
     # -- neighbors ------------------------------------------------------------------------------
 
-    def neighbor_added(self, peer: PeerKey, config: NeighborConfig, *, dynamic: bool = False) -> None:
+    def neighbor_added(self, peer: PeerKey, config: NeighborConfig, *, dynamic: bool = False,
+                       _hold: bool = True) -> None:
         """Start BFD with a new neighbor (if its configuration asks); strict: hold BGP until Up."""
         if config.bfd is None or self.endpoint is None or peer in self._by_peer:
             return
@@ -124,7 +125,7 @@ class BfdLink:
         tracked = _Tracked(peer=peer, settings=settings, handle=handle, dynamic=dynamic)
         self._tracked[handle.peer] = tracked
         self._by_peer[peer] = handle.peer
-        if settings.strict and not dynamic:
+        if settings.strict and not dynamic and _hold:
             log.info("%s: BFD strict: BGP held down until BFD is Up", peer)
             tracked.held = True
             self.speaker.shutdown_neighbor(peer, "waiting for BFD")
@@ -139,15 +140,17 @@ class BfdLink:
             self.endpoint.remove_peer(tracked.handle)
 
     def session_up(self, peer: PeerKey, config: NeighborConfig | None) -> None:
-        """A BGP session is Established: a dynamic neighbor gets its BFD session now."""
+        """A BGP session is Established: a dynamic neighbor gets its BFD session now, and so does
+        any other neighbor with ``bfd`` still without one (added while the router was starting,
+        e.g. discovered on an interface then: ``Router.add_neighbor`` leaves BFD out before
+        ``start`` has finished)."""
         if config is None or config.bfd is None or peer in self._by_peer:
             return
         try:
             dynamic = self.speaker.neighbor(peer).dynamic
         except UsageError:
             return
-        if dynamic:
-            self.neighbor_added(peer, config, dynamic=True)
+        self.neighbor_added(peer, config, dynamic=dynamic, _hold=False)
 
     def session_down(self, peer: PeerKey) -> None:
         """A BGP session went down: a dynamic neighbor's BFD session goes with it."""
