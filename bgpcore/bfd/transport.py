@@ -23,6 +23,7 @@ import logging
 import random
 import socket
 import struct
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -48,6 +49,8 @@ _IPV6_PKTINFO: Final = getattr(socket, "IPV6_PKTINFO", 50)
 _SO_BINDTODEVICE: Final = getattr(socket, "SO_BINDTODEVICE", 25)
 _ANCILLARY_SPACE: Final = 256
 _MAX_PACKET: Final = 1500
+DROP_LOG_INTERVAL_S: Final = 10.0
+"""Dropped packets are logged at most once per this many seconds per reason (the rest counted)."""
 
 
 class PeerKey(NamedTuple):
@@ -152,6 +155,8 @@ class BfdEndpoint:
         self.ports: dict[str, int] = {}
         """Port bound per listen address (useful with ``listen_port=0``)."""
         self.dropped: dict[str, int] = {"ttl": 0, "malformed": 0, "no_session": 0}
+        self._drop_logged: dict[str, float] = {}
+        self._drop_unlogged: dict[str, int] = {}
 
     # ------------------------------------------------------------------ life cycle
 
@@ -366,14 +371,12 @@ class BfdEndpoint:
         ttl, ifindex = _parse_ancillary(ancdata)
         host = str(source[0]).split("%")[0]
         if ttl != TTL:
-            self.dropped["ttl"] += 1
-            log.debug("BFD packet from %s dropped: TTL/hop limit %s, not %d", host, ttl, TTL)
+            self._dropped("ttl", "BFD packet from %s dropped: TTL/hop limit %s, not %d", host, ttl, TTL)
             return
         try:
             packet = decode_control(data)
         except BfdPacketError as exc:
-            self.dropped["malformed"] += 1
-            log.debug("BFD packet from %s dropped: %s", host, exc)
+            self._dropped("malformed", "BFD packet from %s dropped: %s", host, exc)
             return
         address = ipaddress.ip_address(host).compressed
         if not ifindex and len(source) == 4:
@@ -387,11 +390,25 @@ class BfdEndpoint:
         else:
             peer = self._peers.get(PeerKey(address, interface)) or self._peers.get(PeerKey(address, None))
         if peer is None:
-            self.dropped["no_session"] += 1
-            log.debug("BFD packet from %s%%%s dropped: no session (your discriminator %d)", address, interface,
-                      packet.your_discriminator)
+            self._dropped("no_session", "BFD packet from %s%%%s dropped: no session (your discriminator %d)",
+                          address, interface, packet.your_discriminator)
             return
         self._after(peer, peer.session.receive(packet, self._require_loop().time()))
+
+    def _dropped(self, reason: str, message: str, *args: Any) -> None:
+        """Count a dropped packet; log it, at most once per ``DROP_LOG_INTERVAL_S`` per reason."""
+        self.dropped[reason] += 1
+        now = time.monotonic()
+        last = self._drop_logged.get(reason)
+        if last is not None and now - last < DROP_LOG_INTERVAL_S:
+            self._drop_unlogged[reason] = self._drop_unlogged.get(reason, 0) + 1
+            return
+        self._drop_logged[reason] = now
+        unlogged = self._drop_unlogged.pop(reason, 0)
+        if unlogged:
+            message += f" (and {unlogged} more dropped for {reason.replace('_', ' ')} in the last %.0f s unlogged)"
+            args = (*args, now - last if last is not None else 0.0)
+        log.warning(message, *args)
 
 
 def _ifname(ifindex: int) -> str | None:
