@@ -15,6 +15,7 @@ from bgpcore.policy.hooks import RoutePolicy
 from bgpcore.rib.manager import MaxPrefixAction
 from bgpcore.session.negotiate import OpenPolicy, RemoteAs
 from bgpcore.session.timers import TimerSettings
+from bgpcore.transport.limits import SpeakerLimits
 from bgpcore.wire.context import IPV4_UNICAST, IPV6_UNICAST, Family
 
 NeighborKey = tuple[str, str | None]
@@ -242,6 +243,8 @@ class SpeakerConfig:
     neighbors: tuple[NeighborConfig, ...] = ()
     listen_ranges: tuple[ListenRange, ...] = ()
     event_queue_size: int = 10000
+    limits: SpeakerLimits = field(default_factory=SpeakerLimits)
+    """Per-neighbor quotas (connections, queued output, accept back-off): ``SpeakerLimits``."""
 
     def __post_init__(self) -> None:
         _check_asn(self.local_as, "speaker local_as")

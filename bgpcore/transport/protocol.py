@@ -13,14 +13,18 @@ import logging
 import time
 from typing import Callable
 
+from bgpcore.constants import CeaseSubcode
 from bgpcore.session.events import (
     Command,
     ConnectionFailed,
     ConnectionMade,
     DisconnectRequested,
     Event,
+    Start,
+    Stop,
 )
 from bgpcore.session.session import Session
+from bgpcore.transport.limits import DEFAULT_LIMITS, SpeakerLimits
 
 log = logging.getLogger("bgpcore.transport")
 
@@ -31,9 +35,11 @@ WRITE_HIGH_WATER: int = 256 * 1024
 class SessionProtocol(asyncio.Protocol):
     """One TCP connection; hands bytes and flow control to the driver it is attached to."""
 
-    def __init__(self, on_connect: Callable[[SessionProtocol], None], outgoing: bool) -> None:
+    def __init__(self, on_connect: Callable[[SessionProtocol], None], outgoing: bool,
+                 limits: SpeakerLimits = DEFAULT_LIMITS) -> None:
         self.on_connect = on_connect
         self.outgoing = outgoing
+        self.limits = limits
         self.transport: asyncio.Transport | None = None
         self.driver: SessionDriver | None = None
         self.paused = False
@@ -74,9 +80,19 @@ class SessionProtocol(asyncio.Protocol):
         return _addr(self.transport, "sockname")
 
     def close(self) -> None:
+        """Close after what is queued has left; abort after ``close_timeout_s`` if the peer
+        does not read it (a transport never gives its buffer back otherwise)."""
         self.driver = None
-        if self.transport is not None:
-            self.transport.close()
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.close()
+            if transport.get_write_buffer_size():
+                asyncio.get_running_loop().call_later(self.limits.close_timeout_s, transport.abort)
+
+    @property
+    def queued(self) -> int:
+        """Bytes written and not yet handed to the kernel."""
+        return self.transport.get_write_buffer_size() if self.transport is not None else 0
 
 
 def _addr(transport: asyncio.Transport | None, which: str) -> tuple[str, int, int]:
@@ -107,6 +123,7 @@ class SessionDriver:
         self._on_writable = on_writable
         self._clock = clock
         self._timer: asyncio.TimerHandle | None = None
+        self._overflowed = False
         self.closed = False
 
     @property
@@ -151,8 +168,26 @@ class SessionDriver:
 
     def transmit(self) -> None:
         data = self.session.data_to_send()
-        if data and self.protocol is not None and self.protocol.transport is not None:
-            self.protocol.transport.write(data)
+        protocol = self.protocol
+        if data and protocol is not None and protocol.transport is not None:
+            protocol.transport.write(data)
+            if protocol.queued > protocol.limits.max_queued_bytes and not self._overflowed:
+                self._overflow(protocol)
+
+    def _overflow(self, protocol: SessionProtocol) -> None:
+        """The peer does not read its output: Cease/8 (Out of Resources), start again later."""
+        self._overflowed = True
+        limits = protocol.limits
+        log.warning("%s: %d bytes of output queued for a peer that does not read them (limit %d): closing the "
+                    "session with Cease/8, restart in %g s", self.session.label, protocol.queued,
+                    limits.max_queued_bytes, limits.slow_peer_restart_s)
+        self.command(Stop(message="output queue over its limit", subcode=CeaseSubcode.OUT_OF_RESOURCES))
+        self._overflowed = False
+        asyncio.get_running_loop().call_later(limits.slow_peer_restart_s, self._restart)
+
+    def _restart(self) -> None:
+        if not self.closed and not self.session.connected:
+            self.command(Start(passive=self.session.passive))
 
     def _arm(self) -> None:
         if self._timer is not None:

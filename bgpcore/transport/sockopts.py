@@ -126,9 +126,40 @@ def set_listeners_md5(listeners: list[socket.socket], address: str, password: st
 
 
 def set_listeners_ttl(listeners: list[socket.socket]) -> None:
-    """GTSM peers check our SYN-ACK too: listeners send with TTL / hop limit 255."""
+    """GTSM peers check our SYN-ACK too: listeners send with TTL / hop limit 255, and keep each
+    SYN so that its TTL is checked at accept, before any of the peer's data is read."""
     for sock in listeners:
+        save_syn(sock)
         if sock.family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, 255)
         else:
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 255)
+
+
+TCP_SAVE_SYN: Final = 27  # linux/tcp.h: keep the SYN of each connection a listener accepts
+TCP_SAVED_SYN: Final = 28
+
+
+def save_syn(sock: socket.socket) -> bool:
+    """Have a listener keep each connection's SYN, so GTSM can check its TTL per neighbor at
+    accept (``syn_ttl``); False when the kernel does not support it (before Linux 4.2)."""
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, TCP_SAVE_SYN, 1)
+    except OSError as exc:
+        log.warning("TCP_SAVE_SYN not available (%s): GTSM checks arriving connections only after accept", exc)
+        return False
+    return True
+
+
+def syn_ttl(sock: socket.socket) -> int | None:
+    """The TTL / hop limit of the SYN that opened an accepted connection, or None when its
+    listener did not save it (it can be read once)."""
+    try:
+        syn = sock.getsockopt(socket.IPPROTO_TCP, TCP_SAVED_SYN, 512)
+    except OSError:
+        return None
+    if len(syn) >= 20 and syn[0] >> 4 == 4:
+        return syn[8]
+    if len(syn) >= 40 and syn[0] >> 4 == 6:
+        return syn[7]
+    return None

@@ -37,7 +37,6 @@ from typing import Any, ParamSpec, TypeVar
 from bgpcore.constants import CeaseSubcode, Origin, RefreshSubtype
 from bgpcore.errors import UsageError
 from bgpcore.session.events import (
-    ConnectionFailed,
     ConnectRequested,
     DisconnectRequested,
     DumpCollision,
@@ -56,6 +55,7 @@ from bgpcore.session.events import (
 )
 from bgpcore.session.fsm import State
 from bgpcore.session.session import Session, keeps_outgoing
+from bgpcore.transport.accept import Acceptor, Admission, connect
 from bgpcore.transport.config import NeighborConfig, NeighborKey, SpeakerConfig, neighbor_key
 from bgpcore.transport.neighbor import (
     EventStream,
@@ -74,9 +74,6 @@ from bgpcore.transport.sockopts import (
     open_listener,
     set_listeners_md5,
     set_listeners_ttl,
-    set_md5,
-    set_ttl_security,
-    socket_family,
 )
 from bgpcore.wire import accel
 from bgpcore.wire.types import PathAttributes
@@ -106,7 +103,7 @@ class Speaker:
         self._rng = rng or random.Random()
         self._neighbors: dict[NeighborKey, Neighbor] = {}
         self._listeners: list[socket.socket] = []
-        self._servers: list[asyncio.AbstractServer] = []
+        self._servers: list[Acceptor] = []
         self._streams: set[EventStream] = set()
         self._pumping: set[PeerKey] = set()
         self._pump_soon: set[PeerKey] = set()
@@ -122,12 +119,14 @@ class Speaker:
         Raises:
             OSError: a listening address cannot be bound.
         """
-        loop = asyncio.get_running_loop()
+        limits = self.config.limits
+        admission = Admission(self._neighbors, self.config.listen_ranges, limits)
         for address, port in self.config.listen:
             sock = open_listener(address, port)
             self._listeners.append(sock)
-            server = await loop.create_server(lambda: SessionProtocol(self._accept, outgoing=False), sock=sock)
-            self._servers.append(server)
+            self._servers.append(Acceptor([sock], admission.admit, lambda: SessionProtocol(
+                self._accept, outgoing=False, limits=limits), limits))
+            admission.acceptor = self._servers[-1]  # one pending count per address is enough
         self._started = True
         for n in list(self._neighbors.values()):  # added before start: keys and TTL now, then go
             if n.config.password:
@@ -510,8 +509,6 @@ class Speaker:
             log.warning("connection from %s refused: not a configured neighbor", address)
             protocol.close()
             return
-        if n.config.ttl_security_hops:
-            self._apply_ttl_security(protocol, n.config.ttl_security_hops)
         self._attach(n, protocol)
 
     def _from_listen_range(self, address: str, interface: str | None) -> Neighbor | None:
@@ -553,43 +550,10 @@ class Speaker:
         extra.command(Start(passive=True))
         extra.attach(protocol)
 
-    def _apply_ttl_security(self, protocol: SessionProtocol, hops: int) -> None:
-        sock = protocol.transport.get_extra_info("socket") if protocol.transport else None
-        if sock is not None:
-            try:
-                set_ttl_security(sock, hops)
-            except OSError as exc:
-                log.warning("GTSM not applied: %s", exc)
-
     def _start_connect(self, n: Neighbor) -> None:
         if n.connect_task is not None and not n.connect_task.done():
             n.connect_task.cancel()
         n.connect_task = asyncio.get_running_loop().create_task(self._connect(n))
 
     async def _connect(self, n: Neighbor) -> None:
-        cfg = n.config
-        loop = asyncio.get_running_loop()
-        scope = socket.if_nametoindex(cfg.interface) if cfg.interface else 0
-        family = socket_family(cfg.address)
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setblocking(False)
-        driver = n.main
-        try:
-            if cfg.password:
-                set_md5(sock, cfg.address, cfg.password, scope_id=scope)
-            if cfg.ttl_security_hops:
-                set_ttl_security(sock, cfg.ttl_security_hops)
-            if cfg.source_address:
-                sock.bind((cfg.source_address, 0))
-            target: tuple[Any, ...] = (cfg.address, cfg.port, 0, scope) if family == socket.AF_INET6 else (cfg.address, cfg.port)
-            await asyncio.wait_for(loop.sock_connect(sock, target), timeout=max(1.0, cfg.timers.connect_retry_s))
-            await loop.create_connection(lambda: SessionProtocol(lambda p: self._attach(n, p), outgoing=True), sock=sock)
-        except asyncio.CancelledError:
-            sock.close()
-            raise
-        except (OSError, asyncio.TimeoutError) as exc:
-            sock.close()
-            reason = f"connect failed: {exc or type(exc).__name__}"
-            log.info("%s: %s", n.peer, reason)
-            if driver is n.main and not driver.session.connected and driver.session.state is State.CONNECT:
-                driver.command(ConnectionFailed(reason=reason))
+        await connect(n, self.config.limits, self._attach)
