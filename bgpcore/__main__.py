@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from bgpcore.constants import Afi, Origin, Safi
-from bgpcore.errors import BgpError
+from bgpcore.errors import BgpError, UsageError
 from bgpcore.wire.types import PathAttributes
 
 
@@ -86,58 +86,213 @@ Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[a
 DEFAULT_SOCKET = "/run/bgpcore.sock"
 
 
+def _count(value: str) -> int:
+    """argparse type: a non-negative integer."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, not {value!r}")
+    return number
+
+
 def _run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="TOML configuration (see examples/rr.toml)")
     parser.add_argument("--log-level", default="INFO", type=str.upper, choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    parser.add_argument("--log-format", default="text", choices=("text", "json"),
+                        help="text lines, or one JSON object per line (time, level, logger, message, peer)")
 
 
 def run_program(args: argparse.Namespace) -> int:
-    """Run the route reflector of ``--config`` until SIGTERM or SIGINT."""
+    """Run the router of ``--config`` until SIGTERM or SIGINT; SIGHUP reloads the file.
+
+    Exit status 0 after a signal, 2 for a configuration error, 1 when start-up fails at run time
+    (address in use or not on this machine, control socket directory missing...); the
+    failure is one line naming the address, port or path.
+    """
     import asyncio
-    import logging
+    import signal
 
     from bgpcore.program.config import load_config
     from bgpcore.program.daemon import serve
+    from bgpcore.program.logs import setup_logging
 
-    config = load_config(args.config)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    config = load_config(args.config)  # ConfigError: exit 2
+    setup_logging(args.log_level, args.log_format)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until the loop's handler takes over: never die of it
     try:
-        asyncio.run(serve(config))
-    except OSError as exc:  # a listener that cannot bind, netlink refused: one line, no traceback
-        raise BgpError(f"cannot start: {exc}") from None
+        asyncio.run(serve(config, config_path=args.config))
+    except KeyboardInterrupt:  # SIGINT before the loop's handler was installed
+        return 0
+    except OSError as exc:  # netlink refused, and the like: one line, no traceback
+        where = f" {exc.filename}" if exc.filename else ""
+        raise BgpError(f"cannot start:{where} [Errno {exc.errno}] {exc.strerror or exc}") from None
     return 0
 
 
-def _show_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("what", choices=("neighbors", "routes", "fib", "bfd"))
-    parser.add_argument("prefix", nargs="?", help="for 'routes': one prefix")
+def _client_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--socket", default=None, help=f"control socket (default: --config's, else {DEFAULT_SOCKET})")
     parser.add_argument("--config", default=None, help="read the control socket path from this configuration")
-    parser.add_argument("--limit", type=int, default=100, help="routes to list without a prefix (default 100)")
     parser.add_argument("--json", action="store_true", help="print the answer as JSON")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the answer (default 30)")
 
 
-def run_show(args: argparse.Namespace) -> int:
-    """Ask a running instance over its control socket and print the answer."""
+def _show_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("what", choices=("neighbors", "neighbor", "routes", "route", "adj-rib-in", "adj-rib-out",
+                                         "fib", "bfd", "version"))
+    parser.add_argument("operands", nargs="*", metavar="ARG",
+                        help="neighbor ADDR|IFACE; routes [PREFIX|ADDRESS]; route PREFIX explain; "
+                             "adj-rib-in|adj-rib-out NEIGHBOR")
+    _client_arguments(parser)
+    parser.add_argument("--limit", type=_count, default=100, help="routes to list (default 100)")
+    more = parser.add_mutually_exclusive_group()
+    more.add_argument("--longer", action="store_true", help="routes: the prefix and its more specifics")
+    more.add_argument("--shorter", action="store_true", help="routes: the prefix and its less specifics")
+    parser.add_argument("--family", choices=("ipv4-unicast", "ipv6-unicast", "all"), default="all",
+                        help="adj-rib-in/out: one family (default all)")
+    parser.add_argument("--received", action="store_true",
+                        help="adj-rib-in: routes as received, before import policy (soft reconfiguration)")
+
+
+def _socket(args: argparse.Namespace) -> str:
+    path: str | None = args.socket
+    if path is None and args.config:
+        from bgpcore.program.config import load_config
+        path = load_config(args.config).control_socket
+    return path or DEFAULT_SOCKET
+
+
+def _ask(args: argparse.Namespace, command: str, render_as: str, **request_args: object) -> int:
     import json
 
     from bgpcore.program.control import request
 
-    path = args.socket
-    if path is None and args.config:
-        from bgpcore.program.config import load_config
-        path = load_config(args.config).control_socket
-    path = path or DEFAULT_SOCKET
-    if args.prefix and args.what != "routes":
-        raise BgpError(f"show {args.what} takes no prefix")
-    extra = {"prefix": args.prefix} if args.prefix else {}
-    result = request(path, f"show {args.what}", limit=args.limit, **extra)
+    result = request(_socket(args), command, timeout_s=args.timeout, **request_args)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
     from bgpcore.program.render import render
-    print(render(args.what, result))
+    print(render(render_as, result))
     return 0
+
+
+def _operands(args: argparse.Namespace, usage: str, low: int, high: int) -> list[str]:
+    ops: list[str] = args.operands
+    if not low <= len(ops) <= high:
+        raise UsageError(f"usage: bgpcore show {usage}")
+    return ops
+
+
+def run_show(args: argparse.Namespace) -> int:
+    """Ask a running instance over its control socket and print the answer."""
+    what = args.what
+    if (args.longer or args.shorter) and what != "routes":
+        raise UsageError("--longer and --shorter go with 'show routes PREFIX'")
+    if args.received and what != "adj-rib-in":
+        raise UsageError("--received goes with 'show adj-rib-in NEIGHBOR'")
+    if what == "neighbor":
+        (neighbor,) = _operands(args, "neighbor ADDR|IFACE", 1, 1)
+        return _ask(args, "show neighbor", what, neighbor=neighbor)
+    if what == "routes":
+        ops = _operands(args, "routes [PREFIX|ADDRESS] [--longer|--shorter]", 0, 1)
+        extra: dict[str, object] = {"prefix": ops[0]} if ops else {}
+        if args.longer or args.shorter:
+            if not ops:
+                raise UsageError("--longer and --shorter need a prefix: show routes PREFIX --longer")
+            extra["longer" if args.longer else "shorter"] = True
+        return _ask(args, "show routes", what, limit=args.limit, **extra)
+    if what == "route":
+        ops = _operands(args, "route PREFIX explain", 2, 2)
+        if ops[1] != "explain":
+            raise UsageError("usage: bgpcore show route PREFIX explain")
+        return _ask(args, "show route explain", "explain", prefix=ops[0])
+    if what in ("adj-rib-in", "adj-rib-out"):
+        (neighbor,) = _operands(args, f"{what} NEIGHBOR", 1, 1)
+        extra = {"received": True} if args.received else {}
+        return _ask(args, f"show {what}", what, neighbor=neighbor, family=args.family, limit=args.limit, **extra)
+    _operands(args, what, 0, 0)
+    if what == "fib":
+        return _ask(args, "show fib", what, limit=args.limit)
+    return _ask(args, f"show {what}", what)
+
+
+_ANNOUNCE_KEYS = {"next-hop": False, "local-pref": False, "med": False, "origin": False, "communities": True,
+                  "as-path": True}
+
+
+def _announce_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("prefix")
+    parser.add_argument("attributes", nargs="*", metavar="KEYWORD VALUE",
+                        help="next-hop ADDR, communities C..., local-pref N, med N, as-path ASN..., "
+                             "origin igp|egp|incomplete")
+    _client_arguments(parser)
+
+
+def parse_announce(words: list[str]) -> dict[str, object]:
+    """``next-hop X communities A B local-pref N med N as-path 1 2`` into request arguments.
+
+    Raises:
+        UsageError: an unknown keyword, a missing value, or a number that is not one.
+    """
+    out: dict[str, object] = {}
+    i = 0
+    while i < len(words):
+        key = words[i]
+        if key not in _ANNOUNCE_KEYS:
+            raise UsageError(f"announce: unknown keyword {key!r} (known: {', '.join(_ANNOUNCE_KEYS)})")
+        if key in out or key.replace("-", "_") in out:
+            raise UsageError(f"announce: {key} given twice")
+        values = []
+        i += 1
+        while i < len(words) and words[i] not in _ANNOUNCE_KEYS:
+            values.append(words[i])
+            i += 1
+            if not _ANNOUNCE_KEYS[key]:
+                break
+        if not values:
+            raise UsageError(f"announce: {key} needs a value")
+        name = key.replace("-", "_")
+        if key in ("local-pref", "med"):
+            if not values[0].isdigit() or int(values[0]) >= 2**32:
+                raise UsageError(f"announce: {key} must be an integer from 0 to 4294967295, not {values[0]!r}")
+            out[name] = int(values[0])
+        elif _ANNOUNCE_KEYS[key]:
+            out[name] = values
+        else:
+            out[name] = values[0]
+    return out
+
+
+def run_announce(args: argparse.Namespace) -> int:
+    return _ask(args, "announce", "announce", prefix=args.prefix, **parse_announce(args.attributes))
+
+
+def _withdraw_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("prefix")
+    _client_arguments(parser)
+
+
+def run_withdraw(args: argparse.Namespace) -> int:
+    return _ask(args, "withdraw", "withdraw", prefix=args.prefix)
+
+
+def _neighbor_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("neighbor", metavar="ADDR|IFACE")
+    parser.add_argument("action", choices=("reset", "soft-in", "soft-out", "shutdown", "enable"))
+    parser.add_argument("message", nargs="*", help="reset/shutdown: the RFC 8203 shutdown communication")
+    _client_arguments(parser)
+
+
+def run_neighbor(args: argparse.Namespace) -> int:
+    message = " ".join(args.message)
+    if message and args.action not in ("reset", "shutdown"):
+        raise UsageError(f"neighbor {args.action} takes no message")
+    return _ask(args, "neighbor", "neighbor-action", neighbor=args.neighbor, action=args.action, message=message)
+
+
+def run_reload(args: argparse.Namespace) -> int:
+    return _ask(args, "reload", "reload")
 
 
 def _demo_arguments(parser: argparse.ArgumentParser) -> None:
@@ -156,7 +311,14 @@ def run_rr_demo(args: argparse.Namespace) -> int:
 
 COMMANDS: list[Command] = [
     ("run", "run a router (route reflector or fabric node) from a TOML configuration", _run_arguments, run_program),
-    ("show", "ask a running instance: neighbors, routes [prefix], fib, bfd", _show_arguments, run_show),
+    ("show", "ask a running instance: neighbors, neighbor ADDR, routes [PREFIX], route PREFIX explain, "
+             "adj-rib-in|adj-rib-out NEIGHBOR, fib, bfd, version", _show_arguments, run_show),
+    ("announce", "originate a prefix: announce PREFIX [next-hop X] [communities ...] [local-pref N] [med N] "
+                 "[as-path ...]", _announce_arguments, run_announce),
+    ("withdraw", "stop originating a prefix", _withdraw_arguments, run_withdraw),
+    ("neighbor", "act on a neighbor: reset, soft-in, soft-out, shutdown [message], enable", _neighbor_arguments,
+     run_neighbor),
+    ("reload", "read the configuration again and apply the difference (as SIGHUP)", _client_arguments, run_reload),
     ("demo", "route-reflector demo on loopback: a feeder, a reflector and clients, with a summary",
      _demo_arguments, run_rr_demo),
     ("decode-sample", "decode a generated sample of full-table UPDATEs and print them", _sample_arguments, run_demo),
@@ -164,7 +326,10 @@ COMMANDS: list[Command] = [
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from bgpcore import __version__
+
     parser = argparse.ArgumentParser(prog="bgpcore", description="BGP-4 speaker library: tools and demos.")
+    parser.add_argument("--version", action="version", version=f"bgpcore {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, help_text, add_arguments, run in COMMANDS:
         command = sub.add_parser(name, help=help_text, description=help_text)
@@ -177,9 +342,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         status: int = args.run(args)
+    except UsageError as exc:  # a configuration or command-line error
+        print(f"bgpcore: {exc}", file=sys.stderr)
+        return 2
     except BgpError as exc:
         print(f"bgpcore: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        return 130
     except BrokenPipeError:  # output piped into `head`
         return 0
     return status

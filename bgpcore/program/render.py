@@ -62,12 +62,107 @@ def render_bfd(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _notification(note: dict[str, Any] | None) -> str:
+    return "none" if note is None else f"{note['name']} at {note['at']}: {note['text']}"
+
+
+def _capabilities(caps: list[dict[str, Any]]) -> str:
+    out = []
+    for c in caps:
+        extra = ",".join(f"{k}={v}" for k, v in c.items() if k != "name")
+        out.append(f"{c['name']}({extra})" if extra else c["name"])
+    return " ".join(out) or "-"
+
+
+def render_neighbor(n: dict[str, Any]) -> str:
+    """``show neighbor``: the detail of one neighbor, as ``show bgp neighbors`` lays it out."""
+    t = n["timers"]
+    caps = n["capabilities"]
+    lines = [
+        f"BGP neighbor {n['peer']}" + (f" on {n['interface']}" if n["interface"] else "")
+        + f", remote AS {n['peer_as'] or n['remote_as']}, router id {n['router_id'] or '-'}"
+        + (f" ({n['description']})" if n["description"] else ""),
+        f"  state {n['state']}, up {_uptime(n['uptime_s'])}, established {n['established_count']} time(s)",
+        f"  local {n['local_address'] or '-'}, remote {n['remote_address'] or '-'}"
+        f"{', rr-client' if n['rr_client'] else ''}{', next-hop-self' if n['next_hop_self'] else ''}"
+        f"{', soft-reconfiguration' if n['soft_reconfiguration'] else ''}",
+        f"  hold time {t['hold_time_s'] if t['hold_time_s'] is not None else '-'} s (configured "
+        f"{t['hold_time_configured_s']}, peer {t['peer_hold_time_s'] if t['peer_hold_time_s'] is not None else '-'}),"
+        f" keepalive {t['keepalive_s'] if t['keepalive_s'] is not None else '-'} s,"
+        f" connect retry {t['connect_retry_s']:g} s",
+        f"  capabilities sent: {_capabilities(caps['sent'])}",
+        f"  capabilities received: {_capabilities(caps['received'])}",
+    ]
+    neg = caps["negotiated"]
+    if neg is not None:
+        lines.append(f"  negotiated: {' '.join(neg['families'])}; route-refresh {'yes' if neg['route_refresh'] else 'no'}"
+                     f"; 4-octet AS {'yes' if neg['four_octet_as'] else 'no'}"
+                     f"; add-path rx {','.join(neg['add_path_receive']) or '-'} tx {','.join(neg['add_path_send']) or '-'}"
+                     f"; graceful restart {'yes' if neg['graceful_restart'] else 'no'}")
+    msgs = n["messages"]
+    lines.append("  messages in: " + (" ".join(f"{k}={v}" for k, v in sorted(msgs["in"].items())) or "0")
+                 + "; out: " + (" ".join(f"{k}={v}" for k, v in sorted(msgs["out"].items())) or "0"))
+    pfx = n["prefixes"]
+
+    def count(v: int | None) -> str:
+        return "-" if v is None else str(v)
+
+    lines.append(f"  prefixes accepted {count(pfx['accepted'])}, received {count(pfx['received'])}, "
+                 f"advertised {count(pfx['advertised'])}, limit {count(pfx['max_prefix'])}")
+    lines.append(f"  last error: {n['last_error'] or 'none'}")
+    lines.append(f"  last notification sent: {_notification(n['last_notification_sent'])}")
+    lines.append(f"  last notification received: {_notification(n['last_notification_received'])}")
+    return "\n".join(lines)
+
+
+def render_explain(answer: dict[str, Any]) -> str:
+    """``show route PREFIX explain``: the paths best first, each loser with where it lost."""
+    if not answer["paths"]:
+        return f"{answer['prefix']}: no paths"
+    lines = [f"{answer['prefix']}: {len(answer['paths'])} path{'' if len(answer['paths']) == 1 else 's'}"]
+    for p in answer["paths"]:
+        head = (f"  #{p['rank']} {'best' if p['best'] else '    '} from {p['from']:<16} via {','.join(p['next_hop'])}"
+                f" lp {p['local_pref']} med {p['med']} path {p['as_path'] or '-'}")
+        if p["best"]:
+            lines.append(f"{head}: best (deciding step {p['step']})")
+        else:
+            lines.append(f"{head}: lost to #{p['lost_to']} on {p['step']}")
+    return "\n".join(lines)
+
+
+def render_adj_rib(answer: dict[str, Any]) -> str:
+    """``show adj-rib-in`` / ``show adj-rib-out``."""
+    lines = []
+    for r in answer["routes"]:
+        extra = f" lp {r['local_pref']} path {r['as_path'] or '-'}" if "as_path" in r else ""
+        lines.append(f"{r['prefix']:<22} via {','.join(r['next_hop'])}{extra}")
+    shown = len(answer["routes"])
+    lines.append(f"{answer['total']} prefix{'' if answer['total'] == 1 else 'es'} ({answer['peer']})"
+                 + (f", first {shown} shown" if shown < answer["total"] else ""))
+    return "\n".join(lines)
+
+
+def render_reload(answer: dict[str, Any]) -> str:
+    """``reload``: what changed."""
+    lines = [f"neighbors added: {' '.join(answer['added']) or '-'}",
+             f"neighbors removed: {' '.join(answer['removed']) or '-'}"]
+    for peer, done in answer["changed"].items():
+        lines.append(f"neighbor {peer}: {', '.join(done) or 'no change'}")
+    lines.append(f"networks announced: {' '.join(answer['networks_announced']) or '-'}; "
+                 f"withdrawn: {' '.join(answer['networks_withdrawn']) or '-'}")
+    if answer["not_applied"]:
+        lines.append(f"not applied (restart needed): {', '.join(answer['not_applied'])}")
+    return "\n".join(lines)
+
+
 def render(what: str, answer: Any) -> str:
-    """The text form of the answer to ``show <what>``."""
-    if what == "bfd":
-        return render_bfd(answer)
-    if what == "neighbors":
-        return render_neighbors(answer)
-    if what == "routes":
-        return render_routes(answer)
-    return render_fib(answer)
+    """The text form of the answer to ``show <what>`` (or to another control command)."""
+    renderers = {"bfd": render_bfd, "neighbors": render_neighbors, "routes": render_routes, "fib": render_fib,
+                 "neighbor": render_neighbor, "explain": render_explain, "adj-rib-in": render_adj_rib,
+                 "adj-rib-out": render_adj_rib, "reload": render_reload}
+    renderer = renderers.get(what)
+    if renderer is not None:
+        return renderer(answer)
+    if isinstance(answer, dict):
+        return " ".join(f"{k} {v}" for k, v in answer.items())
+    return str(answer)

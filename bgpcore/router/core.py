@@ -18,7 +18,7 @@ import logging
 import socket
 import time
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import fields, replace
 
 from bgpcore.discovery.unnumbered import Unnumbered, UnnumberedPeer
 from bgpcore.errors import UsageError
@@ -28,6 +28,7 @@ from bgpcore.rib.decision import Reason, explain
 from bgpcore.rib.actions import CeasePeer
 from bgpcore.rib.manager import Rib, RibConfig
 from bgpcore.route import BestChange, Path, PeerId
+from bgpcore.session.session import Session
 from bgpcore.router.bfd import BfdLink, bfd_listen_addresses, bfd_wanted
 from bgpcore.router.config import RouterConfig
 from bgpcore.router.events import (
@@ -41,9 +42,9 @@ from bgpcore.router.events import (
     RouterEvents,
 )
 from bgpcore.router.fib_feed import FibFeed
-from bgpcore.router.routes import RibRoutes
+from bgpcore.router.routes import RibRoutes, rib_peer
 from bgpcore.transport.config import NeighborConfig
-from bgpcore.transport.neighbor import NeighborStatus, PeerKey, family_key
+from bgpcore.transport.neighbor import NeighborStatus, PeerKey, family_key, peer_key_of
 from bgpcore.transport.routes import PeerInfo
 from bgpcore.transport.speaker import Speaker
 from bgpcore.wire import accel
@@ -52,6 +53,10 @@ from bgpcore.wire.nlri import key_to_network, network_key
 from bgpcore.wire.types import PathAttributes, Update
 
 log = logging.getLogger("bgpcore.router")
+
+_IN_PLACE = frozenset({"description", "import_policy", "export_policy", "rr_client", "next_hop_self", "max_prefix",
+                       "max_prefix_action", "max_prefix_restart_s"})
+"""NeighborConfig fields ``update_neighbor`` applies to a running session."""
 
 
 class Router:
@@ -92,6 +97,7 @@ class Router:
         self._fib_feed: FibFeed | None = None
         self._subscribers: set[RouterEvents] = set()
         self._stale_timer: asyncio.TimerHandle | None = None
+        self._sessions: dict[PeerKey, PeerInfo] = {}
         self._started = False
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -218,6 +224,66 @@ class Router:
         if self.bfd is not None:
             self.bfd.neighbor_removed(peer)
 
+    def update_neighbor(self, config: NeighborConfig) -> frozenset[str]:
+        """Apply a configured neighbor's new configuration, keeping its session when it can.
+
+        Policy settings are applied to the running session: a new import policy (or RR-client
+        flag) by soft reconfiguration inbound, from the stored Adj-RIB-In when
+        ``soft_reconfiguration`` is on, else by a ROUTE-REFRESH to the peer; a new export
+        policy, RR-client flag, next-hop-self or limit by sending the peer its routes again.
+        Any other change (AS, timers, families, password, BFD...) restarts the neighbor:
+        Cease/Peer De-configured, then a new session.
+
+        Returns:
+            what was done: ``"soft-in"``, ``"soft-out"``, ``"restart"``, ``"stored"`` (not
+            Established: the next session uses it); empty when nothing changed.
+
+        Raises:
+            UsageError: no such neighbor.
+        """
+        config = self._named(config)
+        peer = peer_key_of(config.key)
+        old = self.speaker.neighbor_config(peer)
+        changed = {f.name for f in fields(NeighborConfig) if getattr(old, f.name) != getattr(config, f.name)}
+        if not changed:
+            return frozenset()
+        if changed - _IN_PLACE:
+            log.info("%s: %s changed: restarting the neighbor", peer, ", ".join(sorted(changed - _IN_PLACE)))
+            self.remove_neighbor(peer, "configuration changed")
+            self.add_neighbor(config)
+            return frozenset({"restart"})
+        self.speaker.set_neighbor_config(peer, config)
+        info = self._sessions.get(peer)
+        number = self._routes.peer_number(peer)
+        if info is None or number is None or not changed - {"description"}:
+            return frozenset({"stored"})
+        # new RIB settings (import policy for what comes next, export settings); the peer
+        # is sent its routes again, then its routes already here go through the new import
+        info = self._sessions[peer] = replace(info, config=config)
+        self.rib.peer_up(number, rib_peer(peer, info), now=time.monotonic())
+        self.routed([])
+        done = {"soft-out"}
+        if changed & {"import_policy", "rr_client"}:
+            if config.soft_reconfiguration:
+                self.routed(self.rib.soft_reset_in(number, config.import_policy))
+            else:
+                try:
+                    self.speaker.reset_neighbor(peer, soft_in=True)
+                except UsageError as exc:  # no ROUTE-REFRESH: the new policy meets what comes next
+                    log.warning("%s: new import policy not applied to routes already received: %s", peer, exc)
+            done.add("soft-in")
+        log.info("%s: new configuration (%s) applied by %s", peer, ", ".join(sorted(changed)), ", ".join(sorted(done)))
+        return frozenset(done)
+
+    def neighbor_session(self, peer: PeerKey) -> tuple[Session, NeighborConfig]:
+        """A neighbor's session (the Established one, else the main one) and configuration, for
+        ``show neighbor`` details (capabilities, timers, NOTIFICATIONs); read, do not drive.
+
+        Raises:
+            UsageError: no such neighbor.
+        """
+        return self.speaker.neighbor_session(peer), self.speaker.neighbor_config(peer)
+
     def _named(self, config: NeighborConfig) -> NeighborConfig:
         """``config`` with our host name for the FQDN capability unless it names one ("" sends none)."""
         return config if config.hostname is not None else replace(config, hostname=self._hostname)
@@ -278,12 +344,15 @@ class Router:
             return len(self.rib)
         return len(self.rib.best_paths(family))
 
-    def received_routes(self, peer: PeerKey, family: Family = IPV4_UNICAST) -> dict[IPNetwork, Path]:
-        """A neighbor's Adj-RIB-In after import policy."""
+    def received_routes(self, peer: PeerKey, family: Family = IPV4_UNICAST, *,
+                        before_policy: bool = False) -> dict[IPNetwork, Path]:
+        """A neighbor's Adj-RIB-In after import policy, or as received before it
+        (``before_policy``; kept only with ``soft_reconfiguration``)."""
         number = self._routes.peer_number(peer)
         if number is None:
             raise UsageError(f"neighbor {peer} is not Established")
-        return {key_to_network(k, family[0]): p for k, p in self.rib.adj_rib_in(number, family).items()}
+        table = self.rib.adj_rib_in(number, family, received=before_policy)
+        return {key_to_network(k, family[0]): p for k, p in table.items()}
 
     def advertised_routes(self, peer: PeerKey, family: Family = IPV4_UNICAST) -> dict[IPNetwork, tuple[str, ...]]:
         """What has been sent to a neighbor: prefix -> next hop."""
@@ -318,6 +387,7 @@ class Router:
         self.speaker.pump(None)
 
     def session_up(self, peer: PeerKey, info: PeerInfo) -> None:
+        self._sessions[peer] = info
         self._arm_stale_timer()
         if self.bfd is not None:
             self.bfd.session_up(peer, info.config)
@@ -326,6 +396,7 @@ class Router:
                                  families=tuple(info.params.families)))
 
     def session_down(self, peer: PeerKey, graceful: bool) -> None:
+        self._sessions.pop(peer, None)
         self._arm_stale_timer()
         if self.bfd is not None:
             self.bfd.session_down(peer)

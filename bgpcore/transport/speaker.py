@@ -266,6 +266,28 @@ class Speaker:
         """
         return self._find(peer).config
 
+    def set_neighbor_config(self, peer: PeerKey, config: NeighborConfig) -> None:
+        """Replace a neighbor's configuration and leave its session alone: the route handler
+        gets it when a session (next) comes up, and ``neighbor_config`` returns it. Settings
+        the OPEN carries (AS, timers, families...) take effect only with a new neighbor.
+
+        Raises:
+            UsageError: no such neighbor, or ``config`` is another neighbor's.
+        """
+        n = self._find(peer)
+        if config.key != n.key:
+            raise UsageError(f"configuration of {peer_key_of(config.key)} given for neighbor {peer}")
+        n.config = config
+
+    def neighbor_session(self, peer: PeerKey) -> Session:
+        """The neighbor's session: the Established one, else the main one (to read, for ``show``).
+
+        Raises:
+            UsageError: no such neighbor.
+        """
+        n = self._find(peer)
+        return (n.up_driver or n.main).session
+
     def _find(self, peer: PeerKey) -> Neighbor:
         n = self._neighbors.get(neighbor_key_of(peer))
         if n is None:

@@ -90,7 +90,7 @@ def test_run_with_bad_config_names_line_and_key(tmp_path: Path) -> None:
     config = tmp_path / "bad.toml"
     config.write_text('[speaker]\nasn = 64496\nrouter_id = "192.0.2.1"\nshards = 0\n')
     res = bgpcore("run", "--config", str(config))
-    assert res.returncode == 1
+    assert res.returncode == 2  # a configuration error
     assert f"{config}:4: speaker.shards: an integer from 1 to 64" in res.stderr
 
 
