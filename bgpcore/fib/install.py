@@ -41,6 +41,7 @@ from bgpcore.fib import netlink as nl
 from bgpcore.fib.nexthops import NextHopResolver
 from bgpcore.fib.objects import Hop, NexthopObjects, ObjectKey, object_key
 from bgpcore.fib.policy import INSTALL_ALL, FibPolicy
+from bgpcore.fib.reconcile import FibOps, FibState, Signature
 from bgpcore.fib.routes import (ApplyResult, FibRoute, IPNetwork, NextHop, dump_nexthop_objects, dump_routes,
                                 format_fib, hops_of, key_prefix, route_key, show_fib)
 
@@ -57,8 +58,6 @@ _RETRY_DELAY_S: Final = 0.5
 _PLEN_BYTE: Final = tuple(bytes((n,)) for n in range(129))
 
 
-# How a route reaches the kernel: a nexthop object id, or its hops (plain RTA_GATEWAY/RTA_MULTIPATH).
-Signature = int | tuple[Hop, ...]
 
 
 class Fib:
@@ -88,17 +87,10 @@ class Fib:
         self._monitor: kernel.LinkMonitor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._resolver: NextHopResolver | None = None
-        self._desired: dict[bytes, FibRoute] = {}
-        self._want: dict[bytes, Signature] = {}
-        self._have: dict[bytes, Signature] = {}
-        self._refs: Counter[Signature] = Counter()
-        self._pending: dict[bytes, str] = {}  # wanted, waiting for a link or gateway: why
-        self._failed: dict[bytes, FibError] = {}  # wanted, refused by the kernel
+        self.state = FibState(table, metric, bool(nexthop_objects))
         self._other_metric: list[tuple[bytes, int]] = []
         # (key length: 5 for IPv4, 17 for IPv6; next hops) -> signature
         self._resolved: dict[tuple[int, tuple[NextHop, ...]], Signature] = {}
-        self._templates: dict[tuple[int, Signature], nl.RouteTemplate] = {}
-        self._objects = NexthopObjects()
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -117,9 +109,10 @@ class Fib:
             log.info("IPv4 routes via IPv6 next hops use %s", "RTA_VIA" if self.v4_via_v6 == "via"
                      else "169.254.0.1 onlink + permanent neighbour")
         self._read_nexthop_objects()
+        self.state.nexthop_objects = bool(self.nexthop_objects)
         self._read_kernel_routes()
         log.info("FIB table %d: %d routes of ours already in the kernel; nexthop objects %s",
-                 self.table, len(self._have), "on" if self.nexthop_objects else "off")
+                 self.table, len(self.state.have), "on" if self.nexthop_objects else "off")
         if routes is None:
             return ApplyResult()
         result = self.apply(routes)
@@ -133,11 +126,11 @@ class Fib:
         if self._sock is None:
             return
         if not self.keep_on_stop:
-            self._desired.clear()
-            self._want.clear()
-            self._pending.clear()
-            self._refs = Counter(self._have.values())
-            self._delete_routes([(k, self.metric) for k in self._have])
+            self.state.desired.clear()
+            self.state.want.clear()
+            self.state.pending.clear()
+            self.state.refs = Counter(self.state.have.values())
+            self._delete_routes([(k, self.metric) for k in self.state.have])
             self._delete_routes(self._other_metric)
             self._collect_objects()
         self.detach()
@@ -183,51 +176,57 @@ class Fib:
     def apply(self, changes: Iterable[FibRoute]) -> ApplyResult:
         """Make the kernel hold these best paths: a route with next hops is installed or replaced,
         one without is removed. Refusals are returned per prefix, never raised."""
+        plen_byte = _PLEN_BYTE
+        return self._apply([(r.prefix.network_address.packed + plen_byte[r.prefix.prefixlen], r.nexthops)
+                            for r in changes])
+
+    def apply_keys(self, afi: int, changes: Iterable[tuple[bytes, tuple[NextHop, ...]]]) -> ApplyResult:
+        """:meth:`apply` for prefixes as the RIB keys them (prefix length byte, then the
+        significant address bytes) with their next hops; an empty tuple removes the prefix.
+
+        Args:
+            afi: 1 (IPv4) or 2 (IPv6).
+            changes: (key, next hops) pairs; next-hop tuples are best shared between prefixes.
+        """
+        width = 4 if afi == 1 else 16
+        return self._apply([(key[1:].ljust(width, b"\0") + key[:1], hops) for key, hops in changes])
+
+    def _apply(self, changes: list[tuple[bytes, tuple[NextHop, ...]]]) -> ApplyResult:
         sock = self._require()
         policy = None if self.policy is INSTALL_ALL else self.policy
-        desired, want, refs = self._desired, self._want, self._refs
-        pending, failed = self._pending, self._failed
+        state = self.state
+        desired, wish = state.desired, state.wish
+        pending, failed = state.pending, state.failed
         resolved_get = self._resolved.get
-        track = bool(self.nexthop_objects)  # reference counts matter only for objects
-        plen_byte = _PLEN_BYTE
-        touched: list[bytes] = []
-        touch = touched.append
         result = ApplyResult()
-        for route in changes:
-            prefix = route.prefix
-            key = prefix.network_address.packed + plen_byte[prefix.prefixlen]
-            touch(key)
+        last_hops: tuple[NextHop, ...] | None = None
+        last_sig: Signature | None = None
+        last_len = 0
+        for key, nexthops in changes:
             if pending:
                 pending.pop(key, None)
             if failed:
                 failed.pop(key, None)
-            old = want.get(key)
-            nexthops = route.nexthops
-            if not nexthops or (policy is not None and not policy(prefix)):
+            if not nexthops or (policy is not None and not policy(key_prefix(key))):
                 desired.pop(key, None)
-                if old is not None:
-                    del want[key]
-                    refs[old] -= 1
+                wish(key, None)
                 continue
-            desired[key] = route
-            sig = resolved_get((len(key), nexthops))
-            if sig is None:
-                try:
-                    sig = self._resolve(socket.AF_INET if len(key) == 5 else socket.AF_INET6, nexthops)
-                except FibError as exc:
-                    if old is not None:
-                        del want[key]
-                        refs[old] -= 1
-                    self._refuse(key, exc, result)
-                    continue
-            if old != sig:
-                want[key] = sig
-                if track:
-                    if old is not None:
-                        refs[old] -= 1
-                    refs[sig] += 1
+            desired[key] = nexthops
+            if nexthops is last_hops and len(key) == last_len:
+                sig = last_sig
+            else:
+                sig = resolved_get((len(key), nexthops))
+                if sig is None:
+                    try:
+                        sig = self._resolve(socket.AF_INET if len(key) == 5 else socket.AF_INET6, nexthops)
+                    except FibError as exc:
+                        wish(key, None)
+                        state.refuse(key, exc, result)
+                        continue
+                last_hops, last_sig, last_len = nexthops, sig, len(key)
+            wish(key, sig)
         try:
-            self._converge(sock, touched, result)
+            self._converge(sock, [key for key, _hops in changes], result)
         except kernel.BatchOverrun:
             log.warning("netlink replies were lost; re-reading the kernel's routes")
             return self.resync()
@@ -252,9 +251,9 @@ class Fib:
         """Remove stale routes of ours, retry pending ones and drop unused nexthop objects."""
         result = ApplyResult()
         sock = self._require()
-        stale = [k for k in self._have if k not in self._want]
+        stale = [k for k in self.state.have if k not in self.state.want]
         try:
-            self._converge(sock, stale + list(self._pending), result)
+            self._converge(sock, stale + list(self.state.pending), result)
         except kernel.BatchOverrun:
             return self.resync()
         self._delete_routes(self._other_metric)
@@ -267,12 +266,12 @@ class Fib:
         remove whatever differs from the wanted routes (after lost netlink replies, or changes
         someone made behind our back)."""
         sock = self._require()
-        for sig in self._have.values():
-            self._refs[sig] -= 1
-        self._have.clear()
+        for sig in self.state.have.values():
+            self.state.refs[sig] -= 1
+        self.state.have.clear()
         self._other_metric = []
         if self.nexthop_objects:
-            objects = self._objects
+            objects = self.state.objects
             objects.present.clear()
             for msg in dump_nexthop_objects(sock):
                 if msg.protocol == RTPROT_BGP:
@@ -282,8 +281,8 @@ class Fib:
                         objects.present.add(msg.id)  # else: changed behind our back, re-sent
         self._read_kernel_routes()
         result = ApplyResult()
-        self._failed.clear()
-        self._converge(sock, [*self._want, *(k for k in self._have if k not in self._want)], result)
+        self.state.failed.clear()
+        self._converge(sock, [*self.state.want, *(k for k in self.state.have if k not in self.state.want)], result)
         self._delete_routes(self._other_metric)
         self._other_metric = []
         if self.nexthop_objects:
@@ -298,31 +297,31 @@ class Fib:
         without, every route using ``old`` is replaced.
         """
         sock = self._require()
-        routes = [r for r in self._desired.values() if old in r.nexthops]
-        moved = [FibRoute(r.prefix, tuple(new if h == old else h for h in r.nexthops)) for r in routes]
+        routes = [(k, hops) for k, hops in self.state.desired.items() if old in hops]
+        moved = [(k, tuple(new if h == old else h for h in hops)) for k, hops in routes]
         if self.nexthop_objects and routes:
             for family in (socket.AF_INET, socket.AF_INET6):
                 try:
                     old_hop, new_hop = self._hop(family, old), self._hop(family, new)
                 except FibError:
                     continue  # not a next hop this family can use
-                obj_id = self._objects.rebind(ObjectKey(hop=old_hop[:4] + (1,)), ObjectKey(hop=new_hop[:4] + (1,)))
+                obj_id = self.state.objects.rebind(ObjectKey(hop=old_hop[:4] + (1,)), ObjectKey(hop=new_hop[:4] + (1,)))
                 if obj_id is not None:
                     self._send_object(sock, obj_id)
             self._resolved.clear()
         # routes whose object was rewritten keep their signature, so no message goes out for them
-        self.apply(moved)
+        self._apply(moved)
         return len(routes)
 
     @property
     def pending(self) -> dict[IPNetwork, str]:
         """Routes waiting for their next-hop link or gateway, with the kernel's reason."""
-        return {key_prefix(k): why for k, why in self._pending.items()}
+        return {key_prefix(k): why for k, why in self.state.pending.items()}
 
     @property
     def failed(self) -> dict[IPNetwork, FibError]:
         """Routes the kernel refused for good (until they are applied again)."""
-        return {key_prefix(k): exc for k, exc in self._failed.items()}
+        return {key_prefix(k): exc for k, exc in self.state.failed.items()}
 
     # -- reading the kernel ------------------------------------------------------------------------
 
@@ -363,11 +362,11 @@ class Fib:
             self._link_down(went_down)
         if came_up - went_down:
             self._link_up(came_up - went_down)
-        if new_name and self._pending:
+        if new_name and self.state.pending:
             self._link_up(set(), restore_objects=False)  # routes naming that interface resolve anew
         if new_address - came_up:
             self._link_up(new_address - came_up, restore_objects=False)
-        if self._pending and self._loop is not None and (came_up or new_address):
+        if self.state.pending and self._loop is not None and (came_up or new_address):
             self._loop.call_later(_RETRY_DELAY_S, self.retry_pending)
 
     def retry_pending(self) -> ApplyResult:
@@ -390,225 +389,99 @@ class Fib:
         return self._resolve_links().hop(family, nexthop, self.v4_via_v6)
 
     def _resolve(self, family: int, nexthops: tuple[NextHop, ...]) -> Signature:
+        """The signature of a next-hop set. ECMP members are in a stable order -- interface
+        name, then next-hop address -- whatever order the paths came in, so a member that
+        leaves and returns takes its old place and flows through the other members stay put."""
         unique: dict[tuple[int, bytes, int, int], int] = {}
         for nexthop in nexthops:
             hop = self._hop(family, nexthop)
             unique.setdefault(hop[:4], hop[4])
-        hops = tuple(sorted(k + (w,) for k, w in unique.items()))
+        links = self._resolve_links().links
+
+        def order(hop: tuple[int, bytes, int, int]) -> tuple[str, int, bytes, int, int]:
+            link = links.get(hop[2])
+            return (link.name if link is not None and link.name else f"~{hop[2]:010d}", hop[0], hop[1], hop[2], hop[3])
+
+        hops = tuple(k + (w,) for k, w in sorted(unique.items(), key=lambda item: order(item[0])))
         if len(hops) == 1:
             hops = (hops[0][:4] + (1,),)
         sig: Signature
         if not self.nexthop_objects:
             sig = hops
         elif len(hops) == 1:
-            sig = self._objects.id_for(ObjectKey(hop=hops[0]))
+            sig = self.state.objects.id_for(ObjectKey(hop=hops[0]))
         else:
-            members = tuple(sorted((self._objects.id_for(ObjectKey(hop=h[:4] + (1,))), h[4]) for h in hops))
-            sig = self._objects.id_for(ObjectKey(group=members))
+            members = tuple((self.state.objects.id_for(ObjectKey(hop=h[:4] + (1,))), h[4]) for h in hops)
+            sig = self.state.objects.id_for(ObjectKey(group=members))
         self._resolved[(5 if family == socket.AF_INET else 17, nexthops)] = sig
         return sig
 
-    def _template(self, family: int, sig: Signature) -> nl.RouteTemplate:
-        tmpl = self._templates.get((family, sig))
-        if tmpl is None:
-            msg = self._route_message(family, sig)
-            tmpl = self._templates[(family, sig)] = nl.RouteTemplate(msg, nl.MsgType.NEWROUTE, _CREATE)
-        return tmpl
-
-    def _route_message(self, family: int, sig: Signature, dst_len: int = 0, dst: bytes | None = None) -> nl.RouteMessage:
-        if isinstance(sig, int):
-            return nl.RouteMessage(family=family, dst_len=dst_len, dst=dst, table=self.table,
-                                   protocol=RTPROT_BGP, priority=self.metric, nh_id=sig)
-        paths = tuple(_path_hop(family, hop) for hop in sig)
-        if len(paths) == 1:
-            path = paths[0]
-            return nl.RouteMessage(family=family, dst_len=dst_len, dst=dst, table=self.table, protocol=RTPROT_BGP,
-                                   priority=self.metric, oif=path.ifindex, flags=path.flags, gateway=path.gateway,
-                                   via=path.via, scope=nl.RT_SCOPE_UNIVERSE if sig[0][1] else nl.RT_SCOPE_LINK)
-        return nl.RouteMessage(family=family, dst_len=dst_len, dst=dst, table=self.table, protocol=RTPROT_BGP,
-                               priority=self.metric, multipath=paths)
-
-    # -- internals: talking to the kernel ----------------------------------------------------------
+    # -- internals: talking to the kernel (the executor of FibState's operations) ------------------
 
     def _converge(self, sock: kernel.NetlinkSocket, keys: Iterable[bytes], result: ApplyResult) -> None:
-        """Send what makes the kernel match ``_want`` for ``keys``: objects, routes, deletions."""
-        want, have = self._want, self._have
-        installs: list[tuple[bytes, Signature]] = []
-        deletes: list[bytes] = []
-        for key in keys:
-            sig = want.get(key)
-            current = have.get(key)
-            if sig is None:
-                if current is not None:
-                    deletes.append(key)
-            elif current != sig:
-                installs.append((key, sig))
-            else:
-                result.unchanged += 1
-        changed = bool(installs or deletes)
-        if installs and self.nexthop_objects:
-            installs = self._create_objects(sock, installs, result)
-        if installs:
-            self._send_routes(sock, installs, result)
-        if deletes:
-            result.removed += self._delete_routes([(k, self.metric) for k in deletes])
-        if self.nexthop_objects and changed:
-            self._collect_objects()  # also the members of a group the kernel refused
-
-    def _send_routes(self, sock: kernel.NetlinkSocket, installs: list[tuple[bytes, Signature]],
-                     result: ApplyResult) -> None:
-        templates = self._templates
-        seq0 = sock.reserve_seq(len(installs))
-        messages: list[bytes] = []
-        append = messages.append
-        for offset, (key, sig) in enumerate(installs):
-            family = socket.AF_INET if len(key) == 5 else socket.AF_INET6
-            tmpl = templates.get((family, sig)) or self._template(family, sig)
-            append(tmpl.encode(seq0 + offset, key[:-1], key[-1]))
-        errors = sock.send_batch(messages)
-        have, refs = self._have, self._refs
+        """Send what makes the kernel match ``want`` for ``keys``: objects, routes, deletions."""
+        state = self.state
+        ops = state.plan(keys, result)
+        if not ops:
+            return
         mode = self.v4_via_v6
+        refused = self._execute(sock, ops, result)
+        if refused:
+            # a refused replacement must not leave the old route behind
+            self._execute(sock, state.deletions([(key, self.metric) for key, _sig, _err in refused]), ApplyResult())
+            for key, sig, err in refused:
+                if err.errno == errno_mod.EINVAL and self.v4_via_v6 == "via" and isinstance(sig, tuple) \
+                        and any(h[0] == socket.AF_INET6 for h in sig) and len(key) == 5:
+                    log.warning("kernel refused RTA_VIA; IPv4 routes via IPv6 next hops now use 169.254.0.1 onlink")
+                    self.v4_via_v6 = "onlink"
+                    self._resolved.clear()
+                    break
         if self.nexthop_objects:
-            for key, sig in installs:
-                old = have.get(key)
-                if old is not None:
-                    refs[old] -= 1
-                have[key] = sig
-                refs[sig] += 1
-        else:
-            have.update(installs)
-        result.installed += len(installs) - len(errors)
-        for seq, err in errors.items():
-            key, sig = installs[seq - seq0]
-            refs[have.pop(key)] -= 1
-            self._refuse(key, kernel.fib_error(err, str(key_prefix(key))), result)
-            if err.errno == errno_mod.EINVAL and self.v4_via_v6 == "via" and isinstance(sig, tuple) \
-                    and any(h[0] == socket.AF_INET6 for h in sig) and len(key) == 5:
-                log.warning("kernel refused RTA_VIA; IPv4 routes via IPv6 next hops now use 169.254.0.1 onlink")
-                self.v4_via_v6 = "onlink"
-                self._resolved.clear()
-        # a refused replacement must not leave the old route behind
-        leftovers = [key for key in (installs[seq - seq0][0] for seq in errors)]
-        if leftovers:
-            self._delete_routes([(k, self.metric) for k in leftovers])
-        if mode != self.v4_via_v6:  # retry what RTA_VIA could not carry
-            retry = [self._desired[k] for k in leftovers if k in self._desired]
-            for route in retry:
-                result.failed.pop(route.prefix, None)
-                self._failed.pop(route_key(route.prefix), None)
-            again = self.apply(retry)
+            self._collect_objects()  # also the members of a group the kernel refused
+        if refused and mode != self.v4_via_v6:  # retry what RTA_VIA could not carry
+            retry = [(key, state.desired[key]) for key, _sig, _err in refused if key in state.desired]
+            for key, _hops in retry:
+                result.failed.pop(key_prefix(key), None)
+                state.failed.pop(key, None)
+            again = self._apply(retry)
             result.installed += again.installed
             result.pending += again.pending
             result.failed.update(again.failed)
 
+    def _execute(self, sock: kernel.NetlinkSocket, ops: FibOps,
+                 result: ApplyResult) -> list[tuple[bytes, Signature, nl.ErrorMessage]]:
+        """Send ``ops`` in batches (ACKs only for refusals and the fence) and record the outcome."""
+        seq0 = sock.reserve_seq(len(ops))
+        errors = sock.send_batch(self.state.encode(ops, seq0))
+        return self.state.done(ops, seq0, errors, result)
+
     def _refuse(self, key: bytes, exc: FibError, result: ApplyResult) -> None:
-        if exc.errno in _RETRY_ERRNOS:
-            self._pending[key] = str(exc)
-            result.pending.append(key_prefix(key))
-        else:
-            self._failed[key] = exc
-            result.failed[key_prefix(key)] = exc
-            log.warning("FIB refused %s", exc)
+        self.state.refuse(key, exc, result)
 
     def _delete_routes(self, routes: list[tuple[bytes, int]]) -> int:
         """RTM_DELROUTE for each (key, metric); a route already gone counts as removed."""
         if not routes:
             return 0
-        sock = self._require()
-        seq0 = sock.reserve_seq(len(routes))
-        templates: dict[tuple[int, int], nl.RouteTemplate] = {}
-        messages: list[bytes] = []
-        append = messages.append
-        for offset, (key, metric) in enumerate(routes):
-            tmpl = templates.get((len(key), metric))
-            if tmpl is None:
-                family = socket.AF_INET if len(key) == 5 else socket.AF_INET6
-                msg = nl.RouteMessage(family=family, table=self.table, protocol=RTPROT_BGP, priority=metric,
-                                      scope=nl.RT_SCOPE_NOWHERE, type=0)
-                tmpl = templates[(len(key), metric)] = nl.RouteTemplate(msg, nl.MsgType.DELROUTE, nl.NLM_F_REQUEST)
-            append(tmpl.encode(seq0 + offset, key[:-1], key[-1]))
-        errors = sock.send_batch(messages)
-        kept = set()
-        for seq, err in errors.items():
-            key = routes[seq - seq0][0]
-            if err.errno not in _GONE_ERRNOS:
-                log.warning("FIB could not remove %s: %s", key_prefix(key), kernel.fib_error(err))
-                kept.add(key)
-        have, refs, metric_ours = self._have, self._refs, self.metric
-        for key, metric in routes:
-            if metric == metric_ours and key not in kept:
-                sig = have.pop(key, None)
-                if sig is not None:
-                    refs[sig] -= 1
-        return len(routes) - len(kept)
+        result = ApplyResult()
+        self._execute(self._require(), self.state.deletions(routes), result)
+        return result.removed
 
     # -- internals: nexthop objects ----------------------------------------------------------------
 
-    def _create_objects(self, sock: kernel.NetlinkSocket, installs: list[tuple[bytes, Signature]],
-                        result: ApplyResult) -> list[tuple[bytes, Signature]]:
-        """Create the objects these routes need (members before groups); drop routes whose
-        object the kernel refused."""
-        objects = self._objects
-        needed: list[int] = []
-        for sig in {sig for _key, sig in installs}:
-            if isinstance(sig, int):
-                needed += [i for i in objects.with_members(sig) if i not in objects.present]
-        if not needed:
-            return installs
-        needed = sorted(set(needed), key=lambda i: bool(objects.content[i].group))  # singles first
-        seq0 = sock.reserve_seq(len(needed))
-        messages = [objects.message(i).encode(nl.MsgType.NEWNEXTHOP, _CREATE, seq0 + n) for n, i in enumerate(needed)]
-        errors = sock.send_batch(messages)
-        refused: dict[int, FibError] = {}
-        for n, obj_id in enumerate(needed):
-            err = errors.get(seq0 + n)
-            if err is None:
-                objects.present.add(obj_id)
-            else:
-                refused[obj_id] = kernel.fib_error(err, f"nexthop object {obj_id}")
-        if not refused:
-            return installs
-        kept = []
-        dropped = []
-        for key, sig in installs:
-            exc = None
-            if isinstance(sig, int):
-                exc = next((refused[i] for i in objects.with_members(sig) if i in refused), None)
-            if exc is None:
-                kept.append((key, sig))
-            else:
-                self._refuse(key, FibError(exc.errno, f"{key_prefix(key)}: {exc}"), result)
-                if key in self._have:
-                    dropped.append((key, self.metric))
-        self._delete_routes(dropped)  # a refused replacement must not leave the old route behind
-        return kept
-
     def _send_object(self, sock: kernel.NetlinkSocket, obj_id: int) -> None:
-        sock.request(self._objects.message(obj_id), nl.MsgType.NEWNEXTHOP, nl.NLM_F_CREATE | nl.NLM_F_REPLACE,
+        sock.request(self.state.objects.message(obj_id), nl.MsgType.NEWNEXTHOP, nl.NLM_F_CREATE | nl.NLM_F_REPLACE,
                      f"nexthop object {obj_id}")
-        self._objects.present.add(obj_id)
+        self.state.objects.present.add(obj_id)
 
     def _collect_objects(self) -> None:
         """Delete our nexthop objects no route uses (groups before their members)."""
-        objects = self._objects
-        self._refs = Counter({s: c for s, c in self._refs.items() if c > 0})
-        live: set[int] = set()
-        for sig in self._refs:
-            if isinstance(sig, int) and sig in objects.content:
-                live.update(objects.with_members(sig))
-        dead = [i for i in objects.content if i not in live]
-        if not dead:
-            return
-        present = sorted((i for i in dead if i in objects.present), key=lambda i: not objects.content[i].group)
+        present = self.state.dead_objects()
         if present:
             sock = self._require()
             seq0 = sock.reserve_seq(len(present))
             sock.send_batch([nl.NexthopMessage(id=i).encode(nl.MsgType.DELNEXTHOP, nl.NLM_F_REQUEST, seq0 + n)
                              for n, i in enumerate(present)])  # an object already gone is what we wanted
-        for i in dead:
-            objects.forget(i)
-        self._resolved.clear()
-        self._templates.clear()
+            self._resolved.clear()
 
     def _read_nexthop_objects(self) -> None:
         """Dump nexthop objects: learn which ids are taken and adopt our own (proto bgp)."""
@@ -623,9 +496,9 @@ class Fib:
         if self.nexthop_objects is None:
             self.nexthop_objects = True
         for msg in dumped:
-            self._objects.taken.add(msg.id)
+            self.state.objects.taken.add(msg.id)
             if msg.protocol == RTPROT_BGP:
-                self._objects.adopt(msg.id, object_key(msg))
+                self.state.objects.adopt(msg.id, object_key(msg))
 
     def _read_kernel_routes(self) -> None:
         for msg in dump_routes(self._require(), self.table):
@@ -635,33 +508,33 @@ class Fib:
                 continue
             # an object id that is not ours never equals a wanted signature: replaced or removed
             sig: Signature = msg.nh_id if msg.nh_id is not None else hops_of(msg)
-            self._have[key] = sig
-            self._refs[sig] += 1
+            self.state.have[key] = sig
+            self.state.refs[sig] += 1
 
     def _link_down(self, ifindexes: set[int]) -> None:
         """The kernel flushed routes and objects through these links: they now wait for them."""
-        objects = self._objects
+        objects = self.state.objects
         gone = objects.on_links(ifindexes)
         gone |= objects.groups_within(gone)
         objects.present -= gone
         self._resolve_links().forget_gateways(ifindexes)
-        for key, sig in list(self._have.items()):
+        for key, sig in list(self.state.have.items()):
             lost = sig in gone if isinstance(sig, int) else all(h[2] in ifindexes for h in sig)
             if lost:
-                del self._have[key]
-                self._refs[sig] -= 1
-                if key in self._want:
-                    self._pending[key] = "next-hop link down"
-        log.info("links %s down: %d routes wait for them", sorted(ifindexes), len(self._pending))
+                del self.state.have[key]
+                self.state.refs[sig] -= 1
+                if key in self.state.want:
+                    self.state.pending[key] = "next-hop link down"
+        log.info("links %s down: %d routes wait for them", sorted(ifindexes), len(self.state.pending))
 
     def _may_use(self, key: bytes, ifindexes: set[int]) -> bool:
         """Whether a pending route goes through one of these links (or through one unknown)."""
-        sig = self._want.get(key)
+        sig = self.state.want.get(key)
         if sig is None:
             return True
         if isinstance(sig, int):
-            content = self._objects.content
-            hops = [hop for i in self._objects.with_members(sig) if (hop := content[i].hop) is not None]
+            content = self.state.objects.content
+            hops = [hop for i in self.state.objects.with_members(sig) if (hop := content[i].hop) is not None]
         else:
             hops = list(sig)
         return any(h[2] in ifindexes or not h[2] for h in hops)
@@ -670,28 +543,28 @@ class Fib:
         """Re-create objects through these links and install the routes waiting for them
         (every pending route when ``ifindexes`` is empty)."""
         sock = self._require()
-        objects = self._objects
+        objects = self.state.objects
         on_link = objects.on_links(ifindexes) if restore_objects else set()
         objects.present -= on_link  # dropped with the link, if it went down: send them again
         self._resolved.clear()
         result = ApplyResult()
-        keys = [k for k in self._pending if not ifindexes or self._may_use(k, ifindexes)]
+        keys = [k for k in self.state.pending if not ifindexes or self._may_use(k, ifindexes)]
         for key in keys:
-            del self._pending[key]
+            del self.state.pending[key]
         for key in keys:  # re-resolve: an interface index or a neighbour may have changed
-            route = self._desired.get(key)
-            old = self._want.pop(key, None)
+            nexthops = self.state.desired.get(key)
+            old = self.state.want.pop(key, None)
             if old is not None:
-                self._refs[old] -= 1
-            if route is None:
+                self.state.refs[old] -= 1
+            if nexthops is None:
                 continue
             try:
-                sig = self._resolve(socket.AF_INET if len(key) == 5 else socket.AF_INET6, route.nexthops)
+                sig = self._resolve(socket.AF_INET if len(key) == 5 else socket.AF_INET6, nexthops)
             except FibError as exc:
                 self._refuse(key, exc, result)
                 continue
-            self._want[key] = sig
-            self._refs[sig] += 1
+            self.state.want[key] = sig
+            self.state.refs[sig] += 1
         for group in objects.groups_touching(on_link):  # groups that lost members get them back
             if group not in objects.present:
                 continue
@@ -704,17 +577,8 @@ class Fib:
         self._converge(sock, keys, result)
         if keys:
             log.info("links %s up: %d routes installed, %d still pending", sorted(ifindexes),
-                     result.installed, len(self._pending))
+                     result.installed, len(self.state.pending))
         return result
-
-
-def _path_hop(family: int, hop: Hop) -> nl.PathHop:
-    gw_family, gw, oif, flags, weight = hop
-    if not gw:
-        return nl.PathHop(ifindex=oif, weight=weight, flags=flags)
-    if gw_family == family:
-        return nl.PathHop(gateway=gw, ifindex=oif, weight=weight, flags=flags)
-    return nl.PathHop(via=(gw_family, gw), ifindex=oif, weight=weight, flags=flags)
 
 
 def _kernel_version() -> tuple[int, int]:

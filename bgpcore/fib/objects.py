@@ -101,6 +101,6 @@ class NexthopObjects:
 def object_key(msg: nl.NexthopMessage) -> ObjectKey:
     """The content of a dumped object, in the form :class:`Fib` builds for its own."""
     if msg.group:
-        return ObjectKey(group=tuple(sorted(msg.group)))
+        return ObjectKey(group=tuple(msg.group))  # the kernel keeps the order members were given in
     gw_family = msg.family if msg.gateway else socket.AF_UNSPEC
     return ObjectKey(hop=(gw_family, msg.gateway or b"", msg.oif or 0, msg.flags & nl.RTNH_F_ONLINK, 1))

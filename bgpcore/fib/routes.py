@@ -65,9 +65,9 @@ def key_prefix(key: bytes) -> IPNetwork:
 
 
 def hops_of(msg: nl.RouteMessage) -> tuple[Hop, ...]:
-    """The hops of a dumped route, in the form ``Fib`` produces."""
+    """The hops of a dumped route, in the form and order ``Fib`` produces (the kernel keeps the order)."""
     if msg.multipath:
-        return tuple(sorted(_hop_of(msg.family, h.gateway, h.via, h.ifindex, h.flags, h.weight) for h in msg.multipath))
+        return tuple(_hop_of(msg.family, h.gateway, h.via, h.ifindex, h.flags, h.weight) for h in msg.multipath)
     return (_hop_of(msg.family, msg.gateway, msg.via, msg.oif or 0, msg.flags, 1),)
 
 

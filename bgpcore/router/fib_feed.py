@@ -1,73 +1,132 @@
 """Best-path changes into the kernel: the FIB as one subscriber of the RIB's results.
 
-Changes are coalesced per turn of the event loop (the last change of a prefix wins), then
-applied to the ``Fib`` in one batch, so a burst of UPDATEs costs one netlink round, not one
-per UPDATE. Next hops are resolved to the interface of the session the path came from,
-which is what an RFC 8950 link-local next hop needs.
+Changes are taken as the RIB holds them -- NLRI keys and the paths' next hops -- and coalesced
+(the last change of a prefix wins) into one pending set per address family. They reach the
+kernel in slices: each loop turn sends at most ``slice_s`` seconds of work (checked every
+``slice_routes`` prefixes) and yields, so a full table, or a peer going down with a million
+prefixes, streams into the kernel while the sessions' timers keep running. No ``ipaddress``
+object is made on the way; next hops are resolved once per next-hop set.
+
+Next hops are resolved to the interface of the session the path came from, which is what an
+RFC 8950 link-local next hop needs.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
+from itertools import repeat
+from typing import Final
 
 from bgpcore.discovery.unnumbered import fib_next_hop
 from bgpcore.fib.install import Fib
-from bgpcore.fib.routes import FibRoute, NextHop
+from bgpcore.fib.routes import NextHop
 from bgpcore.route import BestChange, Path, PeerId
-from bgpcore.wire.nlri import key_to_network
 
 log = logging.getLogger("bgpcore.router.fib")
 
+SLICE_S: Final = 0.02
+SLICE_ROUTES: Final = 2048
+
+_NO_HOPS: tuple[NextHop, ...] = ()
+
 
 class FibFeed:
-    """Turns ``BestChange`` lists into ``Fib.apply`` batches.
+    """Turns ``BestChange`` lists into bounded ``Fib.apply_keys`` slices.
 
     Args:
         fib: a started ``Fib``.
         interface_of: the interface of a peer's session (link-local peers), or None.
+        slice_s: wall-clock budget of kernel work per loop turn.
+        slice_routes: prefixes per ``apply_keys`` call (the budget is checked between calls).
     """
 
-    def __init__(self, fib: Fib, interface_of: Callable[[PeerId], str | None]) -> None:
+    def __init__(self, fib: Fib, interface_of: Callable[[PeerId], str | None], *,
+                 slice_s: float = SLICE_S, slice_routes: int = SLICE_ROUTES) -> None:
         self.fib = fib
         self.interface_of = interface_of
-        self._pending: dict[tuple[int, bytes], tuple[NextHop, ...]] = {}
+        self.slice_s = slice_s
+        self.slice_routes = slice_routes
+        self._pending: dict[int, dict[bytes, tuple[NextHop, ...]]] = {}
+        self._hops: dict[tuple[PeerId, tuple[str, ...]], NextHop] = {}
+        self._sets: dict[tuple[NextHop, ...], tuple[NextHop, ...]] = {}
         self._scheduled: asyncio.Handle | None = None
         self.batches = 0
+        self.turns = 0
+        self.longest_turn_s = 0.0
+
+    @property
+    def backlog(self) -> int:
+        """Prefixes whose change has not reached the kernel yet."""
+        return sum(len(p) for p in self._pending.values())
 
     def changes(self, changes: list[BestChange]) -> None:
-        """Take best-path changes; they reach the kernel on the next loop turn."""
+        """Take best-path changes; they reach the kernel from the next loop turn on."""
         if not changes:
             return
-        pending = self._pending
         for change in changes:
             afi = change.family[0]
-            hops = tuple(dict.fromkeys(self._hop(p) for p in change.paths if not p.source.local and p.next_hop))
-            for key in change.keys:
-                pending[(afi, key)] = hops
+            pending = self._pending.get(afi)
+            if pending is None:
+                pending = self._pending[afi] = {}
+            hops = self._next_hops(change.paths) if change.best is not None else _NO_HOPS
+            pending.update(zip(change.keys, repeat(hops)))
         if self._scheduled is None:
-            self._scheduled = asyncio.get_running_loop().call_soon(self.flush)
+            self._scheduled = asyncio.get_running_loop().call_soon(self._turn)
+
+    def _next_hops(self, paths: tuple[Path, ...]) -> tuple[NextHop, ...]:
+        """The next-hop set of a multipath set, one shared tuple per distinct set."""
+        hops = tuple(dict.fromkeys(self._hop(p) for p in paths if not p.source.local and p.next_hop))
+        return self._sets.setdefault(hops, hops)
 
     def _hop(self, path: Path) -> NextHop:
-        interface = self.interface_of(path.source.peer_id)
-        if interface:  # a link-local next hop needs the session's interface
-            return fib_next_hop(path.next_hop, interface)
-        return NextHop(gateway=path.next_hop[0].split("%", 1)[0])
+        peer = path.source.peer_id
+        cache_key = (peer, path.next_hop)
+        hop = self._hops.get(cache_key)
+        if hop is None:
+            if len(self._hops) > 65536:
+                self._hops.clear()
+                self._sets.clear()
+            interface = self.interface_of(peer)
+            if interface:  # a link-local next hop needs the session's interface
+                hop = fib_next_hop(path.next_hop, interface)
+            else:
+                hop = NextHop(gateway=path.next_hop[0].split("%", 1)[0])
+            self._hops[cache_key] = hop
+        return hop
+
+    def _turn(self) -> None:
+        """One loop turn's slice of work; schedules the next turn while work remains."""
+        self._scheduled = None
+        start = time.monotonic()
+        more = self._work(start + self.slice_s)
+        elapsed = time.monotonic() - start
+        self.turns += 1
+        if elapsed > self.longest_turn_s:
+            self.longest_turn_s = elapsed
+        if more and self._scheduled is None:
+            self._scheduled = asyncio.get_running_loop().call_soon(self._turn)
+
+    def _work(self, deadline: float | None) -> bool:
+        """Apply pending changes until ``deadline`` (None: all); True if some remain."""
+        fib, size = self.fib, self.slice_routes
+        for afi, pending in self._pending.items():
+            while pending:
+                popitem = pending.popitem
+                batch = [popitem() for _ in range(min(size, len(pending)))]
+                self.batches += 1
+                fib.apply_keys(afi, batch)  # refusals are logged per prefix by the FIB
+                if deadline is not None and time.monotonic() >= deadline:
+                    return any(self._pending.values())
+        return False
 
     def flush(self) -> None:
-        """Apply what is pending now."""
-        self._scheduled = None
-        pending, self._pending = self._pending, {}
-        if not pending:
-            return
-        routes = [FibRoute(key_to_network(key, afi), hops) for (afi, key), hops in pending.items()]
-        self.batches += 1
-        result = self.fib.apply(routes)
-        if result.failed:
-            for prefix, error in list(result.failed.items())[:5]:
-                log.warning("FIB refused %s: %s", prefix, error)
-            if len(result.failed) > 5:
-                log.warning("FIB refused %d more routes", len(result.failed) - 5)
+        """Apply everything pending now, in one go (shutdown, ``show fib``)."""
+        if self._scheduled is not None:
+            self._scheduled.cancel()
+            self._scheduled = None
+        self._work(None)
 
     def close(self) -> None:
         if self._scheduled is not None:

@@ -1,0 +1,294 @@
+"""The FIB's reconcile state without I/O: wanted routes, installed routes, next-hop references.
+
+Shaped like the BGP session (``receive_data`` / ``data_to_send``): the caller tells the state
+what it wants (:meth:`FibState.wish`), asks for the netlink operations that bring the kernel
+there (:meth:`FibState.plan` then :meth:`FibOps.encode`), sends them however it likes, and hands
+back the kernel's refusals (:meth:`FibState.done`). No socket, clock or ``ipaddress`` object is
+touched here except to name a refused prefix in its log line.
+
+Keys are the packed network address followed by the prefix length (5 bytes for IPv4, 17 for
+IPv6). A signature is how a route reaches the kernel: a nexthop-object id, or its hops.
+"""
+from __future__ import annotations
+
+import errno as errno_mod
+import logging
+import socket
+from collections import Counter
+from typing import Final, Iterable
+
+from bgpcore.constants import RTPROT_BGP
+from bgpcore.errors import FibError
+from bgpcore.fib import netlink as nl
+from bgpcore.fib.objects import Hop, NexthopObjects
+from bgpcore.fib.routes import ApplyResult, NextHop, key_prefix
+
+log = logging.getLogger("bgpcore.fib")
+
+Signature = int | tuple[Hop, ...]
+
+RETRY_ERRNOS: Final = frozenset({errno_mod.ENETDOWN, errno_mod.ENETUNREACH})
+GONE_ERRNOS: Final = frozenset({errno_mod.ESRCH, errno_mod.ENOENT})
+CREATE_FLAGS: Final = nl.NLM_F_REQUEST | nl.NLM_F_CREATE | nl.NLM_F_REPLACE
+_LOG_REFUSALS: Final = 20  # per batch; the rest are counted in one line
+
+
+class FibOps:
+    """One batch of netlink operations, in the order the kernel must see them: nexthop objects
+    (single next hops before groups), then routes to install or replace, then routes to delete."""
+
+    __slots__ = ("creates", "installs", "deletes")
+
+    def __init__(self) -> None:
+        self.creates: list[int] = []
+        self.installs: list[tuple[bytes, Signature]] = []
+        self.deletes: list[tuple[bytes, int]] = []  # (key, metric)
+
+    def __len__(self) -> int:
+        return len(self.creates) + len(self.installs) + len(self.deletes)
+
+    def __bool__(self) -> bool:
+        return bool(self.creates or self.installs or self.deletes)
+
+
+class FibState:
+    """Wanted and installed routes of one table, and the nexthop objects they use.
+
+    Args:
+        table: routing table id.
+        metric: route priority of our routes.
+        nexthop_objects: routes name nexthop objects (RTA_NH_ID) instead of carrying hops.
+    """
+
+    def __init__(self, table: int, metric: int, nexthop_objects: bool = False) -> None:
+        self.table = table
+        self.metric = metric
+        self.nexthop_objects = nexthop_objects
+        self.objects = NexthopObjects()
+        self.desired: dict[bytes, tuple[NextHop, ...]] = {}  # wanted next hops, as the caller named them
+        self.want: dict[bytes, Signature] = {}
+        self.have: dict[bytes, Signature] = {}
+        self.refs: Counter[Signature] = Counter()  # wanted + installed references (objects only)
+        self.pending: dict[bytes, str] = {}  # wanted, waiting for a link or gateway: why
+        self.failed: dict[bytes, FibError] = {}  # wanted, refused by the kernel
+        self._templates: dict[tuple[int, Signature], nl.RouteTemplate] = {}
+        self._delete_templates: dict[tuple[int, int], nl.RouteTemplate] = {}
+
+    # -- what is wanted ----------------------------------------------------------------------------
+
+    def wish(self, key: bytes, sig: Signature | None) -> None:
+        """Want ``key`` installed with ``sig`` (None: removed)."""
+        want = self.want
+        old = want.get(key)
+        if old == sig:
+            return
+        track = self.nexthop_objects
+        if sig is None:
+            del want[key]
+        else:
+            want[key] = sig
+        if track:
+            refs = self.refs
+            if old is not None:
+                refs[old] -= 1
+            if sig is not None:
+                refs[sig] += 1
+
+    def refuse(self, key: bytes, exc: FibError, result: ApplyResult, quiet: bool = False) -> None:
+        """``key`` cannot be installed now: pending when a link may bring it, else failed."""
+        if exc.errno in RETRY_ERRNOS:
+            self.pending[key] = str(exc)
+            result.pending.append(key_prefix(key))
+        else:
+            self.failed[key] = exc
+            result.failed[key_prefix(key)] = exc
+            if not quiet:
+                log.warning("FIB refused %s", exc)
+
+    # -- what to send ------------------------------------------------------------------------------
+
+    def plan(self, keys: Iterable[bytes], result: ApplyResult | None = None) -> FibOps:
+        """The operations that make the kernel match ``want`` for ``keys``."""
+        want_get, have_get = self.want.get, self.have.get
+        ops = FibOps()
+        installs, deletes = ops.installs, ops.deletes
+        metric = self.metric
+        unchanged = 0
+        for key in keys:
+            sig = want_get(key)
+            current = have_get(key)
+            if sig is None:
+                if current is not None:
+                    deletes.append((key, metric))
+            elif current != sig:
+                installs.append((key, sig))
+            else:
+                unchanged += 1
+        if result is not None:
+            result.unchanged += unchanged
+        if installs and self.nexthop_objects:
+            objects = self.objects
+            needed: set[int] = set()
+            for sig in {sig for _key, sig in installs}:
+                if isinstance(sig, int):
+                    needed.update(i for i in objects.with_members(sig) if i not in objects.present)
+            ops.creates = sorted(needed, key=lambda i: (bool(objects.content[i].group), i))  # singles first
+        return ops
+
+    def deletions(self, routes: list[tuple[bytes, int]]) -> FibOps:
+        """Operations that delete these (key, metric) routes, whatever ``have`` says."""
+        ops = FibOps()
+        ops.deletes = routes
+        return ops
+
+    def encode(self, ops: FibOps, seq0: int) -> list[bytes]:
+        """The messages of ``ops``, numbered from ``seq0`` in the order of :class:`FibOps`."""
+        objects = self.objects
+        out = [objects.message(i).encode(nl.MsgType.NEWNEXTHOP, CREATE_FLAGS, seq0 + n)
+               for n, i in enumerate(ops.creates)]
+        append = out.append
+        seq = seq0 + len(out)
+        templates = self._templates
+        for key, sig in ops.installs:
+            family = socket.AF_INET if len(key) == 5 else socket.AF_INET6
+            tmpl = templates.get((family, sig)) or self._template(family, sig)
+            append(tmpl.encode(seq, key[:-1], key[-1]))
+            seq += 1
+        deletes = self._delete_templates
+        for key, metric in ops.deletes:
+            dtmpl = deletes.get((len(key), metric))
+            if dtmpl is None:
+                family = socket.AF_INET if len(key) == 5 else socket.AF_INET6
+                msg = nl.RouteMessage(family=family, table=self.table, protocol=RTPROT_BGP, priority=metric,
+                                      scope=nl.RT_SCOPE_NOWHERE, type=0)
+                dtmpl = deletes[(len(key), metric)] = nl.RouteTemplate(msg, nl.MsgType.DELROUTE, nl.NLM_F_REQUEST)
+            append(dtmpl.encode(seq, key[:-1], key[-1]))
+            seq += 1
+        return out
+
+    # -- what the kernel said ----------------------------------------------------------------------
+
+    def done(self, ops: FibOps, seq0: int, errors: dict[int, nl.ErrorMessage],
+             result: ApplyResult) -> list[tuple[bytes, Signature, nl.ErrorMessage]]:
+        """Record the outcome of ``ops`` sent from ``seq0``; ``errors`` are the refusals by
+        sequence number. Returns the refused installs (the old route may still be there)."""
+        objects = self.objects
+        n_creates, n_installs = len(ops.creates), len(ops.installs)
+        refused_objects: dict[int, nl.ErrorMessage] = {}
+        for n, obj_id in enumerate(ops.creates):
+            err = errors.get(seq0 + n)
+            if err is None:
+                objects.present.add(obj_id)
+            else:
+                refused_objects[obj_id] = err
+                log.info("FIB: kernel refused nexthop object %d: %s", obj_id,
+                            errno_mod.errorcode.get(err.errno, err.errno))
+        have, refs = self.have, self.refs
+        installs = ops.installs
+        if self.nexthop_objects:
+            for key, sig in installs:
+                old = have.get(key)
+                if old is not None:
+                    refs[old] -= 1
+                have[key] = sig
+                refs[sig] += 1
+        else:
+            have.update(installs)
+        base = seq0 + n_creates
+        refused: list[tuple[bytes, Signature, nl.ErrorMessage]] = []
+        if errors:
+            for seq in range(base, base + n_installs):
+                err = errors.get(seq)
+                if err is not None:
+                    key, sig = installs[seq - base]
+                    refs[have.pop(key)] -= 1
+                    if refused_objects and isinstance(sig, int):  # the object's reason is the route's
+                        err = next((refused_objects[i] for i in objects.with_members(sig) if i in refused_objects), err)
+                    refused.append((key, sig, err))
+            for count, (key, _sig, err) in enumerate(refused):
+                what = f"{key_prefix(key)}"
+                self.refuse(key, _fib_error(err, what), result, quiet=count >= _LOG_REFUSALS)
+            if len(refused) > _LOG_REFUSALS:
+                log.warning("FIB refused %d more routes in this batch", len(refused) - _LOG_REFUSALS)
+        result.installed += n_installs - len(refused)
+        base += n_installs
+        metric_ours = self.metric
+        kept = 0
+        for n, (key, metric) in enumerate(ops.deletes):
+            err = errors.get(base + n) if errors else None
+            if err is not None and err.errno not in GONE_ERRNOS:
+                kept += 1
+                if kept <= _LOG_REFUSALS:
+                    log.warning("FIB could not remove %s: %s", key_prefix(key), _fib_error(err))
+                continue
+            if metric == metric_ours:
+                gone = have.pop(key, None)
+                if gone is not None:
+                    refs[gone] -= 1
+        result.removed += len(ops.deletes) - kept
+        return refused
+
+    # -- nexthop objects ---------------------------------------------------------------------------
+
+    def dead_objects(self) -> list[int]:
+        """Forget the objects no wanted or installed route uses; those the kernel holds are
+        returned, groups before their members, to be deleted."""
+        objects = self.objects
+        self.refs = Counter({s: c for s, c in self.refs.items() if c > 0})
+        live: set[int] = set()
+        for sig in self.refs:
+            if isinstance(sig, int) and sig in objects.content:
+                live.update(objects.with_members(sig))
+        dead = [i for i in objects.content if i not in live]
+        if not dead:
+            return []
+        present = sorted((i for i in dead if i in objects.present), key=lambda i: not objects.content[i].group)
+        for i in dead:
+            objects.forget(i)
+        self._templates.clear()
+        return present
+
+    # -- templates ---------------------------------------------------------------------------------
+
+    def _template(self, family: int, sig: Signature) -> nl.RouteTemplate:
+        tmpl = self._templates.get((family, sig))
+        if tmpl is None:
+            msg = self.route_message(family, sig)
+            tmpl = self._templates[(family, sig)] = nl.RouteTemplate(msg, nl.MsgType.NEWROUTE, CREATE_FLAGS)
+        return tmpl
+
+    def clear_templates(self) -> None:
+        self._templates.clear()
+
+    def route_message(self, family: int, sig: Signature, dst_len: int = 0, dst: bytes | None = None) -> nl.RouteMessage:
+        if isinstance(sig, int):
+            return nl.RouteMessage(family=family, dst_len=dst_len, dst=dst, table=self.table,
+                                   protocol=RTPROT_BGP, priority=self.metric, nh_id=sig)
+        paths = tuple(path_hop(family, hop) for hop in sig)
+        if len(paths) == 1:
+            path = paths[0]
+            return nl.RouteMessage(family=family, dst_len=dst_len, dst=dst, table=self.table, protocol=RTPROT_BGP,
+                                   priority=self.metric, oif=path.ifindex, flags=path.flags, gateway=path.gateway,
+                                   via=path.via, scope=nl.RT_SCOPE_UNIVERSE if sig[0][1] else nl.RT_SCOPE_LINK)
+        return nl.RouteMessage(family=family, dst_len=dst_len, dst=dst, table=self.table, protocol=RTPROT_BGP,
+                               priority=self.metric, multipath=paths)
+
+
+def path_hop(family: int, hop: Hop) -> nl.PathHop:
+    gw_family, gw, oif, flags, weight = hop
+    if not gw:
+        return nl.PathHop(ifindex=oif, weight=weight, flags=flags)
+    if gw_family == family:
+        return nl.PathHop(gateway=gw, ifindex=oif, weight=weight, flags=flags)
+    return nl.PathHop(via=(gw_family, gw), ifindex=oif, weight=weight, flags=flags)
+
+
+def _fib_error(err: nl.ErrorMessage, what: str = "") -> FibError:
+    import os
+    name = errno_mod.errorcode.get(err.errno, str(err.errno))
+    text = f"{name} ({os.strerror(err.errno)})"
+    if err.extack:
+        text += f": {err.extack}"
+    if what:
+        text = f"{what}: {text}"
+    return FibError(err.errno, text, err.extack)
