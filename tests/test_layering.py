@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("bgpcore.fib",),
     ("bgpcore.discovery",),
     ("bgpcore.transport",),
+    ("bgpcore.bmp", "bgpcore.mrt_write"),
     ("bgpcore.router",),
 ]
 TOP = len(LAYERS)

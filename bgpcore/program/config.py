@@ -29,6 +29,7 @@ from bgpcore.discovery.unnumbered import InterfacePeering
 from bgpcore.errors import ConfigError
 from bgpcore.fib.policy import INSTALL_ALL, PrefixFilter
 from bgpcore.policy.builtins import Policy, parse_community
+from bgpcore.program.ops_config import OPS_TABLES, OpsConfig, build_ops
 from bgpcore.program.policy_config import Fail, build_policy
 from bgpcore.rib.decision import DecisionOptions
 from bgpcore.rib.manager import MaxPrefixAction
@@ -40,7 +41,7 @@ from bgpcore.wire.types import PathAttributes
 DEFAULT_CONTROL_SOCKET: Final = "/run/bgpcore.sock"
 
 _TABLES: Final = ("speaker", "decision", "fib", "networks", "policy", "peer_group", "neighbor", "interfaces",
-                  "listen_range")
+                  "listen_range", *OPS_TABLES)
 _SPEAKER_KEYS: Final = {"asn", "router_id", "cluster_id", "listen", "port", "shards", "control_socket", "hold_time",
                         "track_changes", "ra_interval", "transit", "stale_path_time"}
 _DECISION_KEYS: Final = {"maximum_paths", "multipath_relax", "always_compare_med", "deterministic_med",
@@ -76,6 +77,7 @@ class ProgramConfig:
     router: RouterConfig
     control_socket: str
     source: str = "<config>"
+    ops: OpsConfig = OpsConfig()
 
 
 def load_config(path: str | Path) -> ProgramConfig:
@@ -213,7 +215,8 @@ class _Checker:
                 shards=shards, track_changes=track, stale_path_time_s=stale, ra_interval_s=ra, transit=transit)
         except ConfigError as exc:
             raise ConfigError(f"{self.source}: {exc}") from None
-        return ProgramConfig(router=router, control_socket=control, source=self.source)
+        ops = build_ops(data, lambda table, key, why: self.fail(table, None, key, why))
+        return ProgramConfig(router=router, control_socket=control, source=self.source, ops=ops)
 
     # -- tables ---------------------------------------------------------------------------------
 
