@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bgpcore.constants import Afi, Origin, Safi
 from bgpcore.errors import BgpError, UsageError
+from bgpcore.program.mrt_cli import add_mrt_arguments, run_mrt
 from bgpcore.wire.types import PathAttributes
 
 
@@ -322,6 +323,7 @@ COMMANDS: list[Command] = [
     ("demo", "route-reflector demo on loopback: a feeder, a reflector and clients, with a summary",
      _demo_arguments, run_rr_demo),
     ("decode-sample", "decode a generated sample of full-table UPDATEs and print them", _sample_arguments, run_demo),
+    ("mrt", "print an MRT file (RIB dump or update log) one route per line, as bgpdump -m", add_mrt_arguments, run_mrt),
 ]
 
 

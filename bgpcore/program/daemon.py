@@ -24,6 +24,7 @@ from bgpcore.program.config import ProgramConfig, load_config
 from bgpcore.program.control import (PROTOCOL_VERSION, Arg, Command, ControlServer, choice, flag, non_negative_int,
                                      text, texts, u32)
 from bgpcore.program.explain import explain_paths
+from bgpcore.program.ops import Operations
 from bgpcore.program.reload import apply_reload, plan_reload
 from bgpcore.rib.decision import select_best
 from bgpcore.route import Path
@@ -126,6 +127,7 @@ class Daemon:
 
     def __init__(self, config: ProgramConfig, config_path: str | None = None) -> None:
         self.config = config
+        self.ops: Operations | None = None
         self.config_path = config_path
         self.router = Router(config.router)
         self.neighbor_log = NeighborLog()
@@ -168,6 +170,8 @@ class Daemon:
         await self.control.start()
         try:
             check_listeners(self.config.router.listen)
+            self.ops = Operations(self.router, self.config.ops)  # BMP, MRT, metrics: before sessions come up
+            await self.ops.start()
             stream = self.router.speaker.events()
             self._events_task = asyncio.get_running_loop().create_task(self._record(stream))
             await self.router.start()
@@ -188,6 +192,9 @@ class Daemon:
             self._events_task.cancel()
             self._events_task = None
         await self.router.stop()
+        if self.ops is not None:  # after the router: the last Peer Downs reach BMP and MRT
+            await self.ops.stop()
+            self.ops = None
 
     async def _record(self, stream: Any) -> None:
         try:
