@@ -11,6 +11,7 @@ Every key is described in docs/configuration.md. In short::
     [[neighbor]]                        # a neighbor by address
     [[interfaces]]                      # unnumbered peering on interfaces by name or pattern
     [[listen_range]]                    # dynamic neighbors from a prefix
+    [limits]                            # what one neighbor may cost (connections, queued output)
 
 tomllib reports syntax errors with line and column; the checks here find the offending key's
 line in the text, so ``rr.toml:12: neighbor[2].asn: ...`` points at the line to fix.
@@ -36,12 +37,13 @@ from bgpcore.rib.manager import MaxPrefixAction
 from bgpcore.router.config import FibConfig, Network, RouterConfig
 from bgpcore.session.timers import TimerSettings
 from bgpcore.transport.config import BfdSettings, ListenRange, NeighborConfig, family_from_name, neighbor_key
+from bgpcore.transport.limits import SpeakerLimits
 from bgpcore.wire.types import PathAttributes
 
 DEFAULT_CONTROL_SOCKET: Final = "/run/bgpcore.sock"
 
 _TABLES: Final = ("speaker", "decision", "fib", "networks", "policy", "peer_group", "neighbor", "interfaces",
-                  "listen_range", *OPS_TABLES)
+                  "listen_range", "limits", *OPS_TABLES)
 _SPEAKER_KEYS: Final = {"asn", "router_id", "cluster_id", "listen", "port", "shards", "control_socket", "hold_time",
                         "track_changes", "ra_interval", "transit", "stale_path_time"}
 _DECISION_KEYS: Final = {"maximum_paths", "multipath_relax", "always_compare_med", "deterministic_med",
@@ -62,6 +64,10 @@ _MAX_PREFIX_ACTIONS: Final = {"shutdown": MaxPrefixAction.SHUTDOWN, "restart": M
                               "warning-only": MaxPrefixAction.WARNING_ONLY}
 _ADDPATH_MODES: Final = {"receive": 1, "send": 2, "both": 3}
 _BFD_KEYS: Final = {"interval_ms", "multiplier", "strict"}
+# [limits]: SpeakerLimits fields (durations without their _s suffix, as elsewhere in the file)
+_LIMITS_KEYS: Final = {"connections_per_neighbor": (1, 64), "max_queued_bytes": (65536, 2**40),
+                       "slow_peer_restart": (0.1, 86400), "close_timeout": (0.1, 3600), "accept_backoff": (0.01, 3600),
+                       "log_interval": (0.1, 86400)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,12 +213,14 @@ class _Checker:
             raise self.fail("speaker", None, "transit", "true or false")
         ra = self._number(speaker, "speaker", None, "ra_interval", 10.0, 0.05, 1800)
         stale = self._number(speaker, "speaker", None, "stale_path_time", 360.0, 1, 3600)
+        limits = self._limits(data.get("limits"))
         try:
             router = RouterConfig(
                 local_as=asn, router_id=router_id, cluster_id=cluster_id,
                 listen=tuple((a, port) for a in listen_raw), neighbors=tuple(neighbors), listen_ranges=tuple(ranges),
                 interfaces=tuple(interfaces), networks=networks, fib=fib, decision=self._decision(data.get("decision")),
-                shards=shards, track_changes=track, stale_path_time_s=stale, ra_interval_s=ra, transit=transit)
+                shards=shards, track_changes=track, stale_path_time_s=stale, ra_interval_s=ra, transit=transit,
+                limits=limits)
         except ConfigError as exc:
             raise ConfigError(f"{self.source}: {exc}") from None
         ops = build_ops(data, lambda table, key, why: self.fail(table, None, key, why))
@@ -349,6 +357,22 @@ class _Checker:
         return FibConfig(table=self._int(table, "fib", None, "table", 254, 1, 2**32 - 1),
                          metric=self._int(table, "fib", None, "metric", 20, 0, 2**32 - 1), policy=policy,
                          keep_on_stop=self._bool(table, "fib", None, "keep_on_stop", False))
+
+    def _limits(self, table: object) -> SpeakerLimits:
+        """``[limits]``: what one neighbor may cost the speaker (``SpeakerLimits``)."""
+        if table is None:
+            return SpeakerLimits()
+        if not isinstance(table, dict):
+            raise self.fail("limits", None, None, "a table")
+        self._unknown(table, set(_LIMITS_KEYS), "limits", None)
+        values: dict[str, Any] = {}
+        for key, (low, high) in _LIMITS_KEYS.items():
+            if key in table:
+                if isinstance(low, int) and isinstance(high, int):
+                    values[key] = self._int(table, "limits", None, key, low, low, high)
+                else:
+                    values[key + "_s"] = self._number(table, "limits", None, key, low, low, high)
+        return SpeakerLimits(**values)
 
     def _decision(self, table: object) -> DecisionOptions:
         if table is None:

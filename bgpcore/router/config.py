@@ -12,6 +12,7 @@ from bgpcore.errors import ConfigError
 from bgpcore.fib.policy import FibPolicy
 from bgpcore.rib.decision import DEFAULT_OPTIONS, DecisionOptions
 from bgpcore.transport.config import ListenRange, NeighborConfig, SpeakerConfig
+from bgpcore.transport.limits import DEFAULT_LIMITS, SpeakerLimits
 from bgpcore.transport.neighbor import family_key
 from bgpcore.wire.types import PathAttributes
 
@@ -87,6 +88,8 @@ class RouterConfig:
         ra_interval_s: Router Advertisement interval on unnumbered interfaces.
         transit: the node forwards between its links (checked in the kernel's sysctls).
         event_queue_size: events kept for a subscriber that does not keep up.
+        limits: what one neighbor may cost the speaker (connections, queued output, accept
+            back-off): ``SpeakerLimits``, passed to the speaker.
     """
 
     local_as: int
@@ -105,6 +108,7 @@ class RouterConfig:
     ra_interval_s: float = 10.0
     transit: bool = False
     event_queue_size: int = 10000
+    limits: SpeakerLimits = DEFAULT_LIMITS
 
     def __post_init__(self) -> None:
         self.speaker_config()  # checks AS, router id, listen addresses and neighbors
@@ -127,4 +131,4 @@ class RouterConfig:
         """The transport's part of this configuration."""
         return SpeakerConfig(local_as=self.local_as, router_id=self.router_id, listen=self.listen,
                              neighbors=self.neighbors, listen_ranges=self.listen_ranges,
-                             event_queue_size=self.event_queue_size)
+                             event_queue_size=self.event_queue_size, limits=self.limits)
