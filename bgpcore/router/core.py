@@ -99,6 +99,7 @@ class Router:
         self._stale_timer: asyncio.TimerHandle | None = None
         self._sessions: dict[PeerKey, PeerInfo] = {}
         self._started = False
+        self._bfd_following = False
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -127,6 +128,7 @@ class Router:
         if self.bfd is not None:
             for status in self.speaker.neighbors():
                 self.bfd.neighbor_added(status.peer, self.speaker.neighbor_config(status.peer))
+        self._bfd_following = True  # from here on, every neighbor added gets its BFD session at once
         if config.interfaces:
             self.unnumbered = Unnumbered(self, config.interfaces, make_config=NeighborConfig,
                                          ra_interval_s=config.ra_interval_s, transit=config.transit)
@@ -158,6 +160,7 @@ class Router:
             stream.finish()
         self._subscribers.clear()
         self._started = False
+        self._bfd_following = False
 
     async def __aenter__(self) -> Router:
         await self.start()
@@ -214,7 +217,7 @@ class Router:
         Without ``hostname`` the neighbor is sent the system's host name (FQDN capability)."""
         config = self._named(config)
         peer = self.speaker.add_neighbor(config)
-        if self.bfd is not None and self._started:
+        if self.bfd is not None and self._bfd_following:
             self.bfd.neighbor_added(peer, config)
         return peer
 
