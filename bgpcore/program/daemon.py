@@ -408,7 +408,7 @@ class Daemon:
         total = 0
         for f in _FAMILIES[family]:
             table = self.router.received_routes(peer, f, before_policy=received)
-            for net in sorted(table):  # type: ignore[type-var]
+            for net in sorted(table):
                 total += 1
                 if len(routes) < limit:
                     routes.append({"prefix": str(net), **_path_json(table[net], self.router)})
@@ -421,7 +421,7 @@ class Daemon:
         total = 0
         for f in _FAMILIES[family]:
             table = self.router.advertised_routes(peer, f)
-            for net in sorted(table):  # type: ignore[type-var]
+            for net in sorted(table):
                 total += 1
                 if len(routes) < limit:
                     routes.append({"prefix": str(net), "next_hop": list(table[net])})

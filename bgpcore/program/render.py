@@ -1,6 +1,7 @@
 """Text tables for ``bgpcore show``, from the control socket's JSON answers."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 
@@ -157,7 +158,7 @@ def render_reload(answer: dict[str, Any]) -> str:
 
 def render(what: str, answer: Any) -> str:
     """The text form of the answer to ``show <what>`` (or to another control command)."""
-    renderers = {"bfd": render_bfd, "neighbors": render_neighbors, "routes": render_routes, "fib": render_fib,
+    renderers: dict[str, Callable[[Any], str]] = {"bfd": render_bfd, "neighbors": render_neighbors, "routes": render_routes, "fib": render_fib,
                  "neighbor": render_neighbor, "explain": render_explain, "adj-rib-in": render_adj_rib,
                  "adj-rib-out": render_adj_rib, "reload": render_reload}
     renderer = renderers.get(what)
