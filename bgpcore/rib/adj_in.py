@@ -5,6 +5,11 @@ one) and point at one shared ``Path`` per attribute set. With soft reconfigurati
 paths as received (before policy) are kept too, so a changed import policy can be
 re-applied without asking the neighbor to resend (``reapply``).
 
+Paths no prefix uses any more (withdrawn, replaced) leave the shared-path cache lazily: once
+the prefixes withdrawn or replaced since the last sweep reach half of those held, one pass
+over the tables keeps only the paths still in use (amortised O(1) per withdrawn prefix, and
+nothing at all while a table only grows). A peer that goes down leaves nothing behind.
+
 Every method returns what the Loc-RIB must do: ``Accepted`` runs (a path and the plain
 prefix keys it now covers) and ``Removed`` runs (path id and plain prefix keys that lost
 this neighbor's path).
@@ -57,6 +62,7 @@ class AdjRibIn:
         self.received: dict[Family, dict[bytes, Path]] | None = {} if keep_received else None
         self.stale: dict[Family, set[bytes]] = {}
         self._paths: dict[tuple[int, tuple[str, ...], int], Path] = {}
+        self._churn = 0  # prefixes withdrawn or replaced since the last sweep of _paths
 
     def _path(self, attrs: PathAttributes, next_hop: tuple[str, ...], path_id: int) -> Path:
         """One shared Path per (attribute set, next hop, path id): ``attrs`` must be interned."""
@@ -67,6 +73,23 @@ class AdjRibIn:
                 self._paths.clear()
             path = self._paths[key] = Path(attrs, next_hop, self.source, path_id)
         return path
+
+    def _moved(self, count: int) -> None:
+        """``count`` prefixes were withdrawn or replaced: sweep ``_paths`` once they are half the table."""
+        self._churn += count
+        if self._paths and 2 * self._churn >= self.count():
+            self.sweep()
+
+    def sweep(self) -> None:
+        """Forget the shared paths no prefix refers to (withdrawn or replaced ones)."""
+        self._churn = 0
+        live: set[int] = set()
+        for table in self.accepted.values():
+            live.update(map(id, table.values()))
+        if self.received is not None:
+            for table in self.received.values():
+                live.update(map(id, table.values()))
+        self._paths = {key: path for key, path in self._paths.items() if id(path) in live} if live else {}
 
     def count(self) -> int:
         """Prefixes accepted, all families (what maximum-prefix limits)."""
@@ -83,15 +106,23 @@ class AdjRibIn:
             table = self.accepted.get(family)
             if table is None:
                 table = self.accepted[family] = {}
+            size = len(table)
             table.update(dict.fromkeys(keys, path))
+            replaced = len(keys) - (len(table) - size)
+            if replaced:
+                self._moved(replaced)
             return [Accepted(path, keys)], []
         accepted: list[Accepted] = []
         removed: list[Removed] = []
+        size = len(self.accepted.get(family, ()))
         if family in self.addpath:
             for path_id, run in _split_path_ids(keys).items():
                 self._announce(family, self._path(attrs, next_hop, path_id), run, 4, accepted, removed)
         else:
             self._announce(family, self._path(attrs, next_hop, 0), keys, 0, accepted, removed)
+        moved = len(keys) - (len(self.accepted.get(family, ())) - size)
+        if moved > 0:
+            self._moved(moved)
         return accepted, removed
 
     def _announce(self, family: Family, path: Path, keys: list[bytes], cut: int,
@@ -130,18 +161,18 @@ class AdjRibIn:
 
     def withdraw(self, family: Family, keys: list[bytes]) -> list[Removed]:
         """The neighbor withdrew ``keys`` (unknown keys are ignored)."""
+        moved = 0
         if self.received is not None and family in self.received:
             pop_received = self.received[family].pop
-            for key in keys:
-                pop_received(key, None)
+            moved = len([k for k in keys if pop_received(k, None) is not None])
         stale = self.stale.get(family)
         if stale:
             stale.difference_update(keys)
         table = self.accepted.get(family)
-        if not table:
-            return []
-        pop = table.pop
-        gone = [k for k in keys if pop(k, None) is not None]
+        pop = table.pop if table else None
+        gone = [k for k in keys if pop(k, None) is not None] if pop is not None else []
+        if gone or moved:
+            self._moved(max(len(gone), moved))
         if not gone:
             return []
         if family in self.addpath:
@@ -150,11 +181,13 @@ class AdjRibIn:
 
     def withdraw_all(self) -> dict[Family, list[Removed]]:
         """Forget everything (session down without graceful restart)."""
+        self._paths = {}
         out = {family: self.withdraw(family, list(table)) for family, table in self.accepted.items()}
         self.accepted.clear()
         if self.received is not None:
             self.received.clear()
         self.stale.clear()
+        self._churn = 0
         return {family: removed for family, removed in out.items() if removed}
 
     def mark_stale(self, families: Iterable[Family] | None = None) -> None:
@@ -209,4 +242,5 @@ class AdjRibIn:
                     rem.append(Removed(0, lost))
             accepted[family] = acc
             removed[family] = rem
+        self.sweep()
         return accepted, removed

@@ -4,6 +4,10 @@ A prefix with one path maps straight to that ``Path`` (a dict write, no decision
 a second path arrives does the entry become a ``Destination`` holding every path with the
 chosen best and multipath set; it turns back into a bare ``Path`` when one remains.
 
+Decision keys are cached per path (``_ranks``); paths that leave every destination leave the
+cache lazily: once the prefixes whose paths were removed or replaced since the last sweep
+reach half of the table, one pass keeps the ranks of paths still in a destination.
+
 ``update``/``remove`` return ``BestChange`` deltas grouped by new best path, so a run of
 prefixes announced together costs one change, not one per prefix.
 """
@@ -63,6 +67,7 @@ class LocRib:
         self.tables: dict[Family, dict[bytes, Entry]] = {}
         self._keyed = options.deterministic_med or options.always_compare_med
         self._ranks: dict[int, Ranked] = {}
+        self._churn = 0  # prefixes whose path was removed or replaced since the last sweep of _ranks
 
     def _decide(self, dest: Destination, added: Path | None = None, removed: Path | None = None) -> bool:
         """Re-select; returns whether best or multipath changed.
@@ -102,6 +107,23 @@ class LocRib:
             entry = self._ranks[id(path)] = rank(path, self.options)
         return entry
 
+    def _moved(self, count: int) -> None:
+        """``count`` prefixes lost or replaced a path: sweep ``_ranks`` once they are half the table."""
+        self._churn += count
+        if self._ranks and 2 * self._churn >= len(self):
+            self.sweep()
+
+    def sweep(self) -> None:
+        """Forget the decision keys of paths no destination holds any more."""
+        self._churn = 0
+        live: set[int] = set()
+        add = live.update
+        for table in self.tables.values():
+            for entry in table.values():
+                if entry.__class__ is Destination:
+                    add(map(id, entry.paths))
+        self._ranks = {pid: ranked for pid, ranked in self._ranks.items() if pid in live} if live else {}
+
     def _settled(self, a: Path, b: Path) -> int:
         if not self._keyed or self.options.always_compare_med:
             return compare_settled(a, b, self.options)
@@ -123,6 +145,7 @@ class LocRib:
         single = BestChange(family, [], path, (path,))
         plain = single.keys
         changes = _Changes(family)
+        moved = 0
         for key in keys:
             cur = get(key)
             if cur is None:
@@ -147,11 +170,14 @@ class LocRib:
                     if old.source.peer_id == peer and old.path_id == path_id:
                         replaced = old
                         paths[i] = path
+                        moved += 1
                         break
                 else:
                     paths.append(path)
             if self._decide(dest, path, replaced):
                 changes.add(key, dest.best, dest.multipath)
+        if moved and self._ranks:
+            self._moved(moved)
         return changes.result(single)
 
     def remove(self, family: Family, peer_id: PeerId, path_id: int, keys: list[bytes]) -> list[BestChange]:
@@ -187,6 +213,8 @@ class LocRib:
                     changes.add(key, last, (last,))
             elif self._decide(cur, None, removed):
                 changes.add(key, cur.best, cur.multipath)
+        if self._ranks:
+            self._moved(len(keys))
         return changes.result(gone)
 
     def best(self, family: Family, key: bytes) -> Path | None:
