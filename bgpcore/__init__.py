@@ -78,6 +78,14 @@ _EXPORTS: dict[str, str] = {
     "StateChange": "bgpcore.mrt",
     "read_mrt": "bgpcore.mrt",
     "decode_rib_attributes": "bgpcore.mrt",
+    # bgpcore.mrt_write
+    "RibDumpBuilder": "bgpcore.mrt_write",
+    "encode_bgp4mp_message": "bgpcore.mrt_write",
+    "encode_bgp4mp_state_change": "bgpcore.mrt_write",
+    # bgpcore.bmp
+    "BmpExporter": "bgpcore.bmp",
+    "BmpPeer": "bgpcore.bmp",
+    "BmpState": "bgpcore.bmp",
     # bgpcore.session.session
     "Session": "bgpcore.session.session",
     # bgpcore.session.fsm
@@ -181,6 +189,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "ACCELERATED", "AddCommunities", "AddPath", "AddPathSelect", "Afi", "AsPathContains", "AsPathLength",
     "AsPathRegex", "AttrCode", "BestChange", "BestPathChanged", "BestPathWithdrawn", "BgpError", "BgpMessage",
+    "BmpExporter", "BmpPeer", "BmpState",
     "CapCode", "Cease", "CeasePeer", "CeaseSubcode", "Chain", "CodecContext", "CommunityMatch", "ConfigError",
     "DEFAULT_CONTEXT", "DecisionOptions", "EnhancedRouteRefresh", "ErrorAction", "ErrorCode", "Event",
     "ExtendedMessage", "ExtendedNextHop", "Family", "FamilyMatch", "Fib", "FibConfig", "FibError", "FibRoute",
@@ -190,13 +199,15 @@ __all__ = [
     "Notification", "NotificationReceived", "Open", "OpenPolicy", "OpenReceived", "Origin", "Path",
     "PathAttributes", "PeerAction", "PeerDown", "PeerEvent", "PeerIndexTable", "PeerInfo", "PeerKey",
     "PeerUp", "Policy", "PrefixEntry", "PrefixFilter", "PrefixList", "PrependAsPath", "ProgramConfig",
-    "ProtocolError", "Reason", "RejectAll", "RemoveCommunities", "Rib", "RibConfig", "RibEntry", "RibPeer",
+    "ProtocolError", "Reason", "RejectAll", "RemoveCommunities", "Rib", "RibConfig", "RibDumpBuilder",
+    "RibEntry", "RibPeer",
     "RouteHandler", "RoutePolicy", "RouteReceived", "RouteRefresh", "RouteRefreshReceived", "Router",
     "RouterConfig", "RouterEvent", "RouterEvents", "Safi", "Session", "SessionDown", "SessionEstablished",
     "SessionParams", "SetCommunities", "SetLocalPref", "SetMed", "SetNextHop", "SimpleRoutes", "Source",
     "Speaker", "SpeakerConfig", "State", "StateChange", "StateChanged", "Term", "TimerSettings",
     "UnknownCapability", "Unnumbered", "UnnumberedPeer", "Update", "UpdateReceived", "UsageError", "Verdict",
-    "build_open", "decode_message", "decode_open", "decode_rib_attributes", "decode_update", "encode_open",
+    "build_open", "decode_message", "decode_open", "decode_rib_attributes", "decode_update", "encode_bgp4mp_message",
+    "encode_bgp4mp_state_change", "encode_open",
     "encode_updates", "key_to_network", "load_config", "negotiate", "network_key", "parse_community",
     "parse_config", "read_mrt", "show_fib",
 ]
@@ -229,6 +240,8 @@ if TYPE_CHECKING:
     from bgpcore.wire.notification import (Notification as Notification)
     from bgpcore.wire.capabilities import (AddPath as AddPath, EnhancedRouteRefresh as EnhancedRouteRefresh, ExtendedMessage as ExtendedMessage, ExtendedNextHop as ExtendedNextHop, FourOctetAs as FourOctetAs, Fqdn as Fqdn, GracefulRestart as GracefulRestart, Multiprotocol as Multiprotocol, RouteRefresh as RouteRefresh, UnknownCapability as UnknownCapability)
     from bgpcore.mrt import (BgpMessage as BgpMessage, MrtReader as MrtReader, PeerIndexTable as PeerIndexTable, RibEntry as RibEntry, StateChange as StateChange, read_mrt as read_mrt, decode_rib_attributes as decode_rib_attributes)
+    from bgpcore.mrt_write import (RibDumpBuilder as RibDumpBuilder, encode_bgp4mp_message as encode_bgp4mp_message, encode_bgp4mp_state_change as encode_bgp4mp_state_change)
+    from bgpcore.bmp import (BmpExporter as BmpExporter, BmpPeer as BmpPeer, BmpState as BmpState)
     from bgpcore.session.session import (Session as Session)
     from bgpcore.session.fsm import (State as State)
     from bgpcore.session.negotiate import (OpenPolicy as OpenPolicy, SessionParams as SessionParams, build_open as build_open, negotiate as negotiate)

@@ -5,7 +5,7 @@
 # from starting (policy-rc.d exits 101).
 set -euo pipefail
 
-PACKAGES=(frr bird2 gobgpd python3-exabgp tshark tcpdump iputils-ping iproute2 bgpdump make nftables)
+PACKAGES=(frr bird2 gobgpd python3-exabgp tshark tcpdump iputils-ping iproute2 bgpdump make nftables pmacct)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

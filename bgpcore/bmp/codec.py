@@ -119,7 +119,7 @@ def _message(msg_type: int, body: bytes) -> bytes:
     return _COMMON.pack(BMP_VERSION, COMMON_HEADER_LEN + len(body), msg_type) + body
 
 
-def encode_tlvs(tlvs: list[Tlv]) -> bytes:
+def encode_tlvs(tlvs: Sequence[Tlv]) -> bytes:
     return b"".join(_TLV.pack(kind, len(value)) + value for kind, value in tlvs)
 
 
@@ -144,10 +144,10 @@ def encode_termination(reason: int = TerminationReason.ADMIN_CLOSE, text: str = 
 
 
 def encode_peer_up(peer: PeerHeader, local_address: str, local_port: int, remote_port: int, sent_open: bytes,
-                   received_open: bytes, tlvs: list[Tlv] | None = None) -> bytes:
+                   received_open: bytes, tlvs: Sequence[Tlv] = ()) -> bytes:
     """Peer Up (RFC 7854 §4.10): the two OPEN messages are whole BGP messages, header included."""
     body = (encode_peer_header(peer) + _address16(local_address) + struct.pack("!HH", local_port, remote_port)
-            + sent_open + received_open + encode_tlvs(tlvs or []))
+            + sent_open + received_open + encode_tlvs(tlvs))
     return _message(MessageType.PEER_UP, body)
 
 

@@ -13,9 +13,9 @@ a reconnect resynchronises it. Stations are ``exporter.BmpStation`` (the I/O ada
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, TypeVar
 
 from bgpcore.bmp.codec import (
     InfoTlv,
@@ -34,7 +34,7 @@ from bgpcore.bmp.codec import (
 )
 from bgpcore.constants import Afi, Safi
 from bgpcore.route import Path
-from bgpcore.wire.capabilities import AddPath, FourOctetAs, Multiprotocol
+from bgpcore.wire.capabilities import AddPath, Capability, FourOctetAs, Multiprotocol
 from bgpcore.wire.context import IPV4_UNICAST, CodecContext, Family
 from bgpcore.wire.open import Open, encode_open
 from bgpcore.wire.types import PathAttributes, Update
@@ -43,6 +43,7 @@ from bgpcore.wire.update import encode_end_of_rib, encode_updates, encode_withdr
 AS_TRANS: Final = 23456
 _V4_FAMILIES: Final = frozenset((Afi.IPV4, s) for s in Safi)
 _Value = tuple[PathAttributes, tuple[str, ...]]
+V = TypeVar("V")
 """A received route: attributes and next hop (one tuple shared by the prefixes of an UPDATE)."""
 
 
@@ -79,13 +80,13 @@ class _PeerRib:
 def fabricate_open(asn: int, bgp_id: str, families: Iterable[Family], hold_time_s: int,
                    addpath: Iterable[Family] = (), addpath_mode: int = 1) -> bytes:
     """An OPEN (header included) with the capabilities that shape the peer's UPDATEs."""
-    caps: list[object] = [Multiprotocol(afi, safi) for afi, safi in families]
+    caps: list[Capability] = [Multiprotocol(afi, safi) for afi, safi in families]
     caps.append(FourOctetAs(asn))
     entries = tuple((afi, safi, addpath_mode) for afi, safi in addpath)
     if entries:
-        caps.append(AddPath(entries))  # type: ignore[arg-type]
+        caps.append(AddPath(entries))
     return encode_open(Open(my_as=asn if asn <= 0xFFFF else AS_TRANS, hold_time_s=hold_time_s, bgp_id=bgp_id,
-                            capabilities=tuple(caps)))  # type: ignore[arg-type]
+                            capabilities=tuple(caps)))
 
 
 def _flags_for(address: str) -> int:
@@ -287,10 +288,10 @@ class BmpState:
                               [(InfoTlv.VRF_TABLE_NAME, self.table_name.encode())])
 
 
-def _grouped_updates(family: Family, items: list[tuple[bytes, object]], ctx: CodecContext,
-                     value_of: object) -> Iterator[bytes]:
-    """UPDATEs for (key, value) items, prefixes of one value packed together."""
-    groups: dict[int, tuple[object, list[bytes]]] = {}
+def _grouped_updates(family: Family, items: list[tuple[bytes, V]], ctx: CodecContext,
+                     value_of: Callable[[V], _Value]) -> Iterator[bytes]:
+    """UPDATEs for (key, value) items, prefixes of one value (the same object) packed together."""
+    groups: dict[int, tuple[V, list[bytes]]] = {}
     for key, value in items:
         entry = groups.get(id(value))
         if entry is None:
@@ -298,7 +299,7 @@ def _grouped_updates(family: Family, items: list[tuple[bytes, object]], ctx: Cod
         else:
             entry[1].append(key)
     for value, keys in groups.values():
-        attrs, next_hop = value_of(value)  # type: ignore[operator]
+        attrs, next_hop = value_of(value)
         yield from encode_updates(attrs, family, next_hop, keys, ctx)
 
 

@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 from bgpcore.errors import UsageError
+from bgpcore.session.fsm import State
 from bgpcore.wire.context import IPV4_UNICAST, IPV6_UNICAST, Family
 
 if TYPE_CHECKING:
@@ -22,7 +23,8 @@ if TYPE_CHECKING:
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _FAMILY_NAMES: dict[Family, str] = {IPV4_UNICAST: "ipv4-unicast", IPV6_UNICAST: "ipv6-unicast"}
-_STATES = ("Idle", "Connect", "Active", "OpenSent", "OpenConfirm", "Established")
+_STATES = tuple(s.name for s in State)
+_ESTABLISHED = State.ESTABLISHED.name
 
 
 def _escape(value: object) -> str:
@@ -85,7 +87,7 @@ def render_metrics(router: Router, lag: LoopLag | None = None, ops: Operations |
     page.family("bgpcore_neighbor_state", "gauge", "1 for the neighbor's current FSM state.",
                 [({"peer": s.peer, "state": state}, int(s.state == state)) for s in neighbors for state in _STATES])
     page.family("bgpcore_neighbor_up", "gauge", "1 when the session is Established.",
-                [({"peer": s.peer}, int(s.state == "Established")) for s in neighbors])
+                [({"peer": s.peer}, int(s.state == _ESTABLISHED)) for s in neighbors])
     page.family("bgpcore_neighbor_uptime_seconds", "gauge", "Time since the session reached Established (0: down).",
                 [({"peer": s.peer}, round(s.uptime_s or 0.0, 3)) for s in neighbors])
     page.family("bgpcore_neighbor_established_total", "counter", "Times the session reached Established.",
@@ -98,7 +100,7 @@ def render_metrics(router: Router, lag: LoopLag | None = None, ops: Operations |
                 [({"peer": s.peer}, s.prefixes_received or 0) for s in neighbors])
     page.family("bgpcore_neighbor_prefixes_advertised", "gauge", "Prefixes advertised to the neighbor.",
                 [({"peer": s.peer, "family": name}, _advertised(router, s.peer, fam))
-                 for s in neighbors if s.state == "Established" for fam, name in _FAMILY_NAMES.items()])
+                 for s in neighbors if s.state == _ESTABLISHED for fam, name in _FAMILY_NAMES.items()])
     page.family("bgpcore_rib_prefixes", "gauge", "Prefixes in the Loc-RIB.",
                 [({"family": name}, router.route_count(fam)) for fam, name in _FAMILY_NAMES.items()])
     groups = router.rib.groups.by_id
@@ -112,9 +114,9 @@ def render_metrics(router: Router, lag: LoopLag | None = None, ops: Operations |
     if fib is not None:
         page.family("bgpcore_fib_routes", "gauge", "Routes given to the kernel.", [({}, len(router.fib_routes()))])
         page.family("bgpcore_fib_pending_routes", "gauge", "Routes waiting for a next hop or interface.",
-                    [({}, len(fib.pending()))])
+                    [({}, len(fib.pending))])
         page.family("bgpcore_fib_failed_routes", "gauge", "Routes the kernel refused (FIB errors).",
-                    [({}, len(fib.failed()))])
+                    [({}, len(fib.failed))])
     if lag is not None:
         page.family("bgpcore_event_loop_lag_seconds", "gauge", "How late the event loop ran the last probe timer.",
                     [({}, round(lag.lag_s, 6))])

@@ -21,7 +21,7 @@ import socket
 import time
 from collections.abc import Callable
 from pathlib import Path as FilePath
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from bgpcore.bmp.exporter import BmpExporter
 from bgpcore.bmp.state import BmpPeer, BmpState
@@ -40,6 +40,9 @@ from bgpcore.router.events import BestPathChanged, BestPathWithdrawn, PeerDown, 
 from bgpcore.wire.context import IPV4_UNICAST, IPV6_UNICAST, CodecContext, Family
 from bgpcore.wire.nlri import network_key
 from bgpcore.wire.update import encode_update
+
+if TYPE_CHECKING:
+    from bgpcore.program.metrics import MetricsServer
 
 log = logging.getLogger("bgpcore.ops")
 FAMILIES: tuple[Family, ...] = (IPV4_UNICAST, IPV6_UNICAST)
@@ -178,7 +181,7 @@ class Operations:
         self.config = config
         self.bmp: BmpExporter | None = None
         self.update_log: MrtUpdateLog | None = None
-        self.metrics: object = None
+        self.metrics: MetricsServer | None = None
         self.rib_dumps = 0
         self.last_rib_dump: str | None = None
         self._events: RouterEvents | None = None
@@ -217,7 +220,7 @@ class Operations:
             if not self.router.config.track_changes and self.config.bmp and self.config.bmp.loc_rib:
                 self._tasks.append(loop.create_task(self._sync_loc_rib_every(2.0)))
         if self._events is not None:
-            self._tasks.append(loop.create_task(self._consume(self._events)))
+            self._tasks.append(loop.create_task(self._consume(self._events), name="ops events"))
         if self.config.mrt is not None and self.config.mrt.rib_interval_s:
             self._tasks.append(loop.create_task(self._rib_dumps(self.config.mrt)))
 
@@ -244,13 +247,12 @@ class Operations:
         if self.update_log is not None:
             self.update_log.close()
         if self.metrics is not None:
-            await self.metrics.stop()  # type: ignore[attr-defined]
+            await self.metrics.stop()
             self.metrics = None
 
     # -- the event consumer -----------------------------------------------------------------------
 
     async def _consume(self, events: RouterEvents) -> None:
-        asyncio.current_task().set_name("ops events")  # type: ignore[union-attr]
         bmp, mrt = self.bmp, self.update_log
         n = 0
         async for event in events:
