@@ -394,7 +394,7 @@ cdef list _mp_updates(object attributes, object family, object next_hop, list ke
     cdef Buf head, tail
     head.data = tail.data = NULL
     head.size = head.cap = tail.size = tail.cap = 0
-    cdef Py_ssize_t first = 0, count, size, length, mp_len, attrs_len, mp_head_len, pos
+    cdef Py_ssize_t first = 0, count, size, length, mp_len, attrs_len, mp_head_len, pos, room
     cdef list out = []
     cdef uint8_t* p
     try:
@@ -406,7 +406,10 @@ cdef list _mp_updates(object attributes, object family, object next_hop, list ke
             _mp_next_hop = next_hop
         mp_head = _mp_head
         mp_head_len = PyBytes_GET_SIZE(mp_head)
-        for count, size in _chunk_sizes(keys, _max_body - 4 - head.size - tail.size - 4 - mp_head_len):
+        room = _max_body - 4 - head.size - tail.size - 4 - mp_head_len
+        if room + 1 + mp_head_len <= 255:  # every MP_REACH_NLRI fits in a 3-octet attribute header
+            room += 1
+        for count, size in _chunk_sizes(keys, room):
             mp_len = mp_head_len + size
             attrs_len = head.size + (4 if mp_len > 255 else 3) + mp_len + tail.size
             if attrs_len > 0xFFFF:

@@ -3,7 +3,8 @@
 
 Only the well-formed common case is decoded here. At the first sign of anything unusual
 (a length that does not add up, a malformed or duplicate attribute, AS4_PATH, a family or
-next hop this module does not know, an attribute registered at run time) the whole message
+next hop this module does not know or the session does not allow, an attribute registered
+at run time) the whole message
 goes to the pure-Python ``bgpcore.wire.update.decode_update``, so RFC 7606 outcomes,
 problem strings and exceptions are the pure path's by construction. Results are the same
 NamedTuples the pure path builds, so the two compare equal.
@@ -336,6 +337,8 @@ cdef tuple _large_communities(const uint8_t* v, Py_ssize_t count):
 cdef object _ctx = None
 cdef bint _asn4 = True
 cdef bint _addpath[3][3]
+cdef bint _extended_nexthop[3][3]  # an IPv6 next hop may come with this IPv4 family (RFC 8950)
+cdef bint _negotiated[3][3]  # MP attributes of this family are decoded (else Python ignores them)
 
 
 cdef int _load_context(object ctx) except -1:
@@ -344,9 +347,13 @@ cdef int _load_context(object ctx) except -1:
         return 0
     cdef int afi, safi
     addpath = ctx.addpath
+    extended_nexthop = ctx.extended_nexthop
+    families = ctx.families
     for afi in range(1, 3):
         for safi in range(1, 3):
             _addpath[afi][safi] = (afi, safi) in addpath
+            _extended_nexthop[afi][safi] = afi == 1 and (afi, safi) in extended_nexthop
+            _negotiated[afi][safi] = families is None or (afi, safi) in families
     _asn4 = bool(ctx.asn4)
     _ctx = ctx
     return 0
@@ -359,9 +366,15 @@ cdef object _mp_reach(const uint8_t* v, Py_ssize_t n):
     cdef int afi = (v[0] << 8) | v[1]
     cdef int safi = v[2]
     cdef Py_ssize_t nh_len = v[3]
-    if afi < 1 or afi > 2 or safi < 1 or safi > 2 or 4 + nh_len + 1 > n:
+    if afi < 1 or afi > 2 or safi < 1 or safi > 2 or 4 + nh_len + 1 > n or not _negotiated[afi][safi]:
         return None
-    if nh_len != 4 and nh_len != 16 and nh_len != 32:
+    if nh_len == 4:
+        if afi != 1:  # an IPv6 next hop is 16 or 32 octets
+            return None
+    elif nh_len == 16 or nh_len == 32:
+        if afi == 1 and not _extended_nexthop[1][safi]:
+            return None
+    else:
         return None
     nlri = _prefixes_or_none(v + 5 + nh_len, n - 5 - nh_len, _addpath[afi][safi], 32 if afi == 1 else 128)
     if nlri is None:
@@ -380,7 +393,7 @@ cdef object _mp_unreach(const uint8_t* v, Py_ssize_t n):
         return None
     cdef int afi = (v[0] << 8) | v[1]
     cdef int safi = v[2]
-    if afi < 1 or afi > 2 or safi < 1 or safi > 2:
+    if afi < 1 or afi > 2 or safi < 1 or safi > 2 or not _negotiated[afi][safi]:
         return None
     nlri = _prefixes_or_none(v + 3, n - 3, _addpath[afi][safi], 32 if afi == 1 else 128)
     if nlri is None:
@@ -451,8 +464,8 @@ cdef object _fast_update(bytes data):
                 unknown.append(_frozen((flags & 0xE0, code, <bytes>v[:vlen])))
             continue
         bit = 1ULL << code
-        if seen & bit or flags & 0xC0 != _FLAGS[code]:
-            return None
+        if seen & bit or flags & 0xC0 != _FLAGS[code] or flags & 0xA0 == 0x20:
+            return None  # a duplicate, or wrong flags (Partial set on a well-known attribute too)
         seen |= bit
         if code == 1:
             if vlen != 1 or v[0] > 2:

@@ -23,7 +23,7 @@ from bgpcore.constants import AS_TRANS, AttrCode, AttrFlag, AsPathSegmentType, U
 from bgpcore.errors import ErrorAction, Malformed, UpdateMessageError, UsageError
 from bgpcore.wire.context import CodecContext
 from bgpcore.wire.mp import decode_mp_reach, decode_mp_unreach
-from bgpcore.wire.types import MpReach, MpUnreach, PathAttributes
+from bgpcore.wire.types import AttributesTooLarge, MpReach, MpUnreach, PathAttributes
 
 _inet_ntoa = socket.inet_ntoa
 _inet_aton = socket.inet_aton
@@ -32,6 +32,8 @@ WELL_KNOWN: Final = int(AttrFlag.TRANSITIVE)
 OPTIONAL_TRANSITIVE: Final = int(AttrFlag.OPTIONAL | AttrFlag.TRANSITIVE)
 OPTIONAL: Final = int(AttrFlag.OPTIONAL)
 _FLAG_BITS: Final = OPTIONAL_TRANSITIVE
+_PARTIAL: Final = int(AttrFlag.PARTIAL)
+_MP_CODES: Final = frozenset((AttrCode.MP_REACH_NLRI, AttrCode.MP_UNREACH_NLRI))
 
 WITHDRAW: Final = ErrorAction.TREAT_AS_WITHDRAW
 DISCARD: Final = ErrorAction.ATTRIBUTE_DISCARD
@@ -199,6 +201,25 @@ ATTRS: Final[dict[int, AttrSpec]] = {
 }
 
 
+def _flags_error(spec: AttrSpec, flags: int) -> Malformed:
+    """An Attribute Flags Error (RFC 4271 §6.3) and its RFC 7606 outcome.
+
+    RFC 7606 §3 c: Optional or Transitive bits in conflict with the attribute's type make it
+    malformed with the treat-as-withdraw outcome, "unless the specification for the attribute
+    mandates different handling for incorrect Attribute Flags". ATOMIC_AGGREGATE (§7.6) and
+    AGGREGATOR (§7.7) only mandate attribute discard for a wrong length, so a flags error on
+    them is treat-as-withdraw too. The Partial bit set on a well-known attribute (RFC 4271
+    §4.3: it MUST be 0) is the same error. MP_REACH_NLRI/MP_UNREACH_NLRI keep their session
+    reset: without trusting the attribute the UPDATE's routes cannot be located.
+    """
+    if flags & _FLAG_BITS == spec.flags:
+        reason = f"{spec.name} flags 0x{flags:02x}: Partial bit set on a well-known attribute"
+    else:
+        reason = f"{spec.name} flags 0x{flags:02x} wrong"
+    action = None if spec.on_error == RESET else WITHDRAW
+    return Malformed(reason, action=action, subcode=UpdateSubcode.ATTRIBUTE_FLAGS_ERROR)
+
+
 def register_attribute(spec: AttrSpec) -> None:
     """Add an attribute type to the table; a code already present is refused."""
     if spec.code in ATTRS:
@@ -283,8 +304,8 @@ def decode_attributes(data: bytes, ctx: CodecContext, start: int = 0, end: int |
             continue
         seen.add(code)
         try:
-            if flags & _FLAG_BITS != spec.flags:
-                raise Malformed(f"{spec.name} flags 0x{flags:02x} wrong", subcode=UpdateSubcode.ATTRIBUTE_FLAGS_ERROR)
+            if flags & _FLAG_BITS != spec.flags or (flags & _PARTIAL and not spec.flags & OPTIONAL):
+                raise _flags_error(spec, flags)
             if spec.field is not None:
                 fields[spec.field] = spec.decode(value, ctx)
             elif code == AttrCode.MP_REACH_NLRI:
@@ -306,7 +327,8 @@ def decode_attributes(data: bytes, ctx: CodecContext, start: int = 0, end: int |
                 raise UpdateMessageError(subcode, bytes(data[pos:vend]), exc.reason) from None
             problems.append(f"{exc.reason}: {'treat-as-withdraw' if outcome == WITHDRAW else 'attribute discarded'}")
             action = max(action, outcome)
-            seen.discard(code)
+            if code not in _MP_CODES:  # a second MP_REACH/MP_UNREACH still resets the session (RFC 7606 §3 g)
+                seen.discard(code)
         pos = vend
     if unknown:
         fields[F_UNKNOWN] = tuple(unknown)
@@ -364,9 +386,15 @@ def _merge_as4(fields: list[Any], as4_path: Any, as4_aggregator: Any, ctx: Codec
 
 
 def encode_attribute(flags: int, code: int, value: bytes) -> bytes:
-    """One attribute; the Extended Length flag is set exactly when the value needs it."""
+    """One attribute; the Extended Length flag is set exactly when the value needs it.
+
+    Raises:
+        AttributesTooLarge: the value is over 65535 octets.
+    """
     n = len(value)
     if n > 255:
+        if n > 0xFFFF:
+            raise AttributesTooLarge(f"attribute {code} of {n} octets is longer than an attribute can be", 0xFFFF)
         return struct.pack("!BBH", flags | 0x10, code, n) + value
     return struct.pack("!BBB", flags & ~0x10, code, n) + value
 

@@ -27,12 +27,16 @@ class CodecContext:
         extended_nexthop: families whose NLRI may carry an IPv6 next hop (RFC 8950),
             e.g. ``{IPV4_UNICAST}`` for IPv4 routes over IPv6 next hops.
         extended_message: both sides announced extended messages (RFC 8654).
+        families: the (AFI, SAFI) pairs negotiated (RFC 4760 §8); an MP_REACH_NLRI or
+            MP_UNREACH_NLRI of any other family is ignored when decoding. ``None`` (the
+            default, for MRT dumps and tests) accepts every family.
     """
 
     asn4: bool = True
     addpath: frozenset[Family] = field(default_factory=frozenset)
     extended_nexthop: frozenset[Family] = field(default_factory=frozenset)
     extended_message: bool = False
+    families: frozenset[Family] | None = None
 
     @property
     def max_message_len(self) -> int:

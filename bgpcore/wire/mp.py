@@ -14,7 +14,16 @@
 Each family is one ``FamilySpec`` row: the longest prefix its NLRI may carry and the next-hop
 lengths it accepts. An IPv6 next hop is 16 octets (global, or link-local alone) or 32
 (global + link-local; FRR sends the link-local twice when the link has no global address,
-BIRD sends ``::`` then the link-local). IPv4 NLRI may carry one (RFC 8950).
+BIRD sends ``::`` then the link-local). IPv4 NLRI may carry one only where the session
+negotiated the extended next hop capability for that family (RFC 8950 §3-4); an IPv6 route
+never carries a 4-octet next hop (RFC 4760 §3, RFC 2545 §3).
+
+A next-hop length the family (and the session) does not allow makes the attribute malformed,
+and RFC 7606 §7.11 leaves no softer outcome: the NLRI that follows cannot be located
+reliably, so the session is reset (the codec does not implement AFI/SAFI disable).
+An MP_REACH_NLRI or MP_UNREACH_NLRI of a family the session did not negotiate
+(``CodecContext.families``) is ignored: its routes may not be exchanged on this session
+(RFC 4760 §8), so the attribute is discarded with a problem line and the rest of the UPDATE kept.
 """
 from __future__ import annotations
 
@@ -24,7 +33,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from bgpcore.constants import Afi, Safi
-from bgpcore.errors import Malformed, UsageError
+from bgpcore.errors import ErrorAction, Malformed, UsageError
 from bgpcore.wire.context import CodecContext
 from bgpcore.wire.nlri import NlriError, decode_prefixes
 from bgpcore.wire.types import MpReach, MpUnreach
@@ -34,11 +43,19 @@ _pton = socket.inet_pton
 _V4, _V6 = socket.AF_INET, socket.AF_INET6
 _RD_LEN: Final = 8
 _LABEL_BITS: Final = 24
+_V4_NH: Final = frozenset({4})
+_V6_NH: Final = frozenset({16, 32})
+_DISCARD: Final = ErrorAction.ATTRIBUTE_DISCARD
+_V4_MAPPED: Final = b"\0" * 10 + b"\xff\xff"
 
 
 @dataclass(frozen=True, slots=True)
 class FamilySpec:
-    """One AFI/SAFI: how long its NLRI may be and which next-hop lengths it takes."""
+    """One AFI/SAFI: how long its NLRI may be and which next-hop lengths it takes.
+
+    ``next_hop_lengths`` are always accepted; ``extended_next_hop_lengths`` (an IPv6 next hop
+    for IPv4 NLRI) only when ``CodecContext.extended_nexthop`` holds the family (RFC 8950).
+    """
 
     afi: int
     safi: int
@@ -46,18 +63,27 @@ class FamilySpec:
     max_prefix_bits: int
     next_hop_lengths: frozenset[int]
     route_distinguisher: bool = False
+    extended_next_hop_lengths: frozenset[int] = frozenset()
+
+    def allows_next_hop_length(self, n: int, ctx: CodecContext) -> bool:
+        """Whether an MP_REACH_NLRI next hop of ``n`` octets is valid for this family here."""
+        if n in self.next_hop_lengths:
+            return True
+        return n in self.extended_next_hop_lengths and (self.afi, self.safi) in ctx.extended_nexthop
 
 
 FAMILIES: Final[dict[tuple[int, int], FamilySpec]] = {
     (s.afi, s.safi): s
     for s in (
-        FamilySpec(Afi.IPV4, Safi.UNICAST, "ipv4-unicast", 32, frozenset({4, 16, 32})),
-        FamilySpec(Afi.IPV4, Safi.MULTICAST, "ipv4-multicast", 32, frozenset({4, 16, 32})),
-        FamilySpec(Afi.IPV6, Safi.UNICAST, "ipv6-unicast", 128, frozenset({16, 32, 4})),
-        FamilySpec(Afi.IPV6, Safi.MULTICAST, "ipv6-multicast", 128, frozenset({16, 32, 4})),
-        FamilySpec(Afi.IPV4, 4, "ipv4-labeled-unicast", 32 + _LABEL_BITS, frozenset({4, 16, 32})),
-        FamilySpec(Afi.IPV6, 4, "ipv6-labeled-unicast", 128 + _LABEL_BITS, frozenset({16, 32})),
-        FamilySpec(Afi.IPV4, Safi.MPLS_VPN, "ipv4-vpn", 32 + _LABEL_BITS + 64, frozenset({12, 24, 48}), True),
+        FamilySpec(Afi.IPV4, Safi.UNICAST, "ipv4-unicast", 32, _V4_NH, extended_next_hop_lengths=_V6_NH),
+        FamilySpec(Afi.IPV4, Safi.MULTICAST, "ipv4-multicast", 32, _V4_NH, extended_next_hop_lengths=_V6_NH),
+        FamilySpec(Afi.IPV6, Safi.UNICAST, "ipv6-unicast", 128, _V6_NH),
+        FamilySpec(Afi.IPV6, Safi.MULTICAST, "ipv6-multicast", 128, _V6_NH),
+        FamilySpec(Afi.IPV4, 4, "ipv4-labeled-unicast", 32 + _LABEL_BITS, _V4_NH, extended_next_hop_lengths=_V6_NH),
+        FamilySpec(Afi.IPV6, 4, "ipv6-labeled-unicast", 128 + _LABEL_BITS, _V6_NH),
+        # VPN next hops carry a zero route distinguisher before each address (RFC 4364 §4.3.2, RFC 8950 §4)
+        FamilySpec(Afi.IPV4, Safi.MPLS_VPN, "ipv4-vpn", 32 + _LABEL_BITS + 64, frozenset({12}), True,
+                   extended_next_hop_lengths=frozenset({24, 48})),
         FamilySpec(Afi.IPV6, Safi.MPLS_VPN, "ipv6-vpn", 128 + _LABEL_BITS + 64, frozenset({24, 48}), True),
     )
 }
@@ -77,7 +103,11 @@ def decode_next_hop(raw: bytes, spec: FamilySpec) -> tuple[str, ...]:
 
 
 def encode_next_hop(next_hop: tuple[str, ...], family: tuple[int, int], ctx: CodecContext) -> bytes:
-    """Next-hop octets for ``family``; an IPv6 next hop on IPv4 NLRI needs RFC 8950 negotiated."""
+    """Next-hop octets for ``family``; an IPv6 next hop on IPv4 NLRI needs RFC 8950 negotiated.
+
+    An IPv4 next hop for an IPv6 family is written as its IPv4-mapped IPv6 address
+    (RFC 4291 §2.5.5.2, as RFC 4798 §2 does), since an IPv6 next hop is 16 or 32 octets.
+    """
     if not next_hop:
         raise UsageError("a next hop is required to announce routes")
     rd = b"\0" * _RD_LEN if FAMILIES.get(family, FAMILIES[(1, 1)]).route_distinguisher else b""
@@ -89,25 +119,47 @@ def encode_next_hop(next_hop: tuple[str, ...], family: tuple[int, int], ctx: Cod
         return b"".join(rd + _pton(_V6, a) for a in next_hop)
     if len(next_hop) != 1:
         raise UsageError(f"an IPv4 next hop is one address, got {next_hop}")
+    if family[0] == Afi.IPV6:
+        return rd + _V4_MAPPED + _pton(_V4, next_hop[0])
     return rd + _pton(_V4, next_hop[0])
 
 
+def _not_negotiated(name: str, afi: int, safi: int, ctx: CodecContext) -> Malformed | None:
+    """RFC 4760 §8: routes of a family the session did not negotiate are not exchanged on it."""
+    if ctx.families is None or (afi, safi) in ctx.families:
+        return None
+    return Malformed(f"{name} of {family_name((afi, safi))}, a family not negotiated on this session, ignored",
+                     action=_DISCARD)
+
+
 def decode_mp_reach(value: bytes, ctx: CodecContext, rib_entry: bool = False) -> MpReach:
-    """MP_REACH_NLRI value; malformed ones end the session (RFC 7606 §7.11)."""
+    """MP_REACH_NLRI value.
+
+    Raises:
+        Malformed: with the default outcome (session reset, RFC 7606 §7.11) when the value is
+            malformed, the next hop length is not one the family allows on this session
+            (RFC 8950 for IPv6 next hops of IPv4 NLRI) or the NLRI cannot be parsed; with
+            ``action=ATTRIBUTE_DISCARD`` when the family was not negotiated (RFC 4760 §8).
+    """
     if rib_entry and value and value[0] + 1 == len(value):
         # MRT RIB entries keep only the next hop (RFC 6396 §4.3.4); the family is the record's
         return MpReach(0, 0, _rib_next_hop(value[1:]), [])
     if len(value) < 5:
         raise Malformed("MP_REACH_NLRI shorter than its fixed fields")
     afi, safi, nh_len = struct.unpack_from("!HBB", value)
+    ignored = _not_negotiated("MP_REACH_NLRI", afi, safi, ctx)
+    if ignored is not None:
+        raise ignored
     spec = FAMILIES.get((afi, safi))
     nh_end = 4 + nh_len
     if nh_end + 1 > len(value):
         raise Malformed(f"MP_REACH_NLRI next hop length {nh_len} overruns the attribute")
     if spec is None:
         return MpReach(afi, safi, (value[4:nh_end].hex(),), [])
-    if nh_len not in spec.next_hop_lengths:
-        raise Malformed(f"MP_REACH_NLRI next hop length {nh_len} invalid for {spec.name}")
+    if not spec.allows_next_hop_length(nh_len, ctx):
+        # RFC 7606 §7.11: the NLRI cannot be located reliably, so session reset (no AFI/SAFI disable here)
+        extended = " without the extended next hop capability" if nh_len in spec.extended_next_hop_lengths else ""
+        raise Malformed(f"MP_REACH_NLRI next hop length {nh_len} invalid for {spec.name}{extended}")
     next_hop = decode_next_hop(value[4:nh_end], spec)
     try:
         nlri = decode_prefixes(value[nh_end + 1 :], afi, (afi, safi) in ctx.addpath, spec.max_prefix_bits)
@@ -126,10 +178,18 @@ def _rib_next_hop(raw: bytes) -> tuple[str, ...]:
 
 
 def decode_mp_unreach(value: bytes, ctx: CodecContext) -> MpUnreach:
-    """MP_UNREACH_NLRI value; malformed ones end the session (RFC 7606 §7.12)."""
+    """MP_UNREACH_NLRI value; malformed ones end the session (RFC 7606 §7.12).
+
+    Raises:
+        Malformed: with the default outcome (session reset) when malformed; with
+            ``action=ATTRIBUTE_DISCARD`` when the family was not negotiated (RFC 4760 §8).
+    """
     if len(value) < 3:
         raise Malformed("MP_UNREACH_NLRI shorter than its fixed fields")
     afi, safi = struct.unpack_from("!HB", value)
+    ignored = _not_negotiated("MP_UNREACH_NLRI", afi, safi, ctx)
+    if ignored is not None:
+        raise ignored
     spec = FAMILIES.get((afi, safi))
     if spec is None:
         return MpUnreach(afi, safi, [])

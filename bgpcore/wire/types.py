@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from bgpcore.errors import ErrorAction
+from bgpcore.errors import ErrorAction, UsageError
 
 AsPathSegment = tuple[int, tuple[int, ...]]
 """(segment type, AS numbers); types are ``AsPathSegmentType`` values."""
@@ -84,3 +84,21 @@ class Update(NamedTuple):
         if self.mp_unreach.nlri or (self.attributes is not None and self.attributes != PathAttributes()):
             return None
         return (self.mp_unreach.afi, self.mp_unreach.safi)
+
+
+class AttributesTooLarge(UsageError):
+    """An attribute set leaves no room for a prefix in one message of the session's size.
+
+    Raised by ``encode_updates`` (the pure and the bgpcore_fast encoder alike, exported by
+    ``bgpcore.wire.update``) before any message is written, when the encoded attributes
+    with the next hop leave less room than one of the prefixes needs within
+    ``CodecContext.max_message_len`` (4096 octets, 65535 with RFC 8654 extended messages),
+    or when one attribute value is longer than an attribute can be (65535 octets).
+    Nothing of that attribute set can go to that peer: the caller skips those prefixes for
+    it (withdrawing what it sent before); other attribute sets are unaffected.
+    ``max_message_len`` is the limit that was exceeded.
+    """
+
+    def __init__(self, message: str, max_message_len: int) -> None:
+        super().__init__(message)
+        self.max_message_len = max_message_len

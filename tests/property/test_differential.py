@@ -16,7 +16,7 @@ from conftest_codec import FAST, NOT_BUILT, PY
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from bgpcore.errors import ErrorAction, ProtocolError
+from bgpcore.errors import ErrorAction, ProtocolError, UpdateMessageError
 from bgpcore.wire.context import CodecContext
 from bgpcore.wire.types import MpReach, MpUnreach, PathAttributes, Update
 from bgpcore.wire.update import encode_update, encode_updates, encode_withdrawals
@@ -136,6 +136,10 @@ def test_valid_updates_decode_equal_on_both_paths(case: tuple[list[bytes], Codec
     announced = []
     for body in bodies:
         result = assert_same_update(body, ctx)
+        if result[0] == "error":  # only a treat-as-withdraw of two MP families at once resets (update._as_withdraw)
+            with pytest.raises(UpdateMessageError, match="^treat-as-withdraw of afi"):
+                PY.decode_update(body, ctx)
+            continue
         assert result[0] == "value"
         update = result[1]
         if update.action == ErrorAction.NONE:
