@@ -12,7 +12,7 @@ PYTEST := $(PY) -m pytest -ra -q
 # BGPCORE_REQUIRE_EXTENSIONS=1 so that an extension that failed to build fails the first pass.
 CODEC_TESTS ?= tests/unit/wire tests/vectors tests/property
 
-.PHONY: demo test test-all test-pure-python test-deps bench typecheck clean
+.PHONY: demo test test-all test-pure-python test-deps bench typecheck fuzz clean
 
 demo: $(VENV)/.installed
 	$(PY) -m bgpcore demo
@@ -33,6 +33,13 @@ test-pure-python: $(VENV)/.installed-test
 
 test-deps:
 	bash scripts/install-test-deps.sh
+
+# Long fuzz of a live route reflector (tests/fuzz): BGPCORE_FUZZ_EXAMPLES batches of mutated
+# OPEN/UPDATE streams, optionally capped at BGPCORE_FUZZ_SECONDS; the normal test run does 200.
+BGPCORE_FUZZ_EXAMPLES ?= 100000
+fuzz: $(VENV)/.installed-test
+	BGPCORE_FUZZ_EXAMPLES=$(BGPCORE_FUZZ_EXAMPLES) BGPCORE_FUZZ_SECONDS=$(BGPCORE_FUZZ_SECONDS) \
+		$(PY) -m pytest -q -s -p no:cacheprovider tests/fuzz
 
 typecheck: $(VENV)/.installed-test
 	$(PY) -m mypy
