@@ -20,6 +20,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path as FilePath
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -46,6 +47,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bgpcore.ops")
 FAMILIES: tuple[Family, ...] = (IPV4_UNICAST, IPV6_UNICAST)
+EVENT_QUEUE_SIZE = 1 << 22
+"""Events the BMP/MRT subscription may hold: a full table's best-path changes arrive in bursts
+that the default queue (``RouterConfig.event_queue_size``) would cut; a lost RouteReceived
+cannot be recovered (the pre-policy UPDATE is gone)."""
 _V4 = frozenset({IPV4_UNICAST})
 
 
@@ -199,6 +204,8 @@ class Operations:
         if mrt is not None and mrt.updates_interval_s:
             self.update_log = MrtUpdateLog(mrt.dump_dir, mrt.updates_interval_s, mrt.updates_file, rc.local_as)
         if self.bmp is not None or self.update_log is not None:
+            if router.config.event_queue_size < EVENT_QUEUE_SIZE:  # a table load is one burst of events
+                router.config = replace(router.config, event_queue_size=EVENT_QUEUE_SIZE)
             self._events = router.events()
 
     @property
