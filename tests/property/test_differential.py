@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import pytest
 from conftest_codec import FAST, NOT_BUILT, PY
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from bgpcore.errors import ErrorAction, ProtocolError, UpdateMessageError
@@ -55,6 +55,7 @@ contexts = st.builds(
     addpath=st.frozensets(st.sampled_from(FAMILIES)),
     extended_nexthop=st.frozensets(st.sampled_from([(1, 1), (1, 2)])),
     extended_message=st.booleans(),
+    families=st.none() | st.frozensets(st.sampled_from(FAMILIES)),
 )
 
 
@@ -169,8 +170,40 @@ def test_mutated_updates_give_the_same_outcome(case: tuple[list[bytes], CodecCon
     assert_same_update(bytes(body), ctx)
 
 
+# UPDATE bodies from hostile peers (tests/unit/wire/test_hostile_regressions.py), and contexts that change their outcome
+IPV4_OVER_IPV6 = bytes.fromhex("00000029400101004002060201""0000fde9800e190001011020010db8000000000000000000000002""0018c61307")
+WITHDRAW_TWO_FAMILIES = bytes.fromhex("00000038400101074002060201""0000fde9800e1e0002011020010db8000000000000000000000002"
+                                      "004020010db8000a0001800f0700010118c61308")
+def _body(attrs: bytes, nlri: bytes = b"") -> bytes:
+    return len(b"").to_bytes(2, "big") + len(attrs).to_bytes(2, "big") + attrs + nlri
+
+
+_AS_PATH = bytes.fromhex("400206020100" "00fde9")
+_NEXT_HOP = bytes.fromhex("40030401020304")
+_NLRI = bytes.fromhex("18c63364")  # 198.51.100.0/24
+PARTIAL_ORIGIN = _body(bytes.fromhex("60010100") + _AS_PATH + _NEXT_HOP, _NLRI)
+ATOMIC_AGGREGATE_FLAGS = _body(bytes.fromhex("40010100") + _AS_PATH + _NEXT_HOP + bytes.fromhex("c00600"), _NLRI)
+IPV6_OVER_4_OCTETS = _body(bytes.fromhex("40010100") + _AS_PATH + bytes.fromhex("800e10" "00020104" "01020304" "00" "302001" "0db80001"))
+HOSTILE = [IPV4_OVER_IPV6, WITHDRAW_TWO_FAMILIES, PARTIAL_ORIGIN, ATOMIC_AGGREGATE_FLAGS, IPV6_OVER_4_OCTETS]
+HOSTILE_CONTEXTS = [CodecContext(), CodecContext(extended_nexthop=frozenset({(1, 1)})),
+                    CodecContext(families=frozenset({(1, 1)})), CodecContext(families=frozenset({(2, 1)}))]
+
+
+@pytest.mark.parametrize("body", HOSTILE)
+@pytest.mark.parametrize("ctx", HOSTILE_CONTEXTS)
+def test_hostile_updates_give_the_same_outcome(body: bytes, ctx: CodecContext) -> None:
+    assert_same_update(body, ctx)
+
+
 @SETTINGS
 @given(st.binary(max_size=200), contexts)
+@example(IPV4_OVER_IPV6, CodecContext())
+@example(IPV4_OVER_IPV6, CodecContext(extended_nexthop=frozenset({(1, 1)})))
+@example(WITHDRAW_TWO_FAMILIES, CodecContext())
+@example(WITHDRAW_TWO_FAMILIES, CodecContext(families=frozenset({(1, 1)})))
+@example(PARTIAL_ORIGIN, CodecContext())
+@example(ATOMIC_AGGREGATE_FLAGS, CodecContext())
+@example(IPV6_OVER_4_OCTETS, CodecContext(extended_nexthop=frozenset({(1, 1)})))
 def test_random_bytes_give_the_same_outcome(body: bytes, ctx: CodecContext) -> None:
     assert_same_update(body, ctx)
 
