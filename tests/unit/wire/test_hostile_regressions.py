@@ -291,3 +291,17 @@ def test_every_encoded_message_fits_and_decodes_to_exactly_the_prefixes(codec: C
         assert got, "an UPDATE without prefixes"
         decoded += got
     assert decoded == keys
+
+
+def test_an_attribute_over_65535_octets_raises_attributes_too_large(codec: Codec) -> None:
+    big = CodecContext(extended_message=True)
+    with pytest.raises(AttributesTooLarge):
+        codec.encode_updates(_big(70000), IPV4_UNICAST, ("192.0.2.1",), [V4], big)
+    with pytest.raises(AttributesTooLarge):
+        encode_update(Update([], _big(70000)._replace(next_hop="192.0.2.1"), [V4]), big)
+
+
+def test_a_withdrawal_key_longer_than_a_message_is_a_usage_error_not_attributes_too_large(codec: Codec) -> None:
+    with pytest.raises(UsageError) as err:
+        codec.encode_withdrawals(IPV4_UNICAST, [bytes(5000)], CTX)
+    assert not isinstance(err.value, AttributesTooLarge)
