@@ -80,7 +80,7 @@ class Neighbor:
     """One configured (or dynamic) neighbor and its sessions."""
 
     __slots__ = ("config", "key", "peer", "main", "extras", "connect_task", "dynamic", "up_driver", "graceful",
-                 "restart_timer")
+                 "restart_timer", "established_count")
 
     def __init__(self, config: NeighborConfig, main: SessionDriver, dynamic: bool) -> None:
         self.config = config
@@ -93,6 +93,7 @@ class Neighbor:
         self.up_driver: SessionDriver | None = None
         self.graceful = False  # both sides announced graceful restart on the session that is up
         self.restart_timer: asyncio.TimerHandle | None = None  # maximum-prefix restart
+        self.established_count = 0  # sessions that reached Established, whichever connection carried them
 
     def drivers(self) -> list[SessionDriver]:
         return [self.main, *self.extras]
@@ -108,7 +109,7 @@ class Neighbor:
             peer_as=params.remote_as if params else None, peer_id=params.remote_id if params else None,
             state=s.state.name,
             uptime_s=(time.monotonic() - s.established_at) if s.established_at is not None and params else None,
-            established_count=s.established_count,
+            established_count=self.established_count,
             messages_in={MsgType(t).name: c for t, c in s.messages_in.items()},
             messages_out={MsgType(t).name: c for t, c in s.messages_out.items()},
             prefixes_received=prefixes_received, last_error=s.last_error,

@@ -413,6 +413,7 @@ class Speaker:
         local = protocol.sockname[0] if protocol else ""
         remote = protocol.peername[0] if protocol else ""
         n.up_driver = driver
+        n.established_count += 1
         n.graceful = event.params.graceful_restart is not None and n.config.graceful_restart_time_s is not None
         info = PeerInfo(peer_id=n.peer, params=event.params, local_address=local, remote_address=remote,
                         next_hop_ipv4=n.config.next_hop_ipv4, next_hop_ipv6=n.config.next_hop_ipv6,
