@@ -18,7 +18,7 @@ import logging
 import socket
 import time
 from collections.abc import Iterator
-from dataclasses import fields, replace
+from dataclasses import replace
 
 from bgpcore.discovery.unnumbered import Unnumbered, UnnumberedPeer
 from bgpcore.errors import UsageError
@@ -54,9 +54,21 @@ from bgpcore.wire.types import PathAttributes, Update
 
 log = logging.getLogger("bgpcore.router")
 
-_IN_PLACE = frozenset({"description", "import_policy", "export_policy", "rr_client", "next_hop_self", "max_prefix",
-                       "max_prefix_action", "max_prefix_restart_s"})
-"""NeighborConfig fields ``update_neighbor`` applies to a running session."""
+
+def _in_place(config: NeighborConfig) -> dict[str, object]:
+    """The NeighborConfig fields ``update_neighbor`` applies to a running session."""
+    return {"description": config.description, "import_policy": config.import_policy,
+            "export_policy": config.export_policy, "rr_client": config.rr_client,
+            "next_hop_self": config.next_hop_self, "max_prefix": config.max_prefix,
+            "max_prefix_action": config.max_prefix_action, "max_prefix_restart_s": config.max_prefix_restart_s}
+
+
+def _with_settings_of(old: NeighborConfig, new: NeighborConfig) -> NeighborConfig:
+    """``old`` with the fields of ``_in_place`` taken from ``new``."""
+    return replace(old, description=new.description, import_policy=new.import_policy,
+                   export_policy=new.export_policy, rr_client=new.rr_client, next_hop_self=new.next_hop_self,
+                   max_prefix=new.max_prefix, max_prefix_action=new.max_prefix_action,
+                   max_prefix_restart_s=new.max_prefix_restart_s)
 
 
 class Router:
@@ -247,14 +259,15 @@ class Router:
         config = self._named(config)
         peer = peer_key_of(config.key)
         old = self.speaker.neighbor_config(peer)
-        changed = {f.name for f in fields(NeighborConfig) if getattr(old, f.name) != getattr(config, f.name)}
-        if not changed:
-            return frozenset()
-        if changed - _IN_PLACE:
-            log.info("%s: %s changed: restarting the neighbor", peer, ", ".join(sorted(changed - _IN_PLACE)))
+        settings, old_settings = _in_place(config), _in_place(old)
+        changed = {name for name, value in settings.items() if old_settings[name] != value}
+        if _with_settings_of(old, config) != config:
+            log.info("%s: session settings changed: restarting the neighbor", peer)
             self.remove_neighbor(peer, "configuration changed")
             self.add_neighbor(config)
             return frozenset({"restart"})
+        if not changed:
+            return frozenset()
         self.speaker.set_neighbor_config(peer, config)
         info = self._sessions.get(peer)
         number = self._routes.peer_number(peer)

@@ -177,12 +177,14 @@ async def _until(predicate: Any, timeout_s: float = 15.0) -> None:
 async def test_daemon_commands_over_the_socket(tmp_path: Path) -> None:
     from bgpcore import NeighborConfig, PathAttributes, Router, RouterConfig, parse_config
     from bgpcore.program.daemon import Daemon
+    from bgpcore.session.timers import TimerSettings
 
     daemon = Daemon(parse_config(_hub(tmp_path)))
     await daemon.start()
     port = daemon.router.listening[0][1]
     peers = {a: Router(RouterConfig(local_as=asn, router_id=a, listen=(), neighbors=(
-        NeighborConfig(address=HUB, remote_as=65000, port=port, source_address=a),))) for a, asn in ((X, 65001), (Y, 65002))}
+        NeighborConfig(address=HUB, remote_as=65000, port=port, source_address=a,
+                       timers=TimerSettings(connect_retry_s=1, idle_hold_s=0.2)),))) for a, asn in ((X, 65001), (Y, 65002))}
     x, y = peers[X], peers[Y]
 
     async def ask(command: str, **args: Any) -> Any:
@@ -264,12 +266,12 @@ async def test_daemon_commands_over_the_socket(tmp_path: Path) -> None:
         await asyncio.sleep(0.3)
         assert daemon.router.neighbor(Y).state != "ESTABLISHED"  # stays down until enabled
         await ask("neighbor", neighbor=Y, action="enable")
-        await _until(lambda: daemon.router.neighbor(Y).state == "ESTABLISHED", 30)
+        await _until(lambda: daemon.router.neighbor(Y).state == "ESTABLISHED", 60)
         for action in ("soft-in", "soft-out"):
             assert await ask("neighbor", neighbor=X, action=action) == {"peer": X, "action": action}
         await ask("neighbor", neighbor=X, action="reset", message="new keys")
         await _until(lambda: "new keys" in (x.neighbors()[0].last_error or ""))
-        await _until(lambda: daemon.router.neighbor(X).established_count == 2, 30)
+        await _until(lambda: daemon.router.neighbor(X).established_count == 2, 60)
         received = (await ask("show neighbor", neighbor=Y))
         assert received["established_count"] == 2
 
