@@ -1,18 +1,26 @@
 """Route-reflector benchmark: full-table ingest and reflection, bgpcore against FRR, BIRD, GoBGP.
 
-One network namespace per run holds the reflector, one feeder (``feeder.py send``, an iBGP
-non-client, like an upstream border router) and K route-reflector clients (``feeder.py
-receive``), all in AS 64496; reflection sends the feeder's routes to the clients only. The
-feeder streams a table; the result is the time from its first UPDATE to the moment the last
-client holds the whole table, plus the reflector's CPU seconds and peak RSS (every process of
-it: bgpd + zebra for FRR, shard workers for bgpcore). Run as root:
+Every endpoint has its own network namespace, veth and address, as on a real network: the
+reflector's namespace holds one veth per peer (its side 198.51.100.2i+2/31, the peer's side
+.2i+3/31; i = 0 is the feeder), so the reflector has a different local address on every
+session. The feeder (``feeder.py send``) is a route-reflector client, like an upstream border
+router in the same cluster; the K other clients (``feeder.py receive``, which enters each
+client's namespace to open its socket, so 2 processes serve all K) count what they receive.
+Reflection sends the feeder's routes to the K clients and none back to the feeder (RFC 4456:
+"other than the originator"); the feeder counts what comes back.
 
-    python benchmarks/bench_rr.py                         # 1M IPv4 + 200k IPv6, K = 4 and 16
-    python benchmarks/bench_rr.py --ipv4 100000 --ipv6 20000 --clients 4 --only bgpcore,bird
+Measured per run: seconds from the feeder's first UPDATE to the moment the last client holds
+the whole table, verified exact per client (NLRI octets, prefix count and an
+order-independent digest of the prefixes held, announced minus withdrawn, equal the table's), the
+reflector's CPU seconds (every process of it: bgpd + zebra for FRR, shard workers for
+bgpcore) and its peak RSS (sum of ``VmHWM``). Reflectors are interleaved: each round runs
+every (K, reflector) once, so every reflector sees the same machine load. Run as root:
 
-Addresses: the reflector 198.51.100.1, feeder .2, clients .10 onwards (a /24 on lo); the
-table's next hops (192.0.2.1, 2001:db8::1) are on a veth inside the namespace, so daemons that
-check next-hop reachability find them connected.
+    python benchmarks/bench_rr.py                          # 1M IPv4 + 200k IPv6, K = 4 and 16, 3 rounds
+    python benchmarks/bench_rr.py --ipv4 100000 --ipv6 20000 --clients 4 --only bgpcore,bird --rounds 1
+
+The table's next hops (192.0.2.1, 2001:db8::1) are on a veth inside the reflector's
+namespace, so daemons that check next-hop reachability find them connected.
 """
 from __future__ import annotations
 
@@ -35,13 +43,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.feeder import nlri_octets  # noqa: E402
+from benchmarks.feeder import table_summary  # noqa: E402
 from benchmarks.generator import table_file  # noqa: E402
 
 ASN = 64496
-RR = "198.51.100.1"
-FEEDER = "198.51.100.2"
-FIRST_CLIENT = 10
+RR_ID = "198.51.100.1"
 PORT = 179
 CACHE = Path(os.environ.get("BGPCORE_BENCH_CACHE", ROOT / "build" / "bench"))
 DATA = ROOT.parent / "shared" / "data"
@@ -54,8 +60,14 @@ def sh(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return res
 
 
-def clients(k: int) -> list[str]:
-    return [f"198.51.100.{FIRST_CLIENT + i}" for i in range(k)]
+def link(i: int) -> tuple[str, str]:
+    """(reflector side, peer side) of endpoint ``i``'s /31 (0: the feeder, 1..K: the clients)."""
+    return f"198.51.100.{2 * i + 2}", f"198.51.100.{2 * i + 3}"
+
+
+def peers(k: int) -> list[str]:
+    """The peers' addresses: the feeder first, then the K clients."""
+    return [link(i)[1] for i in range(k + 1)]
 
 
 # --- reflectors ------------------------------------------------------------------------------
@@ -78,11 +90,12 @@ def _spawn(ns: str, cmd: list[str], log: Path, user_env: dict[str, str] | None =
 
 
 def start_bird(ns: str, d: Path, peers: list[str], args: argparse.Namespace) -> list[subprocess.Popen[bytes]]:
-    conf = [f"router id {RR};", "protocol device {}",
+    conf = [f"router id {RR_ID};", "protocol device {}",
             'protocol direct { ipv4; ipv6; interface "vNH"; }',
-            "template bgp rrc {", f"  local {RR} as {ASN};", f"  rr cluster id {RR}; passive on;",
-            "  ipv4 { import all; export all; };", "  ipv6 { import all; export all; };", "}"]
-    conf += [f"protocol bgp p{i} from rrc {{ neighbor {peer} as {ASN};{' rr client;' if peer != FEEDER else ''} }}"
+            "template bgp rrc {", f"  local as {ASN};", f"  rr cluster id {RR_ID}; passive on; rr client;",
+            "  ipv4 { import all; export where source = RTS_BGP; };",
+            "  ipv6 { import all; export where source = RTS_BGP; };", "}"]
+    conf += [f"protocol bgp p{i} from rrc {{ neighbor {peer} as {ASN}; local {link(i)[0]}; }}"
              for i, peer in enumerate(peers)]
     (d / "bird.conf").write_text("\n".join(conf) + "\n")
     return [_spawn(ns, ["bird", "-f", "-c", str(d / "bird.conf"), "-s", str(d / "bird.ctl"), "-P", str(d / "bird.pid")],
@@ -92,14 +105,13 @@ def start_bird(ns: str, d: Path, peers: list[str], args: argparse.Namespace) -> 
 def start_frr(ns: str, d: Path, peers: list[str], args: argparse.Namespace) -> list[subprocess.Popen[bytes]]:
     shutil.chown(d, "frr", "frr")
     (d / "zebra.conf").write_text("hostname rr\n")
-    conf = ["frr defaults traditional", "hostname rr", f"router bgp {ASN}", f" bgp router-id {RR}",
-            f" bgp cluster-id {RR}", " no bgp default ipv4-unicast", " neighbor C peer-group",
+    conf = ["frr defaults traditional", "hostname rr", f"router bgp {ASN}", f" bgp router-id {RR_ID}",
+            f" bgp cluster-id {RR_ID}", " no bgp default ipv4-unicast", " neighbor C peer-group",
             f" neighbor C remote-as {ASN}", " neighbor C passive"]
-    conf += [f" neighbor {FEEDER} remote-as {ASN}", f" neighbor {FEEDER} passive"]
-    conf += [f" neighbor {peer} peer-group C" for peer in peers if peer != FEEDER]
+    conf += [f" neighbor {peer} peer-group C" for peer in peers]
     for af in ("ipv4", "ipv6"):
         conf += [f" address-family {af} unicast", "  neighbor C activate", "  neighbor C route-reflector-client",
-                 f"  neighbor {FEEDER} activate", " exit-address-family"]
+                 " exit-address-family"]
     (d / "bgpd.conf").write_text("\n".join(conf) + "\n")
     for f in d.iterdir():
         shutil.chown(f, "frr", "frr")
@@ -116,13 +128,12 @@ def start_frr(ns: str, d: Path, peers: list[str], args: argparse.Namespace) -> l
 
 
 def start_gobgp(ns: str, d: Path, peers: list[str], args: argparse.Namespace) -> list[subprocess.Popen[bytes]]:
-    conf = ["[global.config]", f"  as = {ASN}", f'  router-id = "{RR}"', f"  port = {PORT}"]
+    conf = ["[global.config]", f"  as = {ASN}", f'  router-id = "{RR_ID}"', f"  port = {PORT}"]
     for peer in peers:
         conf += ["[[neighbors]]", "  [neighbors.config]", f'    neighbor-address = "{peer}"', f"    peer-as = {ASN}",
                  "  [neighbors.transport.config]", "    passive-mode = true"]
-        if peer != FEEDER:
-            conf += ["  [neighbors.route-reflector.config]", "    route-reflector-client = true",
-                     f'    route-reflector-cluster-id = "{RR}"']
+        conf += ["  [neighbors.route-reflector.config]", "    route-reflector-client = true",
+                 f'    route-reflector-cluster-id = "{RR_ID}"']
         for af in ("ipv4-unicast", "ipv6-unicast"):
             conf += ["  [[neighbors.afi-safis]]", "    [neighbors.afi-safis.config]", f'      afi-safi-name = "{af}"']
     (d / "gobgpd.toml").write_text("\n".join(conf) + "\n")
@@ -131,11 +142,10 @@ def start_gobgp(ns: str, d: Path, peers: list[str], args: argparse.Namespace) ->
 
 
 def start_bgpcore(ns: str, d: Path, peers: list[str], args: argparse.Namespace) -> list[subprocess.Popen[bytes]]:
-    lines = ["[speaker]", f"asn = {ASN}", f'router_id = "{RR}"', f'cluster_id = "{RR}"', f'listen = ["{RR}"]',
+    lines = ["[speaker]", f"asn = {ASN}", f'router_id = "{RR_ID}"', f'cluster_id = "{RR_ID}"', 'listen = ["0.0.0.0"]',
              f"port = {PORT}", f"shards = {args.shards_now}", f'control_socket = "{d / "control.sock"}"', ""]
     for peer in peers:
-        client = "false" if peer == FEEDER else "true"
-        lines += ["[[neighbor]]", f'address = "{peer}"', f"asn = {ASN}", f"rr_client = {client}", "passive = true", ""]
+        lines += ["[[neighbor]]", f'address = "{peer}"', f"asn = {ASN}", "rr_client = true", "passive = true", ""]
     (d / "rr.toml").write_text("\n".join(lines))
     env = {"PYTHONPATH": str(ROOT), "BGPCORE_BENCH_CACHE": str(CACHE)}
     cmd = [sys.executable, "-m", "bgpcore", "run", "--config", str(d / "rr.toml")]
@@ -198,11 +208,15 @@ class Result:
     workload: str
     clients: int
     shards: int | None
+    round: int = 1
     seconds: float | None = None
     cpu_s: float | None = None
     rss_mib: float | None = None
     note: str = ""
     full: int = 0
+    exact: int = 0
+    back: int | None = None
+    """Prefixes the feeder received back (split horizon: 0)."""
 
 
 def _reader(proc: subprocess.Popen[bytes], lines: queue.Queue[dict[str, object]]) -> None:
@@ -214,25 +228,45 @@ def _reader(proc: subprocess.Popen[bytes], lines: queue.Queue[dict[str, object]]
             pass
 
 
-class Namespace:
-    """One namespace with the benchmark's addresses; removed on close, with what runs in it."""
+class Topology:
+    """The reflector's namespace and one namespace per endpoint, each joined to the reflector
+    by its own veth; removed on close, with what runs in them."""
 
-    def __init__(self) -> None:
+    def __init__(self, k: int) -> None:
         self.name = f"bcrr{os.getpid()}"
-        sh("ip", "netns", "add", self.name)
+        self.endpoints = [f"{self.name}p{i}" for i in range(k + 1)]
+        self.made: list[str] = []
         self.procs: list[subprocess.Popen[bytes]] = []
-        for cmd in (["ip", "link", "set", "lo", "up"], ["ip", "addr", "add", f"{RR}/24", "dev", "lo"],
+        try:
+            self._build()
+        except BaseException:
+            self.close()
+            raise
+
+    def _build(self) -> None:
+        rr = self.name
+        for ns in (rr, *self.endpoints):
+            sh("ip", "netns", "add", ns)
+            self.made.append(ns)
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+        for cmd in (["ip", "addr", "add", f"{RR_ID}/32", "dev", "lo"],
                     ["ip", "link", "add", "vNH", "type", "veth", "peer", "name", "vNH2"],
                     ["sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0"],
                     ["sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0"],
                     ["ip", "addr", "add", "192.0.2.100/24", "dev", "vNH"],
                     ["ip", "addr", "add", "2001:db8::100/64", "dev", "vNH", "nodad"],
                     ["ip", "link", "set", "vNH", "up"], ["ip", "link", "set", "vNH2", "up"]):
-            sh("ip", "netns", "exec", self.name, *cmd)
+            sh("ip", "netns", "exec", rr, *cmd)
+        for i, ns in enumerate(self.endpoints):
+            ours, theirs = link(i)
+            sh("ip", "link", "add", f"r{i}", "netns", rr, "type", "veth", "peer", "name", "e0", "netns", ns)
+            sh("ip", "-n", rr, "addr", "add", f"{ours}/31", "dev", f"r{i}")
+            sh("ip", "-n", ns, "addr", "add", f"{theirs}/31", "dev", "e0")
+            sh("ip", "-n", rr, "link", "set", f"r{i}", "up")
+            sh("ip", "-n", ns, "link", "set", "e0", "up")
 
     def spawn(self, cmd: list[str]) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(["ip", "netns", "exec", self.name, *cmd], stdout=subprocess.PIPE,
-                                stdin=subprocess.PIPE,
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.PIPE,
                                 env=dict(os.environ, PYTHONPATH=str(ROOT), BGPCORE_BENCH_CACHE=str(CACHE)))
         self.procs.append(proc)
         return proc
@@ -240,7 +274,9 @@ class Namespace:
     def close(self) -> None:
         for proc in self.procs:
             stop(proc)
-        sh("ip", "netns", "del", self.name, check=False)
+        for ns in reversed(self.made):
+            sh("ip", "netns", "del", ns, check=False)
+        self.made = []
 
 
 def stop(proc: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
@@ -253,50 +289,71 @@ def stop(proc: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
             proc.wait()
 
 
-def run_one(refl: Reflector, table: Path, expect: int, workload: str, k: int, args: argparse.Namespace,
-            timeout_s: float) -> Result:
-    result = Result(refl.name, workload, k, args.shards_now if refl.name == "bgpcore" else None)
-    ns = Namespace()
+@dataclass
+class Table:
+    label: str
+    path: Path
+    octets: int
+    prefixes: int
+    digest: int
+
+
+def run_one(refl: Reflector, table: Table, k: int, args: argparse.Namespace, rnd: int) -> Result:
+    result = Result(refl.name, table.label, k, args.shards_now if refl.name == "bgpcore" else None, rnd)
+    topo: Topology | None = None
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-{refl.name}-"))
     os.chmod(workdir, 0o777)
     daemons: list[subprocess.Popen[bytes]] = []
     events: queue.Queue[dict[str, object]] = queue.Queue()
     try:
-        daemons = refl.start(ns.name, workdir, [FEEDER, *clients(k)], args)
+        topo = Topology(k)
+        daemons = refl.start(topo.name, workdir, peers(k), args)
         feeder_py = str(ROOT / "benchmarks" / "feeder.py")
         groups = max(1, min(k, args.receiver_processes))
-        first = 0
+        expect = ["--expect", str(table.octets), "--expect-prefixes", str(table.prefixes),
+                  "--expect-digest", str(table.digest)]
         for g in range(groups):
-            n = k // groups + (1 if g < k % groups else 0)
-            proc = ns.spawn([sys.executable, feeder_py, "receive", "--peer", RR, "--source", clients(k)[first],
-                             "--clients", str(n), "--expect", str(nlri_octets(table.read_bytes()))])
+            mine = [f"{topo.endpoints[i]}/{link(i)[1]}/{link(i)[0]}" for i in range(1, k + 1) if i % groups == g]
+            proc = topo.spawn([sys.executable, feeder_py, "receive", *expect,
+                               *[arg for e in mine for arg in ("--endpoint", e)]])
             threading.Thread(target=_reader, args=(proc, events), daemon=True).start()
-            first += n
         _wait(events, "established", k, 60.0, refl, workdir)
         pids = [p for d in daemons for p in _tree(d.pid)]
         cpu0 = cpu_seconds(pids)
-        feeder = ns.spawn([sys.executable, feeder_py, "send", "--peer", RR, "--source", FEEDER, "--table", str(table)])
+        feeder = topo.spawn([sys.executable, feeder_py, "send", "--netns", topo.endpoints[0], "--peer", link(0)[0],
+                             "--source", link(0)[1], "--table", str(table.path)])
         threading.Thread(target=_reader, args=(feeder, events), daemon=True).start()
-        seen = _wait(events, "full", k, timeout_s, refl, workdir, want_first=True)
+        seen = _wait(events, "full", k, args.timeout, refl, workdir, want_first=True)
         pids = sorted({p for d in daemons for p in _tree(d.pid)} | set(pids))
         result.cpu_s = cpu_seconds(pids) - cpu0
         result.rss_mib = peak_rss_mib(pids)
-        fulls = [float(e["t"]) for e in seen if e["event"] == "full"]  # type: ignore[arg-type]
+        fulls = [e for e in seen if e["event"] == "full"]
         t0 = next(float(e["t"]) for e in seen if e["event"] == "first_update")  # type: ignore[arg-type]
         result.full = len(fulls)
         sent = [float(e["seconds"]) for e in seen if e["event"] == "sent"]  # type: ignore[arg-type]
-        if sent:
-            result.note = f"feeder done in {sent[0]:.1f} s"
         if len(fulls) == k:
-            result.seconds = max(fulls) - t0
+            result.seconds = max(float(e["t"]) for e in fulls) - t0  # type: ignore[arg-type]
+            if sent:
+                result.note = f"feeder done in {sent[0]:.1f} s"
         else:
-            result.note = f"timeout after {timeout_s:.0f} s: {len(fulls)}/{k} clients full"
+            result.note = f"timeout after {args.timeout:.0f} s: {len(fulls)}/{k} clients full"
+        time.sleep(1.0)  # anything the reflector would send back to the feeder has arrived by now
+        assert feeder.stdin is not None
+        feeder.stdin.close()
+        done = seen + _wait(events, "feeder_done", 1, 10.0, refl, workdir)
+        result.back = next(int(e["back_prefixes"]) for e in done if e["event"] == "feeder_done")  # type: ignore[call-overload]
+        result.exact = len({e["source"] for e in done if e["event"] == "exact"})
+        if result.exact < k:
+            bad = next((e for e in fulls if not e.get("exact")), {})
+            result.note += (f"; only {result.exact}/{k} exact (e.g. {bad.get('prefixes')} prefixes, "
+                            f"{bad.get('withdrawn')} octets withdrawn)")
     except Exception as exc:  # one failing reflector must not hide the others' results
         result.note = f"failed: {exc}"
     finally:
         for d in daemons:
             stop(d)
-        ns.close()
+        if topo is not None:
+            topo.close()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
         else:
@@ -389,7 +446,9 @@ def fmt(r: Result) -> str:
     secs = f"{r.seconds:8.2f}" if r.seconds is not None else "       -"
     cpu = f"{r.cpu_s:8.2f}" if r.cpu_s is not None else "       -"
     rss = f"{r.rss_mib:8.0f}" if r.rss_mib is not None else "       -"
-    return f"| {r.workload:<22} | {r.clients:>2} | {r.reflector:<8} | {shards:>6} | {secs} | {cpu} | {rss} | {r.note}"
+    back = "-" if r.back is None else str(r.back)
+    return (f"| {r.round} | {r.workload:<14} | {r.clients:>2} | {r.reflector:<8} | {shards:>6} | {secs} | {cpu} | {rss} "
+            f"| {r.exact}/{r.clients} | {back} | {r.note}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -398,13 +457,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ipv6", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--clients", default="4,16", help="comma-separated K values (default 4,16)")
-    parser.add_argument("--shards", default="1,2", help="bgpcore shard counts (default 1,2)")
-    parser.add_argument("--only", default="bgpcore,bird,frr,gobgp", help="reflectors to run")
-    parser.add_argument("--mrt", default=str(DATA / "mrt/ripe-bgpdump/updates.et-header.2015.gz"),
-                        help="a real MRT dump as the second workload ('' to skip)")
-    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per run before giving up")
-    parser.add_argument("--gobgp-ipv4", type=int, default=100_000, help="GoBGP's smaller table (IPv4 prefixes)")
-    parser.add_argument("--gobgp-ipv6", type=int, default=20_000)
+    parser.add_argument("--shards", default="1", help="bgpcore shard counts (default 1)")
+    parser.add_argument("--only", default="bgpcore,bird,frr", help="reflectors to run")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    parser.add_argument("--mrt", default="", help="a real MRT dump as the workload instead of the generated table")
+    parser.add_argument("--timeout", type=float, default=180.0, help="seconds per run before giving up")
     parser.add_argument("--receiver-processes", type=int, default=2)
     parser.add_argument("--profile", action="store_true", help="run bgpcore under cProfile (output in the cache)")
     parser.add_argument("--keep", action="store_true", help="keep the reflectors' work directories")
@@ -414,52 +471,60 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     CACHE.mkdir(parents=True, exist_ok=True)
     ks = [int(k) for k in args.clients.split(",")]
-    names = [n for n in args.only.split(",") if n]
-    workloads: list[tuple[str, Path, int, set[str]]] = []
-    big = table_file(args.ipv4, args.ipv6, args.seed, CACHE)
-    label = f"gen {args.ipv4 // 1000}k+{args.ipv6 // 1000}k"
-    workloads.append((label, big, args.ipv4 + args.ipv6, set(names) - {"gobgp"}))
-    if "gobgp" in names:
-        small = table_file(args.gobgp_ipv4, args.gobgp_ipv6, args.seed, CACHE)
-        workloads.append((f"gen {args.gobgp_ipv4 // 1000}k+{args.gobgp_ipv6 // 1000}k", small,
-                          args.gobgp_ipv4 + args.gobgp_ipv6, set(names)))
+    names = [n for n in args.only.split(",") if n and REFLECTORS[n].available()]
     if args.mrt:
-        path, count = mrt_table(Path(args.mrt), CACHE)
-        workloads.append((f"mrt {Path(args.mrt).name[:14]} {count // 1000}k", path, count, set(names)))
+        path, _ = mrt_table(Path(args.mrt), CACHE)
+        label = f"mrt {Path(args.mrt).name[:10]}"
+    else:
+        path = table_file(args.ipv4, args.ipv6, args.seed, CACHE)
+        label = f"gen {args.ipv4 // 1000}k+{args.ipv6 // 1000}k"
+    table = Table(label, path, *table_summary(path.read_bytes()))
     print(f"# {platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    print("# " + " ".join(sys.argv))
-    print("| workload               |  K | reflector| shards |  seconds |  CPU s   | RSS MiB  | note")
-    print("|---|---|---|---|---|---|---|---|")
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load {os.getloadavg()[0]:.1f}")
+    print("# " + " ".join(sys.argv) + f"  ({table.prefixes} prefixes)")
+    print("| round | workload | K | reflector | shards | seconds | CPU s | RSS MiB | exact | back | note")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     results: list[Result] = []
-    for label, path, expect, who in workloads:
+    for rnd in range(1, args.rounds + 1):
         for k in ks:
             for name in names:
-                if name not in who:
-                    continue
-                refl = REFLECTORS[name]
-                if not refl.available():
-                    continue
                 for shards in ([int(s) for s in args.shards.split(",")] if name == "bgpcore" else [1]):
                     args.shards_now = shards
-                    r = run_one(refl, path, expect, label, k, args, args.timeout)
+                    r = run_one(REFLECTORS[name], table, k, args, rnd)
                     results.append(r)
                     print(fmt(r), flush=True)
-    _ratios(results)
+    _summary(results)
     return 0
 
 
-def _ratios(results: list[Result]) -> None:
-    """bgpcore's best time per (workload, K) against every other reflector in the same run."""
-    for (w, k) in sorted({(r.workload, r.clients) for r in results}):
-        ours = [r for r in results if r.workload == w and r.clients == k and r.reflector == "bgpcore" and r.seconds]
-        if not ours:
+def _median(values: list[float]) -> float:
+    values = sorted(values)
+    n = len(values)
+    return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
+
+
+def _summary(results: list[Result]) -> None:
+    """Medians per (K, reflector, shards) and bgpcore's ratios against the others (same run)."""
+    print("\n| K | reflector | shards | runs | median s | median CPU s | max RSS MiB | exact | back |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    med: dict[tuple[int, str, int | None], float] = {}
+    for key in sorted({(r.clients, r.reflector, r.shards) for r in results}, key=str):
+        rows = [r for r in results if (r.clients, r.reflector, r.shards) == key]
+        ok = [r for r in rows if r.seconds is not None]
+        if not ok:
+            print(f"| {key[0]} | {key[1]} | {key[2] or '-'} | 0/{len(rows)} | - | - | - | - | - |")
             continue
-        best = min(ours, key=lambda r: r.seconds or 0)
-        for r in results:
-            if r.workload == w and r.clients == k and r.reflector != "bgpcore" and r.seconds:
-                print(f"# {w}, K={k}: bgpcore (shards={best.shards}) {best.seconds:.2f} s vs {r.reflector} "
-                      f"{r.seconds:.2f} s: {r.seconds / (best.seconds or 1):.2f}x")
+        med[key] = _median([r.seconds or 0.0 for r in ok])
+        print(f"| {key[0]} | {key[1]} | {key[2] or '-'} | {len(ok)}/{len(rows)} | {med[key]:.2f} "
+              f"| {_median([r.cpu_s or 0.0 for r in ok]):.2f} | {max(r.rss_mib or 0.0 for r in ok):.0f} "
+              f"| {sum(r.exact for r in ok)}/{sum(r.clients for r in ok)} | {max(r.back or 0 for r in ok)} |")
+    for (k, name, shards), ours in med.items():
+        if name != "bgpcore":
+            continue
+        for (k2, other, _), theirs in med.items():
+            if k2 == k and other != "bgpcore":
+                print(f"# K={k}: bgpcore (shards={shards}) {ours:.2f} s vs {other} {theirs:.2f} s: "
+                      f"{other} / bgpcore = {theirs / ours:.2f}")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ cdef extern from "Python.h":
 
 
 def group_runs(list keys, dict table, dict cache, dict advertised, bint record, bint per_prefix,
-               type destination, object wanted):
+               type destination, object wanted, dict prior=None):
     """See ``bgpcore.rib.accel.py_group_runs``."""
     cdef dict batches = {}
     cdef list runs = []
@@ -52,9 +52,13 @@ def group_runs(list keys, dict table, dict cache, dict advertised, bint record, 
         if out is None:
             if not record:
                 withdrawn.append(key)
-            elif PyDict_GetItem(advertised, key) is not NULL:
-                PyDict_DelItem(advertised, key)
-                withdrawn.append(key)
+            else:
+                found = PyDict_GetItem(advertised, key)
+                if found is not NULL:
+                    if prior is not None:
+                        PyDict_SetItem(prior, key, <object>found)
+                    PyDict_DelItem(advertised, key)
+                    withdrawn.append(key)
             continue
         if record:
             # one probe when the key is new: insert, and see whether it was there before
@@ -63,6 +67,8 @@ def group_runs(list keys, dict table, dict cache, dict advertised, bint record, 
             if PyDict_Size(advertised) == size:
                 if before is out or before == out:
                     continue
+                if prior is not None:
+                    PyDict_SetItem(prior, key, before)
                 PyDict_SetItem(advertised, key, out)
         ident = PyLong_FromVoidPtr(<void*>out)
         found = PyDict_GetItem(batches, ident)

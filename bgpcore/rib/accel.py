@@ -22,7 +22,8 @@ OutRoute = Any
 
 def py_group_runs(keys: list[bytes], table: dict[bytes, Any], cache: dict[int, tuple[Any, OutRoute | None]],
                   advertised: dict[bytes, OutRoute], record: bool, per_prefix: bool, destination: Any,
-                  wanted: Callable[[Any, bytes], OutRoute | None]) -> tuple[list[tuple[OutRoute, list[bytes]]], list[bytes]]:
+                  wanted: Callable[[Any, bytes], OutRoute | None], prior: dict[bytes, OutRoute] | None = None
+                  ) -> tuple[list[tuple[OutRoute, list[bytes]]], list[bytes]]:
     """Group ``keys`` by the route the group exports for each.
 
     Args:
@@ -34,6 +35,8 @@ def py_group_runs(keys: list[bytes], table: dict[bytes, Any], cache: dict[int, t
             (a group round); otherwise send the current state as is (a private catch-up).
         per_prefix: the export policy reads the prefix: never use ``cache``.
         wanted: ``wanted(entry, key)`` exports a Loc-RIB entry not found in ``cache``.
+        prior: when given (with ``record``), gets key -> the route advertised before, for
+            every key whose advertised route is replaced or withdrawn.
 
     Returns:
         (runs, withdrawn): (route, keys) in order of first appearance, and the keys to withdraw.
@@ -52,13 +55,19 @@ def py_group_runs(keys: list[bytes], table: dict[bytes, Any], cache: dict[int, t
             hit = None if per_prefix else cached(id(best))
             out = hit[1] if hit is not None else wanted(entry, key)
         if out is None:
-            if not record or advertised.pop(key, None) is not None:
+            if not record:
                 withdrawn.append(key)
+            elif (before := advertised.pop(key, None)) is not None:
+                withdrawn.append(key)
+                if prior is not None:
+                    prior[key] = before
             continue
         if record:
             before = advertised.get(key)
             if before is out or before == out:
                 continue
+            if before is not None and prior is not None:
+                prior[key] = before
             advertised[key] = out
         batch = batches.get(id(out))
         if batch is None:

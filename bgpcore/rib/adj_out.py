@@ -2,7 +2,15 @@
 
 Neighbors with an equal ``ExportSpec`` (capabilities, iBGP/eBGP, client or not, ADD-PATH,
 next-hop handling, export policy) get byte-identical UPDATEs, so they share one
-``AdjRibOut``. Pending output is state, not a queue: a dirty set of prefix keys per family
+``AdjRibOut``. Our address on the session is part of the spec only where the group writes it
+as next hop (eBGP, next-hop-self): ``group_spec`` replaces it with ``SELF`` otherwise, and the
+routes such a group must still send with our own next hop (originated without one) leave as
+``SelfRun`` parts, encoded per member with its own address.
+
+A group round is a list of ``Part``: encoded messages that every member reads, except the
+peer the routes came from (split horizon: a route never goes back to the peer it was learned
+from), or that only one member reads (withdrawals for a member whose own route replaced one
+it had received from us). Pending output is state, not a queue: a dirty set of prefix keys per family
 (insertion-ordered, so prefixes that arrived together leave together). ``generate`` turns
 a slice of it into UPDATE messages, once for the whole group: it exports each best path once
 (cached per path object), groups the prefixes by the resulting attribute set and encodes
@@ -18,7 +26,7 @@ from __future__ import annotations
 import logging
 import struct
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 from typing import Final
 
@@ -29,13 +37,25 @@ from bgpcore.rib.decision import DEFAULT_LOCAL_PREF
 from bgpcore.rib.loc import Destination, LocRib
 from bgpcore.rib.reflect import (ebgp_export_attributes, export_next_hop, ibgp_export_attributes, is_reflected,
                                  may_export_communities, may_reflect, reflected_attributes)
-from bgpcore.route import Path
+from bgpcore.route import Path, PeerId
 from bgpcore.wire.context import DEFAULT_CONTEXT, CodecContext, Family
 from bgpcore.wire.types import PathAttributes
 from bgpcore.wire import accel
 
-OutRoute = tuple[PathAttributes, tuple[str, ...]]
-"""An exported path: the attribute set (next hop cleared) and the next hop to send."""
+OutRoute = tuple[PathAttributes, tuple[str, ...], PeerId]
+"""An exported path: the attribute set (next hop cleared), the next hop to send and the peer
+the path came from (a change of that peer is a change of route: split horizon)."""
+
+SELF_ADDRESS: Final = "self"
+"""``ExportSpec.local_address`` of a group whose members each have their own address."""
+SELF: Final[tuple[str, ...]] = (SELF_ADDRESS,)
+"""The next hop of an exported route that each member gets with its own address."""
+
+SelfRun = tuple[Family, PathAttributes, list[bytes]]
+"""Prefixes to announce with the member's own next hop: encoded per member."""
+Part = tuple[list[bytes], "PeerId | None", "PeerId | None", "SelfRun | None"]
+"""(messages, skip, only, self run): ``messages`` go to every member but ``skip`` (the peer the
+routes came from), or only to ``only``; a self run is encoded per member instead."""
 
 CHUNK_PREFIXES: Final = 8192
 """Prefixes taken from the dirty set per encoding round (bigger packs better, costs latency)."""
@@ -98,11 +118,26 @@ class ExportSpec:
     export_policy: RoutePolicy | None = None
 
     def self_next_hop(self, family: Family) -> tuple[str, ...]:
+        if self.local_address == SELF_ADDRESS:
+            return SELF
         if self.local_next_hop:
             return self.local_next_hop
         if family[0] == 2 and ":" not in self.local_address and self.local_address6:
             return (self.local_address6,)
         return (self.local_address,)
+
+
+def rewrites_next_hop(spec: ExportSpec) -> bool:
+    """Whether a group writes our address as the next hop of routes it did not originate."""
+    return spec.ebgp or spec.next_hop_self or spec.next_hop_self_force
+
+
+def group_spec(spec: ExportSpec) -> ExportSpec:
+    """The key of a member's update group: its spec without our address where the group does
+    not write it (iBGP clients of one reflector share a group whatever their addresses)."""
+    if rewrites_next_hop(spec) or spec.local_address == SELF_ADDRESS:
+        return spec
+    return replace(spec, local_address=SELF_ADDRESS, local_address6=None, local_next_hop=())
 
 
 def out_path_id(path: Path) -> int:
@@ -223,7 +258,7 @@ class AdjRibOut:
             if kept is None:
                 return None
             attrs, next_hop = kept.attrs, kept.next_hop
-        return attrs, next_hop
+        return attrs, next_hop, source.peer_id
 
     def _export_cached(self, family: Family, path: Path, prefix: bytes) -> OutRoute | None:
         if self._per_prefix:
@@ -261,8 +296,16 @@ class AdjRibOut:
     # -- encoding ------------------------------------------------------------------------
 
     def _encode_runs(self, family: Family, runs: list[tuple[OutRoute, list[bytes]]], withdrawn: list[bytes],
-                     record: bool, strip: int = 0) -> list[bytes]:
-        """Encode ``runs`` one attribute set at a time, then ``withdrawn``.
+                     record: bool, strip: int = 0, prior: dict[bytes, OutRoute] | None = None,
+                     member: PeerId | None = None, holds: bool = True) -> list[Part]:
+        """Encode ``runs`` one attribute set at a time, after ``withdrawn``, as parts.
+
+        Each run's part skips the peer its routes came from. In a group round (``record``),
+        ``prior`` holds the routes the group had advertised for keys that changed: a withdrawn
+        key skips the peer its old route came from, and a key whose new route comes from
+        another peer than its old one is withdrawn from that new peer alone. In a member's
+        catch-up (``member``), its own routes are withdrawn from it instead (it may hold an
+        older route of ours for them), or left out when it holds nothing yet (not ``holds``).
 
         A set the encoder refuses is skipped: its prefixes are withdrawn from the receiver
         instead (it may hold an older route for them) and, for the group, forgotten as
@@ -270,30 +313,59 @@ class AdjRibOut:
         """
         ctx = self.spec.send_ctx
         encode = accel.encode_updates
-        messages: list[bytes] = []
-        for (attrs, next_hop), run in runs:
+        parts: list[Part] = []
+        withdraw: dict[PeerId | None, list[bytes]] = {None: withdrawn}
+        if prior:
+            withdraw = {}
+            for key in withdrawn:
+                old = prior.get(key)
+                withdraw.setdefault(None if old is None else old[2], []).append(key)
+        for out, run in runs:
+            attrs, next_hop, source = out
+            if member is not None and source == member:
+                if holds:
+                    withdrawn.extend(run)
+                continue
+            if prior:
+                moved = [key for key in run if (old := prior.get(key)) is not None and old[2] != source]
+                if moved:
+                    parts.append((accel.encode_withdrawals(family, moved, ctx), None, source, None))
+            if next_hop == SELF:
+                parts.append(([], source, None, (family, attrs, run)))
+                continue
             try:
-                messages.extend(encode(attrs, family, next_hop, run, ctx))
+                built = encode(attrs, family, next_hop, run, ctx)
             except ENCODE_ERRORS as exc:
                 self.unencodable += len(run)
                 log.warning("update group %s: %d prefixes of afi %d safi %d not sent (withdrawn instead): "
                             "their attribute set cannot be encoded for it: %s", self.label, len(run), family[0],
                             family[1], exc)
                 if record:
-                    if strip:
-                        ids = self.advertised_ids[family]
-                        for key in run:
-                            held = ids.get(key[strip:])
-                            if held is not None:
-                                held.pop(int.from_bytes(key[:strip], "big"), None)
-                                if not held:
-                                    del ids[key[strip:]]
-                    else:
-                        advertised = self.advertised[family]
-                        for key in run:
-                            advertised.pop(key, None)
-                withdrawn.extend(run)
-        return accel.encode_withdrawals(family, withdrawn, ctx) + messages
+                    self._forget(family, run, strip)
+                withdraw.setdefault(None, []).extend(run)
+                continue
+            last = parts[-1] if parts else None
+            if last is not None and last[1] == source and last[2] is None and last[3] is None:
+                last[0].extend(built)
+            else:
+                parts.append((built, source, None, None))
+        gone = [(accel.encode_withdrawals(family, keys, ctx), skip, None, None)
+                for skip, keys in withdraw.items() if keys]
+        return gone + parts
+
+    def _forget(self, family: Family, run: list[bytes], strip: int) -> None:
+        if strip > 0:
+            ids = self.advertised_ids[family]
+            for key in run:
+                held = ids.get(key[strip:])
+                if held is not None:
+                    held.pop(int.from_bytes(key[:strip], "big"), None)
+                    if not held:
+                        del ids[key[strip:]]
+        else:
+            advertised = self.advertised[family]
+            for key in run:
+                advertised.pop(key, None)
 
     @property
     def label(self) -> str:
@@ -314,15 +386,15 @@ class AdjRibOut:
         return wanted
 
     def _build(self, family: Family, keys: list[bytes], loc: LocRib, record: bool,
-               clean: bool | set[bytes] = False) -> list[bytes]:
-        """UPDATEs bringing a receiver up to date for ``keys``.
+               clean: bool | set[bytes] = False, member: PeerId | None = None) -> list[Part]:
+        """Parts bringing a receiver up to date for ``keys``.
 
         With ``record`` the group's advertised state is updated and unchanged prefixes are
-        skipped; without it (a private catch-up) the current state is sent as is.
+        skipped; without it (a private catch-up of ``member``) the current state is sent as is.
         """
         ctx = self.spec.send_ctx
         if family in ctx.addpath:
-            return self._build_addpath(family, keys, loc, record, clean)
+            return self._build_addpath(family, keys, loc, record, clean, member)
         table = loc.tables.get(family, {})
         export = self._export_cached
 
@@ -331,12 +403,13 @@ class AdjRibOut:
             assert best is not None
             return export(family, best, key)
 
+        prior: dict[bytes, OutRoute] | None = {} if record else None
         runs, withdrawn = rib_accel.group_runs(keys, table, self._cache[family], self.advertised[family], record,
-                                               self._per_prefix, Destination, wanted)
-        return self._encode_runs(family, runs, withdrawn, record)
+                                               self._per_prefix, Destination, wanted, prior)
+        return self._encode_runs(family, runs, withdrawn, record, 0, prior, member, bool(clean))
 
     def _build_addpath(self, family: Family, keys: list[bytes], loc: LocRib, record: bool,
-                       clean: bool | set[bytes]) -> list[bytes]:
+                       clean: bool | set[bytes], member: PeerId | None = None) -> list[Part]:
         """As ``_build`` with path ids. A private catch-up withdraws every id the group ever
         used that a prefix no longer has: for all prefixes (``clean`` True) or for those in
         ``clean`` (prefixes already sent to a fresh member)."""
@@ -372,16 +445,17 @@ class AdjRibOut:
                     advertised[key] = wanted
                 else:
                     advertised.pop(key, None)
-        return self._encode_runs(family, list(batches.values()), withdrawn, record, strip=4)
+        # A path id is one peer's path: a member never holds ids of its own paths (never sent).
+        return self._encode_runs(family, list(batches.values()), withdrawn, record, 4, None, member, False)
 
-    def generate(self, loc: LocRib, budget_bytes: int) -> tuple[list[bytes], dict[Family, list[bytes]]]:
-        """The group's next UPDATEs, about ``budget_bytes`` of them (at least one round).
+    def generate(self, loc: LocRib, budget_bytes: int) -> tuple[list[Part], dict[Family, list[bytes]]]:
+        """The group's next parts, about ``budget_bytes`` of them (at least one round).
 
         Returns:
-            (messages, keys): the messages, and per family the prefixes they cover (what a
+            (parts, keys): the parts, and per family the prefixes they cover (what a
             member that falls behind later must catch up on).
         """
-        messages: list[bytes] = []
+        parts: list[Part] = []
         covered: dict[Family, list[bytes]] = {}
         size = 0
         for family, dirty in self.dirty.items():
@@ -391,32 +465,37 @@ class AdjRibOut:
                 covered.setdefault(family, []).extend(keys)
                 for private in self.members.values():
                     private.setdefault(family, {}).update(dict.fromkeys(keys))
-                messages.extend(built)
-                size += sum(map(len, built))
+                parts.extend(built)
+                size += parts_size(built)
                 self._churn += len(keys)
         if self._churn and not self.pending() and self._churn * 4 >= self.cache_size():
             self.sweep_cache()  # amortized: at most four entries looked at per prefix sent
-        return messages, covered
+        return parts, covered
 
-    def generate_member(self, member: int, loc: LocRib, budget_bytes: int) -> tuple[list[bytes], bool]:
-        """A catching-up member's next UPDATEs.
+    def generate_member(self, member: int, loc: LocRib, budget_bytes: int) -> tuple[list[Part], bool]:
+        """A catching-up member's next parts (none of them with its own routes).
 
         Returns:
-            (messages, done): done when its private work is empty (it may rejoin the group).
+            (parts, done): done when its private work is empty (it may rejoin the group).
         """
         private = self.members.get(member)
         if private is None:
             return [], True
-        messages: list[bytes] = []
+        parts: list[Part] = []
         size = 0
         for family, dirty in private.items():
             sent = self._sent.get(member, {}).get(family)
             clean: bool | set[bytes] = member in self._laggards or (sent if sent is not None else False)
             while dirty and size < budget_bytes:
                 keys = rib_accel.take_keys(dirty, CHUNK_PREFIXES)
-                built = self._build(family, keys, loc, False, clean)
+                built = self._build(family, keys, loc, False, clean, member)
                 if sent is not None and family in self.spec.send_ctx.addpath:
                     sent.update(keys)
-                messages.extend(built)
-                size += sum(map(len, built))
-        return messages, not any(private.values())
+                parts.extend(built)
+                size += parts_size(built)
+        return parts, not any(private.values())
+
+
+def parts_size(parts: list[Part]) -> int:
+    """Octets of the parts' messages (a self run counts 8 per prefix)."""
+    return sum(sum(map(len, p[0])) if p[3] is None else 8 * len(p[3][2]) for p in parts)

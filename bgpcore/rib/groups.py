@@ -1,8 +1,11 @@
 """Update groups: neighbors with equal ``ExportSpec`` read one shared stream of UPDATEs.
 
 The RIB shards encode each UPDATE once per group; the group keeps the encoded rounds in a
-short log and every member keeps its own read position (``cursor``). The log is trimmed as
-the slowest attached member advances; a member may stop inside a round (``offset``). A member that lags more than ``lag_limit_bytes``
+short log and every member keeps its own read position (``cursor``): a member costs a few
+integers, never a copy. The log is trimmed as the slowest attached member advances; a member
+may stop inside a round (``offset``: a part, ``index``: a message of it). A round is a list of
+parts (``adj_out.Part``); a member skips the parts of its own routes (split horizon) and the
+parts meant for another member alone, and encodes self runs with its own next hop. A member that lags more than ``lag_limit_bytes``
 behind is detached: the prefixes of the rounds it did not read go back to the shards as
 its private work, it catches up from the current Loc-RIB, and then rejoins at the log's
 end. New members join the same way (their private work is the whole table), except the
@@ -15,20 +18,24 @@ This module holds the bookkeeping only; ``GroupOutput`` is the way to the shards
 """
 from __future__ import annotations
 
+import logging
 from typing import NamedTuple, Protocol
 
-from bgpcore.rib.adj_out import ExportSpec
+from bgpcore.rib.adj_out import ENCODE_ERRORS, ExportSpec, Part, parts_size
 from bgpcore.route import PeerId
+from bgpcore.wire import accel
 from bgpcore.wire.context import Family
+
+log = logging.getLogger("bgpcore.rib")
 
 ShardKeys = list[dict[Family, list[bytes]]]
 """Per shard, per family: the prefixes one round covered."""
 
 
 class Round(NamedTuple):
-    """One encoding round of a group: its messages and the prefixes they cover."""
+    """One encoding round of a group: its parts and the prefixes they cover."""
 
-    messages: list[bytes]
+    parts: list[Part]
     size: int
     keys: ShardKeys
 
@@ -36,12 +43,12 @@ class Round(NamedTuple):
 class GroupOutput(Protocol):
     """What the groups ask of the RIB shards."""
 
-    def generate(self, group_id: int, budget_bytes: int) -> tuple[list[bytes], ShardKeys, bool]:
-        """Next group round: (messages, keys per shard, nothing left pending)."""
+    def generate(self, group_id: int, budget_bytes: int) -> tuple[list[Part], ShardKeys, bool]:
+        """Next group round: (parts, keys per shard, nothing left pending)."""
         ...
 
-    def generate_member(self, group_id: int, member: PeerId, budget_bytes: int) -> tuple[list[bytes], bool]:
-        """Next private catch-up messages of a member: (messages, done)."""
+    def generate_member(self, group_id: int, member: PeerId, budget_bytes: int) -> tuple[list[Part], bool]:
+        """Next private catch-up parts of a member: (parts, done)."""
         ...
 
     def detach_member(self, group_id: int, member: PeerId, keys: ShardKeys) -> None: ...
@@ -52,12 +59,17 @@ class GroupOutput(Protocol):
 class Member:
     """One neighbor's progress in its group."""
 
-    __slots__ = ("peer_id", "cursor", "offset", "catching_up", "eor", "eor_at", "outbox", "refreshing", "coalesced")
+    __slots__ = ("peer_id", "spec", "cursor", "offset", "index", "catching_up", "eor", "eor_at", "outbox",
+                 "refreshing", "coalesced")
 
-    def __init__(self, peer_id: PeerId, cursor: int, catching_up: bool, eor: list[bytes]) -> None:
+    def __init__(self, peer_id: PeerId, cursor: int, catching_up: bool, eor: list[bytes],
+                 spec: ExportSpec | None = None) -> None:
         self.peer_id = peer_id
+        self.spec = spec
+        """Its own export spec (with our address on its session), when the group's has none."""
         self.cursor = cursor
         self.offset = 0
+        self.index = 0
         self.catching_up = catching_up
         self.eor = eor
         self.eor_at: int | None = None
@@ -117,8 +129,9 @@ class UpdateGroups:
         self.by_member: dict[PeerId, UpdateGroup] = {}
         self._next_id = 0
 
-    def join(self, peer_id: PeerId, spec: ExportSpec, eor: list[bytes]) -> tuple[UpdateGroup, bool, bool]:
-        """Add a member.
+    def join(self, peer_id: PeerId, spec: ExportSpec, eor: list[bytes],
+             own: ExportSpec | None = None) -> tuple[UpdateGroup, bool, bool]:
+        """Add a member (``own``: its spec with its address, when ``spec``, the group key, has none).
 
         Returns:
             (group, created, catching_up): a new group must be created in the shards (with
@@ -138,7 +151,7 @@ class UpdateGroups:
             if shareable:
                 self.by_spec[spec] = group
         catching_up = group.end > 0
-        group.members[peer_id] = Member(peer_id, group.end, catching_up, eor)
+        group.members[peer_id] = Member(peer_id, group.end, catching_up, eor, own)
         self.by_member[peer_id] = group
         return group, created, catching_up
 
@@ -205,7 +218,7 @@ class UpdateGroups:
 
     def next_messages(self, peer_id: PeerId, budget_bytes: int) -> list[bytes]:
         """UPDATEs for a member: whole messages, stopping once ``budget_bytes`` is reached
-        (so at most one message past it, except a private catch-up round)."""
+        (so at most one message past it, except a private catch-up round or a self run)."""
         group = self.by_member.get(peer_id)
         if group is None:
             return []
@@ -218,9 +231,8 @@ class UpdateGroups:
                 size += sum(map(len, member.outbox))
                 member.outbox = []
             elif member.catching_up:
-                messages, done = self.output.generate_member(group.id, peer_id, budget_bytes - size)
-                out.extend(messages)
-                size += sum(map(len, messages))
+                parts, done = self.output.generate_member(group.id, peer_id, budget_bytes - size)
+                size += _read(group, member, parts, out, 1 << 62, 0, 0)[0]
                 if done and not group.drained:
                     # The group has changes it has not encoded yet: encode them now, while
                     # this member is still detached, so they join its private work; the
@@ -230,25 +242,20 @@ class UpdateGroups:
                 if done:
                     self.output.attach_member(group.id, peer_id)
                     member.catching_up = member.refreshing = False
-                    member.cursor, member.offset = group.end, 0
+                    member.cursor, member.offset, member.index = group.end, 0, 0
                     member.outbox, member.eor = member.eor, []
-                elif not messages:
+                elif not parts:
                     break
             elif member.eor_at is not None and member.cursor >= member.eor_at:
                 member.outbox, member.eor, member.eor_at = member.eor, [], None
             elif member.cursor < group.end:
-                messages = group.log[member.cursor - group.base].messages
-                start = member.offset
-                stop = start
-                while stop < len(messages) and size < budget_bytes:
-                    size += len(messages[stop])
-                    stop += 1
-                out.extend(messages[start:stop])
-                if stop < len(messages):
-                    member.offset = stop
-                else:
+                parts = group.log[member.cursor - group.base].parts
+                read, member.offset, member.index = _read(group, member, parts, out, budget_bytes - size,
+                                                          member.offset, member.index)
+                size += read
+                if member.offset >= len(parts):
                     member.cursor += 1
-                    member.offset = 0
+                    member.offset = member.index = 0
             elif not self._generate(group):
                 break
         group.trim()
@@ -259,15 +266,15 @@ class UpdateGroups:
         """Run one group round; False when there was nothing to do."""
         if group.drained:
             return False
-        messages, keys, drained = self.output.generate(group.id, self.round_bytes)
-        if messages:
-            group.log.append(Round(messages, sum(map(len, messages)), keys))
+        parts, keys, drained = self.output.generate(group.id, self.round_bytes)
+        if parts:
+            group.log.append(Round(parts, parts_size(parts), keys))
         group.drained = drained
         if drained:
             for member in group.members.values():
                 if member.eor and not member.catching_up and member.eor_at is None:
                     member.eor_at = group.end
-        return bool(messages) or drained
+        return bool(parts) or drained
 
     def _detach_laggards(self, group: UpdateGroup) -> None:
         for member in group.members.values():
@@ -276,5 +283,49 @@ class UpdateGroups:
             if group.lag_bytes(member) > self.lag_limit_bytes:
                 self.output.detach_member(group.id, member.peer_id, group.unread_keys(member, self.shards))
                 member.catching_up = True
-                member.cursor, member.offset = group.end, 0
+                member.cursor, member.offset, member.index = group.end, 0, 0
         group.trim()
+
+
+def _encode_self(group: UpdateGroup, member: Member, run: tuple[Family, object, list[bytes]]) -> list[bytes]:
+    """A self run for one member: announced with its own next hop (withdrawn if that fails)."""
+    family, attrs, keys = run
+    spec = member.spec or group.spec
+    ctx = group.spec.send_ctx
+    try:
+        return accel.encode_updates(attrs, family, spec.self_next_hop(family), keys, ctx)
+    except ENCODE_ERRORS as exc:
+        log.warning("peer %s: %d prefixes of afi %d safi %d with our next hop not sent (withdrawn instead): %s",
+                    member.peer_id, len(keys), family[0], family[1], exc)
+        return accel.encode_withdrawals(family, keys, ctx)
+
+
+def _read(group: UpdateGroup, member: Member, parts: list[Part], out: list[bytes], budget_bytes: int,
+          offset: int, index: int) -> tuple[int, int, int]:
+    """Append what ``member`` reads of ``parts`` from part ``offset``, message ``index`` to
+    ``out``, whole messages until ``budget_bytes`` is reached.
+
+    Returns:
+        (octets appended, offset, index): where the member stopped.
+    """
+    size = 0
+    me = member.peer_id
+    while offset < len(parts) and size < budget_bytes:
+        messages, skip, only, run = parts[offset]
+        if skip == me or (only is not None and only != me):
+            pass
+        elif run is not None:
+            built = _encode_self(group, member, run)
+            out.extend(built)
+            size += sum(map(len, built))
+        else:
+            stop = index
+            while stop < len(messages) and size < budget_bytes:
+                size += len(messages[stop])
+                stop += 1
+            out.extend(messages[index:stop])
+            if stop < len(messages):
+                return size, offset, stop
+        offset += 1
+        index = 0
+    return size, offset, index

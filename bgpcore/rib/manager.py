@@ -18,7 +18,8 @@ The seam (everything takes peer ids; nothing here touches sockets or clocks)::
     rib.close()                                  # stop shard workers
 
 A new session of a peer is ``peer_down`` then ``peer_up``; ``peer_up`` on a peer that is up
-only changes its settings (its Adj-RIB-In is kept).
+only changes its settings (its Adj-RIB-In is kept). Peers whose export settings differ only in
+our address on the session share one update group (``adj_out.group_spec``).
 
 A peer over its maximum-prefix limit with ``MaxPrefixAction.RESTART`` or ``SHUTDOWN`` is not
 an exception: ``receive`` applies the UPDATE that crossed the limit, ignores the peer's later
@@ -47,7 +48,7 @@ from bgpcore.constants import CeaseSubcode
 from bgpcore.errors import UsageError
 from bgpcore.policy.hooks import RoutePolicy
 from bgpcore.rib.actions import CeasePeer, PeerAction
-from bgpcore.rib.adj_out import ExportSpec
+from bgpcore.rib.adj_out import SELF, ExportSpec, Part, group_spec
 from bgpcore.rib.groups import ShardKeys, UpdateGroups
 from bgpcore.rib.messages import (AddGroup, AddMember, AddPeer, AdjRibInRoutes, Advertised, AttachMember,
                                   BestPaths, Candidates, DetachMember, Generate, GenerateMember, Ingest, IngestBatch,
@@ -243,25 +244,25 @@ class Rib:
 
     # -- GroupOutput (called by UpdateGroups) --------------------------------------------
 
-    def generate(self, group_id: int, budget_bytes: int) -> tuple[list[bytes], ShardKeys, bool]:
+    def generate(self, group_id: int, budget_bytes: int) -> tuple[list[Part], ShardKeys, bool]:
         share = max(1, budget_bytes // len(self.shards))
-        messages: list[bytes] = []
+        parts: list[Part] = []
         keys: ShardKeys = []
         drained = True
         for part, covered, empty in self._call_all(Generate(group_id=group_id, budget_bytes=share)):
-            messages.extend(part)
+            parts.extend(part)
             keys.append(covered)
             drained = drained and empty
-        return messages, keys, drained
+        return parts, keys, drained
 
-    def generate_member(self, group_id: int, member: PeerId, budget_bytes: int) -> tuple[list[bytes], bool]:
+    def generate_member(self, group_id: int, member: PeerId, budget_bytes: int) -> tuple[list[Part], bool]:
         share = max(1, budget_bytes // len(self.shards))
-        messages: list[bytes] = []
+        parts: list[Part] = []
         done = True
         for part, finished in self._call_all(GenerateMember(group_id=group_id, member=member, budget_bytes=share)):
-            messages.extend(part)
+            parts.extend(part)
             done = done and finished
-        return messages, done
+        return parts, done
 
     def detach_member(self, group_id: int, member: PeerId, keys: ShardKeys) -> None:
         for shard, per_family in zip(self.shards, keys):
@@ -305,9 +306,10 @@ class Rib:
             next_hop_self=info.next_hop_self, next_hop_self_force=info.next_hop_self_force,
             send_med=info.send_med, addpath_select=info.addpath_select,
             default_local_pref=self.config.decision.default_local_pref, export_policy=info.export_policy)
-        group, created, catching_up = self.groups.join(peer_id, spec, self._end_of_rib(info))
+        key = group_spec(spec)  # without our address where the group does not write it: shared
+        group, created, catching_up = self.groups.join(peer_id, key, self._end_of_rib(info), spec)
         if created:
-            self._call_all(AddGroup(group_id=group.id, spec=spec))
+            self._call_all(AddGroup(group_id=group.id, spec=key))
         if catching_up:
             self._call_all(AddMember(group_id=group.id, member=peer_id))
         self.groups.note_changes([group])
@@ -573,12 +575,14 @@ class Rib:
     def advertised(self, peer_id: PeerId, family: Family) -> dict[bytes, tuple[PathAttributes, tuple[str, ...]]]:
         """What the peer's update group has sent for ``family``: prefix -> (attributes, next hop)."""
         group = self.groups.by_member.get(peer_id)
-        if group is None:
+        member = self.groups.member(peer_id)
+        if group is None or member is None:
             return {}
         merged: dict[bytes, tuple[PathAttributes, tuple[str, ...]]] = {}
         for part in self._call_all(Advertised(group_id=group.id, family=family)):
             merged.update(part)
-        return merged
+        own = (member.spec or group.spec).self_next_hop(family)
+        return {k: (attrs, own if hop == SELF else hop) for k, (attrs, hop) in merged.items()}
 
     def __len__(self) -> int:
         return sum(self._call_all(Size()))

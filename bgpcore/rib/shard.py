@@ -24,7 +24,7 @@ from typing import Any, Callable, Final
 
 from bgpcore.policy.hooks import RoutePolicy
 from bgpcore.rib.adj_in import AdjRibIn, Removed
-from bgpcore.rib.adj_out import AddPathSelect, AdjRibOut, ExportSpec
+from bgpcore.rib.adj_out import AddPathSelect, AdjRibOut, ExportSpec, Part
 from bgpcore.rib.decision import DEFAULT_OPTIONS, DecisionOptions
 from bgpcore.rib.loc import LocRib
 from bgpcore.rib.messages import Ingest, ShardRequest, handle
@@ -226,12 +226,12 @@ class RibShard:
     def attach_member(self, group_id: int, member: PeerId) -> None:
         self.groups[group_id].attach_member(member)
 
-    def generate(self, group_id: int, budget_bytes: int) -> tuple[list[bytes], dict[Family, list[bytes]], bool]:
+    def generate(self, group_id: int, budget_bytes: int) -> tuple[list[Part], dict[Family, list[bytes]], bool]:
         group = self.groups[group_id]
-        messages, keys = group.generate(self.loc, budget_bytes)
-        return messages, keys, not group.pending()
+        parts, keys = group.generate(self.loc, budget_bytes)
+        return parts, keys, not group.pending()
 
-    def generate_member(self, group_id: int, member: PeerId, budget_bytes: int) -> tuple[list[bytes], bool]:
+    def generate_member(self, group_id: int, member: PeerId, budget_bytes: int) -> tuple[list[Part], bool]:
         return self.groups[group_id].generate_member(member, self.loc, budget_bytes)
 
     # -- queries -------------------------------------------------------------------------
@@ -251,7 +251,9 @@ class RibShard:
     def advertised(self, group_id: int, family: Family) -> dict[bytes, tuple[PathAttributes, tuple[str, ...]]]:
         """What an update group has sent (without ADD-PATH): prefix -> (attributes, next hop)."""
         group = self.groups.get(group_id)
-        return {} if group is None else dict(group.advertised.get(family, {}))
+        if group is None:
+            return {}
+        return {key: (attrs, next_hop) for key, (attrs, next_hop, _) in group.advertised.get(family, {}).items()}
 
     def size(self) -> int:
         return len(self.loc)

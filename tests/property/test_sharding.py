@@ -27,8 +27,9 @@ ADDPATH = CodecContext(addpath=frozenset({IPV4_UNICAST}))
 
 def peers() -> dict[int, RibPeer]:
     def info(n: int, asn: int = 65000, **kw: object) -> RibPeer:
-        return RibPeer(asn=asn, router_id=f"1.1.1.{n}", address=f"10.0.0.{n}", local_address=ME,
-                        local_address6="2001:db8::fe", families=BOTH, **kw)  # type: ignore[arg-type]
+        # every session on its own link: our address differs per peer (the clients still share a group)
+        return RibPeer(asn=asn, router_id=f"1.1.1.{n}", address=f"10.0.{n}.1", local_address=f"10.0.{n}.254",
+                        local_address6=f"2001:db8:{n}::fe", families=BOTH, **kw)  # type: ignore[arg-type]
     return {
         1: info(1, rr_client=True), 2: info(2, rr_client=True), 3: info(3),
         4: info(4, asn=65001), 5: info(5, rr_client=True, send_ctx=ADDPATH, addpath_select=AddPathSelect.ALL),
@@ -104,6 +105,19 @@ def test_n_inline_shards_give_the_same_routes_and_output_as_one(ops: list[Op]) -
     three = run(ops, 3, "inline")
     assert three == one
     assert one[2] == one[0], "replaying the change stream gives the Loc-RIB"
+    check_split_horizon(*one[:2])
+
+
+CLIENTS = {1, 2, 5}
+
+
+def check_split_horizon(best: dict, received: dict) -> None:
+    """Each peer without ADD-PATH holds exactly the best routes it may get (RFC 4456 §6): none
+    learned from itself, none from one non-client to another."""
+    for peer in (1, 2, 3, 4):
+        want = {fk for fk, paths in best.items()
+                if paths[0][0] != peer and (peer in CLIENTS or paths[0][0] in CLIENTS or paths[0][0] == 4 or peer == 4)}
+        assert set(received[peer][0]) == want, f"peer {peer}"
 
 
 def random_ops(seed: int, count: int) -> list[Op]:
@@ -119,3 +133,4 @@ def test_worker_processes_give_the_same_routes_and_output_as_one_shard(seed: int
     workers = run(ops, 2, "spawn")
     assert workers == one
     assert len(one[0]) > 300, "the workload exercised a real table"
+    check_split_horizon(*one[:2])

@@ -55,7 +55,9 @@ def test_prefixes_sharing_an_attribute_set_leave_in_one_update() -> None:
     for key in interleaved:
         loc.update(IPV4_UNICAST, a if key in keys_a else b, [key])
     group.mark(IPV4_UNICAST, interleaved)
-    messages, covered = group.generate(loc, 1 << 20)
+    parts, covered = group.generate(loc, 1 << 20)
+    assert all(p[1] == 1 and p[2] is None and p[3] is None for p in parts), "skips only the routes' sender"
+    messages = [m for p in parts for m in p[0]]
     assert len(messages) == 2, "one UPDATE per attribute set"
     assert covered == {IPV4_UNICAST: interleaved}
     decoded = [decode_update(m[HEADER_LEN:], group.spec.send_ctx) for m in messages]
@@ -158,9 +160,11 @@ def test_add_path_peer_receives_the_multipath_set_with_distinct_ids() -> None:
     drain(rib, 3, receiver)
     assert len(receiver.table) == 4
     assert {v[1] for v in receiver.table.values()} == {("192.0.2.1",), ("192.0.2.2",)}
-    plain = Receiver()
-    drain(rib, 1, plain)
-    assert len(plain.table) == 2
+    plain, own = Receiver(), Receiver()
+    drain(rib, 2, plain)
+    drain(rib, 1, own)
+    assert len(plain.table) == 2, "peer 1's best paths"
+    assert own.table == {}, "split horizon: none of them back to peer 1"
     rib.receive(2, Update(prefixes(0, 1), None, []))
     drain(rib, 3, receiver)
     assert len(receiver.table) == 3
@@ -280,3 +284,61 @@ def test_unnumbered_ebgp_peer_gets_ipv4_routes_over_our_link_local_next_hop() ->
     assert sorted(k for _, k in receiver.table) == sorted(prefixes(0, 3))
     assert {nh for _, nh in receiver.table.values()} == {("fe80::1",)}
     assert {f for f, _ in receiver.table} == {IPV4_UNICAST}
+
+
+def test_clients_with_different_local_addresses_share_one_group_and_its_bytes() -> None:
+    rib = Rib(RibConfig(local_asn=65000, router_id=ME, shards=1))
+    for n in (1, 2, 3):
+        rib.peer_up(n, RibPeer(asn=65000, router_id=f"1.1.1.{n}", address=f"10.0.{n}.1",
+                               local_address=f"10.0.{n}.254", rr_client=True))
+    assert len(rib.groups.by_id) == 1, "our address is not written by an iBGP client group"
+    rib.receive(1, Update([], attrs(1), prefixes(0, 40)))
+    out2, out3 = rib.next_messages(2, 1 << 16), rib.next_messages(3, 1 << 16)
+    assert out2 == out3 and all(x is y for x, y in zip(out2, out3)), "one encoding for all of them"
+
+
+def test_next_hop_self_ebgp_or_another_policy_split_the_group() -> None:
+    rib = Rib(RibConfig(local_asn=65000, router_id=ME, shards=1))
+
+    def peer(n: int, **kw: object) -> RibPeer:
+        kw.setdefault("asn", 65000)
+        return RibPeer(router_id=f"1.1.1.{n}", address=f"10.0.{n}.1", local_address=f"10.0.{n}.254",
+                       rr_client=True, **kw)  # type: ignore[arg-type]
+
+    def deny_all(family, prefix, path):  # type: ignore[no-untyped-def]
+        return None
+
+    rib.peer_up(1, peer(1))
+    rib.peer_up(2, peer(2))
+    rib.peer_up(3, peer(3, next_hop_self=True))
+    rib.peer_up(4, peer(4, next_hop_self=True))
+    rib.peer_up(5, peer(5, export_policy=deny_all))
+    rib.peer_up(6, peer(6, asn=65009))
+    group = rib.groups.by_member
+    assert group[1] is group[2]
+    assert len({id(group[n]) for n in (1, 3, 4, 5, 6)}) == 5, "each rewrites next hops or filters differently"
+    rib.receive(6, Update([], attrs(9)._replace(local_pref=None), prefixes(0, 5)))
+    hops = {}
+    for n in (1, 3):
+        receiver = Receiver()
+        drain(rib, n, receiver)
+        hops[n] = {v[1] for v in receiver.table.values()}
+    assert hops == {1: {("192.0.2.1",)}, 3: {("10.0.3.254",)}}, "next-hop-self writes the member's own address"
+
+
+def test_originated_routes_without_next_hop_get_each_members_own_address() -> None:
+    rib = Rib(RibConfig(local_asn=65000, router_id=ME, shards=1))
+    for n in (1, 2):
+        rib.peer_up(n, RibPeer(asn=65000, router_id=f"1.1.1.{n}", address=f"10.0.{n}.1",
+                               local_address=f"10.0.{n}.254", rr_client=True))
+    rib.originate(IPV4_UNICAST, prefixes(0, 3), PathAttributes(origin=0, as_path=()))
+    rib.receive(1, Update([], attrs(1), prefixes(10, 2)))
+    got = {}
+    for n in (1, 2):
+        receiver = Receiver()
+        drain(rib, n, receiver)
+        got[n] = {key[1]: hop for key, (_, hop) in receiver.table.items()}
+        assert {hop for _, hop in rib.advertised(n, IPV4_UNICAST).values()} >= {("10.0.%d.254" % n,)}
+    assert got[1] == {k: ("10.0.1.254",) for k in prefixes(0, 3)}
+    assert got[2] == {**{k: ("10.0.2.254",) for k in prefixes(0, 3)}, **{k: ("192.0.2.1",) for k in prefixes(10, 2)}}
+    assert rib.groups.by_member[1] is rib.groups.by_member[2]
