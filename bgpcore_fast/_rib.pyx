@@ -26,13 +26,19 @@ cdef extern from "Python.h":
 
 def group_runs(list keys, dict table, dict cache, dict advertised, bint record, bint per_prefix,
                type destination, object wanted, dict prior=None):
-    """See ``bgpcore.rib.accel.py_group_runs``."""
+    """See ``bgpcore.rib.accel.py_group_runs``.
+
+    Consecutive keys usually share a best path (they arrived in one UPDATE): the last best
+    path's route and the last run are kept at hand, so such keys cost one Loc-RIB probe and
+    one advertised-state probe each."""
     cdef dict batches = {}
     cdef list runs = []
     cdef list withdrawn = []
+    cdef list last_run = None
     cdef PyObject* found
     cdef Py_ssize_t size
     cdef object key, entry, best, out, before, ident
+    cdef object last_best = None, last_out = None, last_run_out = None
     cdef tuple batch
     for key in keys:
         found = PyDict_GetItem(table, key)
@@ -44,11 +50,15 @@ def group_runs(list keys, dict table, dict cache, dict advertised, bint record, 
                 best = entry.best
             else:
                 best = entry
-            found = NULL if per_prefix else PyDict_GetItem(cache, PyLong_FromVoidPtr(<void*>best))
-            if found is not NULL:
-                out = (<tuple>found)[1]
+            if best is last_best and not per_prefix:
+                out = last_out
             else:
-                out = wanted(entry, key)
+                found = NULL if per_prefix else PyDict_GetItem(cache, PyLong_FromVoidPtr(<void*>best))
+                if found is not NULL:
+                    out = (<tuple>found)[1]
+                else:
+                    out = wanted(entry, key)
+                last_best, last_out = best, out
         if out is None:
             if not record:
                 withdrawn.append(key)
@@ -70,6 +80,9 @@ def group_runs(list keys, dict table, dict cache, dict advertised, bint record, 
                 if prior is not None:
                     PyDict_SetItem(prior, key, before)
                 PyDict_SetItem(advertised, key, out)
+        if out is last_run_out:
+            PyList_Append(last_run, key)
+            continue
         ident = PyLong_FromVoidPtr(<void*>out)
         found = PyDict_GetItem(batches, ident)
         if found is NULL:
@@ -77,7 +90,9 @@ def group_runs(list keys, dict table, dict cache, dict advertised, bint record, 
             PyDict_SetItem(batches, ident, batch)
             runs.append(batch)
         else:
-            PyList_Append((<tuple>found)[1], key)
+            batch = <tuple>found
+            PyList_Append(batch[1], key)
+        last_run_out, last_run = out, batch[1]
     return runs, withdrawn
 
 

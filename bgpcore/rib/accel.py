@@ -34,7 +34,8 @@ def py_group_runs(keys: list[bytes], table: dict[bytes, Any], cache: dict[int, t
         record: update ``advertised`` and skip prefixes whose route did not change
             (a group round); otherwise send the current state as is (a private catch-up).
         per_prefix: the export policy reads the prefix: never use ``cache``.
-        wanted: ``wanted(entry, key)`` exports a Loc-RIB entry not found in ``cache``.
+        wanted: ``wanted(entry, key)`` exports a Loc-RIB entry not found in ``cache`` (once
+            for consecutive keys with the same best path, unless ``per_prefix``).
         prior: when given (with ``record``), gets key -> the route advertised before, for
             every key whose advertised route is replaced or withdrawn.
 
@@ -46,14 +47,20 @@ def py_group_runs(keys: list[bytes], table: dict[bytes, Any], cache: dict[int, t
     get = table.get
     cached = cache.get
     entry: Any
+    last_best: Any = None
+    last_out: OutRoute | None = None
     for key in keys:
         entry = get(key)
         if entry is None:
             out = None
         else:
             best = entry.best if entry.__class__ is destination else entry
-            hit = None if per_prefix else cached(id(best))
-            out = hit[1] if hit is not None else wanted(entry, key)
+            if best is last_best and not per_prefix:
+                out = last_out
+            else:
+                hit = None if per_prefix else cached(id(best))
+                out = hit[1] if hit is not None else wanted(entry, key)
+                last_best, last_out = best, out
         if out is None:
             if not record:
                 withdrawn.append(key)

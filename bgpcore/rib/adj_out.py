@@ -62,7 +62,8 @@ CHUNK_PREFIXES: Final = 8192
 CACHE_LIMIT: Final = 1 << 20
 """Export cache entries per family before the cache is cleared outright. It is also swept of
 dead paths (withdrawn, replaced, their peer gone) when a peer goes down and whenever the group
-drains after sending changes for at least a quarter as many prefixes as the cache holds."""
+drains after replacing or withdrawing routes of at least a quarter as many prefixes as the
+cache holds (new prefixes leave no dead path behind: a full table sweeps nothing)."""
 
 log = logging.getLogger("bgpcore.rib")
 
@@ -406,6 +407,8 @@ class AdjRibOut:
         prior: dict[bytes, OutRoute] | None = {} if record else None
         runs, withdrawn = rib_accel.group_runs(keys, table, self._cache[family], self.advertised[family], record,
                                                self._per_prefix, Destination, wanted, prior)
+        if prior:
+            self._churn += len(prior)
         return self._encode_runs(family, runs, withdrawn, record, 0, prior, member, bool(clean))
 
     def _build_addpath(self, family: Family, keys: list[bytes], loc: LocRib, record: bool,
@@ -415,6 +418,8 @@ class AdjRibOut:
         ``clean`` (prefixes already sent to a fresh member)."""
         advertised = self.advertised_ids[family]
         used = self._ids_used[family]
+        if record:
+            self._churn += len(keys)
         every = dict.fromkeys(used) if clean else {}
         nothing: dict[int, OutRoute] = {}
         batches: dict[int, tuple[OutRoute, list[bytes]]] = {}
@@ -467,9 +472,8 @@ class AdjRibOut:
                     private.setdefault(family, {}).update(dict.fromkeys(keys))
                 parts.extend(built)
                 size += parts_size(built)
-                self._churn += len(keys)
         if self._churn and not self.pending() and self._churn * 4 >= self.cache_size():
-            self.sweep_cache()  # amortized: at most four entries looked at per prefix sent
+            self.sweep_cache()  # amortized: at most four entries looked at per route replaced
         return parts, covered
 
     def generate_member(self, member: int, loc: LocRib, budget_bytes: int) -> tuple[list[Part], bool]:
