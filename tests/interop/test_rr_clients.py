@@ -200,3 +200,56 @@ router bgp {ASN}
     neighbor = request(str(ctl), "show neighbors")[0]
     assert neighbor["state"] == "ESTABLISHED" and neighbor["rr_client"] is False
     assert neighbor["prefixes_received"] == request(str(ctl), "show routes")["total"] >= 2
+
+
+def _frr_client(lab: Any, ns: str, router_id: str, rr: str, prefixes: list[str]) -> Frr:
+    """An FRR client that keeps what it receives as received (soft reconfiguration inbound, which
+    FRR fills before its own ORIGINATOR_ID loop check), so it can count routes sent back to it."""
+    networks = "\n".join(f"  network {p}" for p in prefixes)
+    return Frr(lab, ns, f"""frr defaults traditional
+hostname client
+router bgp {ASN}
+ bgp router-id {router_id}
+ no bgp network import-check
+ neighbor {rr} remote-as {ASN}
+ neighbor {rr} timers connect 2
+ address-family ipv4 unicast
+{networks}
+  neighbor {rr} soft-reconfiguration inbound
+ exit-address-family
+""")
+
+
+@pytest.mark.skipif(not Path("/usr/lib/frr/bgpd").exists(), reason="needs FRR installed")
+def test_frr_clients_on_their_own_links_get_the_others_routes_and_none_of_their_own(lab: Any) -> None:
+    """Three FRR clients, each on its own link (bgpcore has a different address on every session):
+    every client receives exactly the other clients' prefixes; none of its own comes back."""
+    rr = lab.ns("rr")
+    clients = []
+    for i in range(3):
+        ours, theirs = f"198.51.100.{4 * i + 1}", f"198.51.100.{4 * i + 2}"
+        ns = lab.ns(f"c{i}")
+        lab.link(rr, f"vc{i}", ns, "eth0")
+        lab.addr(rr, f"vc{i}", f"{ours}/30")
+        lab.addr(ns, "eth0", f"{theirs}/30")
+        own = [f"203.0.113.{64 * i + 16 * j}/28" for j in range(4)]
+        clients.append((theirs, ours, own, ns))
+    ctl = start_bgpcore(lab, rr, [(address, True) for address, *_ in clients])
+    frrs = [_frr_client(lab, ns, address, ours, own) for address, ours, own, ns in clients]
+    wait_until(lambda: all(n["state"] == "ESTABLISHED" for n in request(str(ctl), "show neighbors"))
+               and len(request(str(ctl), "show neighbors")) == 3, 60, 0.5, "three FRR clients Established")
+    everything = {p for *_, own, _ in clients for p in own}
+
+    def received(i: int) -> set[str]:
+        frr, (address, ours, own, ns) = frrs[i], clients[i]
+        table = frr.json(f"show bgp ipv4 unicast neighbors {ours} received-routes json")
+        return set(table.get("receivedRoutes", {}))
+
+    for i, (address, ours, own, ns) in enumerate(clients):
+        wait_until(lambda: received(i) == everything - set(own), 30, 0.5, f"client {i} holds the others' prefixes")
+    # let anything late arrive, then check again: nothing of its own ever came back
+    wait_until(lambda: request(str(ctl), "show routes")["total"] == len(everything), 10, 0.2, "bgpcore's table")
+    for i, (address, ours, own, ns) in enumerate(clients):
+        assert received(i) == everything - set(own), f"client {i}"
+        stats = frrs[i].neighbor(ours).get("addressFamilyInfo", {}).get("ipv4Unicast", {})
+        assert stats.get("acceptedPrefixCounter") == len(everything) - len(own)
