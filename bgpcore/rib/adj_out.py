@@ -196,20 +196,21 @@ class AdjRibOut:
     def add_member(self, member: int, loc: LocRib, fresh: bool = True) -> None:
         """A member gets the whole table as private work (added to any it already has).
 
-        ``fresh``: it holds nothing yet (a new session): every prefix of the Loc-RIB;
-        otherwise (route refresh) it was in step with the group, so what the group has
-        advertised is all it needs again (what the group still has pending reaches its
-        private work as the group encodes it); it may hold any ADD-PATH id, as a member
-        that lagged.
+        It reads the group's existing state: what the group has advertised (what the group
+        still has pending reaches its private work as the group encodes it); a private
+        catch-up sends the group's advertised routes, with no export or Loc-RIB lookup.
+        ``fresh``: it holds nothing yet (a new session); otherwise (route refresh) it may
+        hold any ADD-PATH id, as a member that lagged. ADD-PATH families of a fresh member
+        read every prefix of the Loc-RIB.
         """
         private = self.members.setdefault(member, {f: {} for f in self.spec.families})
         for family in self.spec.families:
-            if fresh:
-                keys = dict.fromkeys(loc.keys(family))
-            elif family in self.spec.send_ctx.addpath:
-                keys = dict.fromkeys(self.advertised_ids[family])
-            else:
+            if family not in self.spec.send_ctx.addpath:
                 keys = dict.fromkeys(self.advertised[family])
+            elif fresh:
+                keys = dict.fromkeys(loc.keys(family))
+            else:
+                keys = dict.fromkeys(self.advertised_ids[family])
             private.setdefault(family, {}).update(keys)
         if fresh:
             self._laggards.discard(member)
@@ -396,6 +397,10 @@ class AdjRibOut:
         ctx = self.spec.send_ctx
         if family in ctx.addpath:
             return self._build_addpath(family, keys, loc, record, clean, member)
+        if not record:  # a private catch-up reads what the group has advertised
+            runs, withdrawn = rib_accel.group_runs(keys, self.advertised[family], {}, {}, False, False, Destination,
+                                                   _itself)
+            return self._encode_runs(family, runs, withdrawn, False, 0, None, member, bool(clean))
         table = loc.tables.get(family, {})
         export = self._export_cached
 
@@ -404,12 +409,12 @@ class AdjRibOut:
             assert best is not None
             return export(family, best, key)
 
-        prior: dict[bytes, OutRoute] | None = {} if record else None
+        prior: dict[bytes, OutRoute] = {}
         runs, withdrawn = rib_accel.group_runs(keys, table, self._cache[family], self.advertised[family], record,
                                                self._per_prefix, Destination, wanted, prior)
         if prior:
             self._churn += len(prior)
-        return self._encode_runs(family, runs, withdrawn, record, 0, prior, member, bool(clean))
+        return self._encode_runs(family, runs, withdrawn, True, 0, prior)
 
     def _build_addpath(self, family: Family, keys: list[bytes], loc: LocRib, record: bool,
                        clean: bool | set[bytes], member: PeerId | None = None) -> list[Part]:
@@ -498,6 +503,10 @@ class AdjRibOut:
                 parts.extend(built)
                 size += parts_size(built)
         return parts, not any(private.values())
+
+
+def _itself(route: OutRoute, key: bytes) -> OutRoute:
+    return route
 
 
 def parts_size(parts: list[Part]) -> int:

@@ -265,7 +265,9 @@ def test_member_catching_up_does_not_keep_a_route_the_group_never_sent() -> None
     drain(rib, 2, two)
     rib.receive(1, Update([], attrs(2), prefixes(100, 1)))  # pending in the group, not sent yet
     rib.peer_up(3, client(3))
-    three.feed(rib.next_messages(3, 1))  # the catch-up round only
+    three.feed(rib.next_messages(3, 1))  # its catch-up reads the group's advertised state ...
+    assert len(three.table) == 4
+    drain(rib, 3, three)  # ... and the group's pending change reaches it as the group encodes it
     assert len(three.table) == 5
     rib.receive(1, Update(prefixes(100, 1), None, []))
     drain(rib, 2, two)
