@@ -39,7 +39,7 @@ test-deps:
 BGPCORE_FUZZ_EXAMPLES ?= 100000
 fuzz: $(VENV)/.installed-test
 	BGPCORE_FUZZ_EXAMPLES=$(BGPCORE_FUZZ_EXAMPLES) BGPCORE_FUZZ_SECONDS=$(BGPCORE_FUZZ_SECONDS) \
-		$(PY) -m pytest -q -s -p no:cacheprovider tests/fuzz
+		$(PY) -m pytest -q -s -p no:cacheprovider -p no:logging tests/fuzz
 
 typecheck: $(VENV)/.installed-test
 	$(PY) -m mypy
