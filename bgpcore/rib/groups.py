@@ -119,7 +119,10 @@ class UpdateGroups:
     """Assigns neighbors to groups by ``ExportSpec`` and serves their UPDATE streams."""
 
     def __init__(self, output: GroupOutput, shards: int, lag_limit_bytes: int = 16 << 20,
-                 round_bytes: int = 1 << 20) -> None:
+                 round_bytes: int = 1 << 17) -> None:
+        """``round_bytes``: output encoded per group round, the slice of output work one
+        ``next_messages`` call may add (128 KiB is one chunk of prefixes, a few ms): reading
+        from peers is never held up for long while a group encodes a full table."""
         self.output = output
         self.round_bytes = round_bytes
         self.shards = shards
