@@ -25,6 +25,7 @@ from bgpcore.rib.adj_out import ENCODE_ERRORS, ExportSpec, Part, parts_size
 from bgpcore.route import PeerId
 from bgpcore.wire import accel
 from bgpcore.wire.context import Family
+from bgpcore.wire.types import PathAttributes
 
 log = logging.getLogger("bgpcore.rib")
 
@@ -290,7 +291,7 @@ class UpdateGroups:
         group.trim()
 
 
-def _encode_self(group: UpdateGroup, member: Member, run: tuple[Family, object, list[bytes]]) -> list[bytes]:
+def _encode_self(group: UpdateGroup, member: Member, run: tuple[Family, PathAttributes, list[bytes]]) -> list[bytes]:
     """A self run for one member: announced with its own next hop (withdrawn if that fails)."""
     family, attrs, keys = run
     spec = member.spec or group.spec
