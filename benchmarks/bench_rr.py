@@ -508,7 +508,7 @@ def _summary(results: list[Result]) -> None:
     print("\n| K | reflector | shards | runs | median s | median CPU s | max RSS MiB | exact | back |")
     print("|---|---|---|---|---|---|---|---|---|")
     med: dict[tuple[int, str, int | None], float] = {}
-    for key in sorted({(r.clients, r.reflector, r.shards) for r in results}, key=str):
+    for key in sorted({(r.clients, r.reflector, r.shards) for r in results}, key=lambda t: (t[0], t[1], t[2] or 0)):
         rows = [r for r in results if (r.clients, r.reflector, r.shards) == key]
         ok = [r for r in rows if r.seconds is not None]
         if not ok:

@@ -18,8 +18,7 @@ The seam (everything takes peer ids; nothing here touches sockets or clocks)::
     rib.close()                                  # stop shard workers
 
 A new session of a peer is ``peer_down`` then ``peer_up``; ``peer_up`` on a peer that is up
-only changes its settings (its Adj-RIB-In is kept). Peers whose export settings differ only in
-our address on the session share one update group (``adj_out.group_spec``).
+only changes its settings (its Adj-RIB-In is kept). Update groups: ``adj_out.group_spec``.
 
 A peer over its maximum-prefix limit with ``MaxPrefixAction.RESTART`` or ``SHUTDOWN`` is not
 an exception: ``receive`` applies the UPDATE that crossed the limit, ignores the peer's later
@@ -574,8 +573,7 @@ class Rib:
 
     def advertised(self, peer_id: PeerId, family: Family) -> dict[bytes, tuple[PathAttributes, tuple[str, ...]]]:
         """What the peer's update group has sent for ``family``: prefix -> (attributes, next hop)."""
-        group = self.groups.by_member.get(peer_id)
-        member = self.groups.member(peer_id)
+        group, member = self.groups.by_member.get(peer_id), self.groups.member(peer_id)
         if group is None or member is None:
             return {}
         merged: dict[bytes, tuple[PathAttributes, tuple[str, ...]]] = {}
