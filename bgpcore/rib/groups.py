@@ -19,6 +19,8 @@ This module holds the bookkeeping only; ``GroupOutput`` is the way to the shards
 from __future__ import annotations
 
 import logging
+from bisect import bisect_left
+from itertools import accumulate
 from typing import NamedTuple, Protocol
 
 from bgpcore.rib.adj_out import ENCODE_ERRORS, ExportSpec, Part, parts_size
@@ -34,11 +36,13 @@ ShardKeys = list[dict[Family, list[bytes]]]
 
 
 class Round(NamedTuple):
-    """One encoding round of a group: its parts and the prefixes they cover."""
+    """One encoding round of a group: its parts, the prefixes they cover, and per part the
+    running total of its messages' octets (computed once, read by every member)."""
 
     parts: list[Part]
     size: int
     keys: ShardKeys
+    offsets: list[list[int]]
 
 
 class GroupOutput(Protocol):
@@ -236,7 +240,7 @@ class UpdateGroups:
                 member.outbox = []
             elif member.catching_up:
                 parts, done = self.output.generate_member(group.id, peer_id, budget_bytes - size)
-                size += _read(group, member, parts, out, 1 << 62, 0, 0)[0]
+                size += _read(group, member, parts, None, out, 1 << 62, 0, 0)[0]
                 if done and not group.drained:
                     # The group has changes it has not encoded yet: encode them now, while
                     # this member is still detached, so they join its private work; the
@@ -253,8 +257,8 @@ class UpdateGroups:
             elif member.eor_at is not None and member.cursor >= member.eor_at:
                 member.outbox, member.eor, member.eor_at = member.eor, [], None
             elif member.cursor < group.end:
-                parts = group.log[member.cursor - group.base].parts
-                read, member.offset, member.index = _read(group, member, parts, out, budget_bytes - size,
+                parts, _, _, offsets = group.log[member.cursor - group.base]
+                read, member.offset, member.index = _read(group, member, parts, offsets, out, budget_bytes - size,
                                                           member.offset, member.index)
                 size += read
                 if member.offset >= len(parts):
@@ -272,7 +276,8 @@ class UpdateGroups:
             return False
         parts, keys, drained = self.output.generate(group.id, self.round_bytes)
         if parts:
-            group.log.append(Round(parts, parts_size(parts), keys))
+            offsets = [list(accumulate(map(len, p[0]), initial=0)) for p in parts]
+            group.log.append(Round(parts, parts_size(parts), keys, offsets))
         group.drained = drained
         if drained:
             for member in group.members.values():
@@ -304,10 +309,11 @@ def _encode_self(group: UpdateGroup, member: Member, run: tuple[Family, PathAttr
         return accel.encode_withdrawals(family, keys, ctx)
 
 
-def _read(group: UpdateGroup, member: Member, parts: list[Part], out: list[bytes], budget_bytes: int,
-          offset: int, index: int) -> tuple[int, int, int]:
+def _read(group: UpdateGroup, member: Member, parts: list[Part], offsets: list[list[int]] | None, out: list[bytes],
+          budget_bytes: int, offset: int, index: int) -> tuple[int, int, int]:
     """Append what ``member`` reads of ``parts`` from part ``offset``, message ``index`` to
-    ``out``, whole messages until ``budget_bytes`` is reached.
+    ``out``, whole messages until ``budget_bytes`` is reached (``offsets``: the round's
+    running totals, to find where to stop by bisection; None: read whole parts).
 
     Returns:
         (octets appended, offset, index): where the member stopped.
@@ -322,12 +328,15 @@ def _read(group: UpdateGroup, member: Member, parts: list[Part], out: list[bytes
             built = _encode_self(group, member, run)
             out.extend(built)
             size += sum(map(len, built))
+        elif offsets is None:
+            out.extend(messages[index:])
+            size += sum(map(len, messages[index:]))
         else:
-            stop = index
-            while stop < len(messages) and size < budget_bytes:
-                size += len(messages[stop])
-                stop += 1
+            # the first message that reaches the budget is the last one taken
+            totals = offsets[offset]
+            stop = min(bisect_left(totals, totals[index] + budget_bytes - size, index + 1), len(messages))
             out.extend(messages[index:stop])
+            size += totals[stop] - totals[index]
             if stop < len(messages):
                 return size, offset, stop
         offset += 1
