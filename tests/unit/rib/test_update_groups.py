@@ -344,3 +344,37 @@ def test_originated_routes_without_next_hop_get_each_members_own_address() -> No
     assert got[1] == {k: ("10.0.1.254",) for k in prefixes(0, 3)}
     assert got[2] == {**{k: ("10.0.2.254",) for k in prefixes(0, 3)}, **{k: ("192.0.2.1",) for k in prefixes(10, 2)}}
     assert rib.groups.by_member[1] is rib.groups.by_member[2]
+
+
+def test_members_of_a_shared_group_cost_a_read_position_not_a_copy() -> None:
+    rib = Rib(RibConfig(local_asn=65000, router_id=ME, shards=1))
+    for n in range(1, 21):
+        rib.peer_up(n, RibPeer(asn=65000, router_id=f"1.1.{n}.1", address=f"10.0.{n}.1",
+                               local_address=f"10.0.{n}.254", rr_client=True))
+    rib.receive(1, Update([], attrs(1), prefixes(0, 2000)))
+    for n in range(1, 21):  # the sender reads past the rounds of its own routes without receiving them
+        drain(rib, n, Receiver())
+    shard = rib.shards[0].shard  # type: ignore[union-attr]
+    assert len(shard.groups) == 1, "one Adj-RIB-Out for twenty clients"
+    group = next(iter(shard.groups.values()))
+    assert group.members == {} and len(group.advertised[IPV4_UNICAST]) == 2000, "no private copy per member"
+    assert rib.groups.by_member[2].log == [], "the log is trimmed once every member has read it"
+
+
+def test_a_late_joiner_reads_the_groups_advertised_state_without_exporting_again() -> None:
+    rib = rib_with_clients(2)
+    rib.receive(1, Update([], attrs(1), prefixes(0, 300)))
+    rib.receive(1, Update([], attrs(2), prefixes(300, 300)))
+    drain(rib, 2, Receiver())
+    group = rib.shards[0].shard.groups[rib.groups.by_member[2].id]  # type: ignore[union-attr]
+    calls = []
+    original = group.export
+    group.export = lambda *a: calls.append(a) or original(*a)  # type: ignore[method-assign]
+    rib.peer_up(3, client(3))
+    late = Receiver()
+    drain(rib, 3, late)
+    assert len(late.table) == 600 and calls == []
+    rib.route_refresh(2)
+    again = Receiver()
+    drain(rib, 2, again)
+    assert len(again.table) == 600 and calls == []
