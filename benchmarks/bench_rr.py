@@ -217,6 +217,8 @@ class Result:
     exact: int = 0
     back: int | None = None
     """Prefixes the feeder received back (split horizon: 0)."""
+    updates: int = 0
+    """UPDATEs the last client to be full had received by then (how the reflector packs)."""
 
 
 def _reader(proc: subprocess.Popen[bytes], lines: queue.Queue[dict[str, object]]) -> None:
@@ -332,7 +334,9 @@ def run_one(refl: Reflector, table: Table, k: int, args: argparse.Namespace, rnd
         result.full = len(fulls)
         sent = [float(e["seconds"]) for e in seen if e["event"] == "sent"]  # type: ignore[arg-type]
         if len(fulls) == k:
-            result.seconds = max(float(e["t"]) for e in fulls) - t0  # type: ignore[arg-type]
+            last = max(fulls, key=lambda e: float(e["t"]))  # type: ignore[arg-type]
+            result.seconds = float(last["t"]) - t0  # type: ignore[arg-type]
+            result.updates = int(last["updates"])  # type: ignore[call-overload]
             if sent:
                 result.note = f"feeder done in {sent[0]:.1f} s"
         else:
@@ -448,7 +452,7 @@ def fmt(r: Result) -> str:
     rss = f"{r.rss_mib:8.0f}" if r.rss_mib is not None else "       -"
     back = "-" if r.back is None else str(r.back)
     return (f"| {r.round} | {r.workload:<14} | {r.clients:>2} | {r.reflector:<8} | {shards:>6} | {secs} | {cpu} | {rss} "
-            f"| {r.exact}/{r.clients} | {back} | {r.note}")
+            f"| {r.exact}/{r.clients} | {back} | {r.updates} | {r.note}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -482,8 +486,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# {platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load {os.getloadavg()[0]:.1f}")
     print("# " + " ".join(sys.argv) + f"  ({table.prefixes} prefixes)")
-    print("| round | workload | K | reflector | shards | seconds | CPU s | RSS MiB | exact | back | note")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| round | workload | K | reflector | shards | seconds | CPU s | RSS MiB | exact | back | UPDATEs | note")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     results: list[Result] = []
     for rnd in range(1, args.rounds + 1):
         for k in ks:

@@ -378,3 +378,17 @@ def test_a_late_joiner_reads_the_groups_advertised_state_without_exporting_again
     again = Receiver()
     drain(rib, 2, again)
     assert len(again.table) == 600 and calls == []
+
+
+def test_one_pull_adds_one_bounded_slice_of_output_work() -> None:
+    rib = rib_with_clients(2)
+    keys = [bytes((24, 10, i >> 8 & 0xFF, i & 0xFF)) for i in range(60000)]
+    for start in range(0, len(keys), 100):
+        rib.receive(1, Update([], attrs(start), keys[start:start + 100]))
+    group = rib.shards[0].shard.groups[rib.groups.by_member[2].id]  # type: ignore[union-attr]
+    assert len(group.dirty[IPV4_UNICAST]) == 60000
+    out = rib.next_messages(2, 4096)
+    assert out and sum(map(len, out)) < 4096 + 4096
+    rounds = rib.groups.by_member[2].log
+    assert len(rounds) == 1 and rounds[0].size < 2 * rib.groups.round_bytes, "one round of about 128 KiB"
+    assert len(group.dirty[IPV4_UNICAST]) > 20000, "not the whole table"
