@@ -576,11 +576,11 @@ class Rib:
         group, member = self.groups.by_member.get(peer_id), self.groups.member(peer_id)
         if group is None or member is None:
             return {}
-        merged: dict[bytes, tuple[PathAttributes, tuple[str, ...]]] = {}
+        merged: dict[bytes, tuple[PathAttributes, tuple[str, ...], PeerId]] = {}
         for part in self._call_all(Advertised(group_id=group.id, family=family)):
             merged.update(part)
-        own = (member.spec or group.spec).self_next_hop(family)
-        return {k: (attrs, own if hop == SELF else hop) for k, (attrs, hop) in merged.items()}
+        own = (member.spec or group.spec).self_next_hop(family)  # its own routes: not sent to it
+        return {k: (attrs, own if hop == SELF else hop) for k, (attrs, hop, src) in merged.items() if src != peer_id}
 
     def __len__(self) -> int:
         return sum(self._call_all(Size()))

@@ -248,12 +248,11 @@ class RibShard:
         tables = adj.received if received else adj.accepted
         return dict((tables or {}).get(family, {}))
 
-    def advertised(self, group_id: int, family: Family) -> dict[bytes, tuple[PathAttributes, tuple[str, ...]]]:
-        """What an update group has sent (without ADD-PATH): prefix -> (attributes, next hop)."""
+    def advertised(self, group_id: int, family: Family) -> dict[bytes, tuple[PathAttributes, tuple[str, ...], PeerId]]:
+        """What an update group has sent (without ADD-PATH): prefix -> (attributes, next hop,
+        the peer the route came from, which did not get it)."""
         group = self.groups.get(group_id)
-        if group is None:
-            return {}
-        return {key: (attrs, next_hop) for key, (attrs, next_hop, _) in group.advertised.get(family, {}).items()}
+        return {} if group is None else dict(group.advertised.get(family, {}))
 
     def size(self) -> int:
         return len(self.loc)

@@ -110,3 +110,12 @@ def test_split_horizon_holds_with_shards() -> None:
         rib.flush()
         pull(rib, receivers, 4096)
         assert receivers[1].table == {} and len(receivers[2].table) == 300
+
+
+def test_advertised_routes_of_a_sender_leave_out_its_own() -> None:
+    rib, receivers = setup(2)
+    rib.receive(1, Update([], attrs(1, "192.0.2.1"), prefixes(0, 5)))
+    rib.receive(2, Update([], attrs(2, "192.0.2.2"), prefixes(10, 3)))
+    pull(rib, receivers)
+    assert set(rib.advertised(1, IPV4_UNICAST)) == set(prefixes(10, 3)) == {k for _, k in receivers[1].table}
+    assert set(rib.advertised(2, IPV4_UNICAST)) == set(prefixes(0, 5)) == {k for _, k in receivers[2].table}
