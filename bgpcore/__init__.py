@@ -42,6 +42,11 @@ _EXPORTS: dict[str, str] = {
     "MpUnreach": "bgpcore.wire.types",
     "PathAttributes": "bgpcore.wire.types",
     "Update": "bgpcore.wire.types",
+    "BfdEndpoint": "bgpcore.bfd",
+    "BfdPeerEvent": "bgpcore.bfd",
+    "BfdPeerStatus": "bgpcore.bfd",
+    "BfdState": "bgpcore.bfd",
+    "BfdSettings": "bgpcore.transport.config",
     "AttributesTooLarge": "bgpcore.wire.types",
     # bgpcore.wire.nlri
     "key_to_network": "bgpcore.wire.nlri",
@@ -190,26 +195,26 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "ACCELERATED", "AddCommunities", "AddPath", "AddPathSelect", "Afi", "AsPathContains", "AsPathLength",
     "AsPathRegex", "AttrCode", "AttributesTooLarge", "BestChange", "BestPathChanged", "BestPathWithdrawn",
-    "BgpError", "BgpMessage", "BmpExporter", "BmpPeer", "BmpState", "CapCode", "Cease", "CeasePeer",
-    "CeaseSubcode", "Chain", "CodecContext", "CommunityMatch", "ConfigError", "DEFAULT_CONTEXT",
-    "DecisionOptions", "EnhancedRouteRefresh", "ErrorAction", "ErrorCode", "Event", "ExtendedMessage",
-    "ExtendedNextHop", "Family", "FamilyMatch", "Fib", "FibConfig", "FibError", "FibRoute", "FourOctetAs",
-    "Fqdn", "GracefulRestart", "INSTALL_ALL", "INSTALL_NONE", "IPV4_UNICAST", "IPV6_UNICAST",
-    "InterfacePeering", "ListenRange", "MaxPrefixAction", "MessageReader", "MpReach", "MpUnreach",
-    "MrtReader", "MsgType", "Multiprotocol", "NeighborConfig", "NeighborStatus", "Network", "NextHop",
-    "Notification", "NotificationReceived", "Open", "OpenPolicy", "OpenReceived", "Origin", "Path",
-    "PathAttributes", "PeerAction", "PeerDown", "PeerEvent", "PeerIndexTable", "PeerInfo", "PeerKey",
-    "PeerUp", "Policy", "PrefixEntry", "PrefixFilter", "PrefixList", "PrependAsPath", "ProgramConfig",
-    "ProtocolError", "Reason", "RejectAll", "RemoveCommunities", "Rib", "RibConfig", "RibDumpBuilder",
-    "RibEntry", "RibPeer", "RouteHandler", "RoutePolicy", "RouteReceived", "RouteRefresh",
-    "RouteRefreshReceived", "Router", "RouterConfig", "RouterEvent", "RouterEvents", "Safi", "Session",
-    "SessionDown", "SessionEstablished", "SessionParams", "SetCommunities", "SetLocalPref", "SetMed",
-    "SetNextHop", "SimpleRoutes", "Source", "Speaker", "SpeakerConfig", "State", "StateChange",
-    "StateChanged", "Term", "TimerSettings", "UnknownCapability", "Unnumbered", "UnnumberedPeer", "Update",
-    "UpdateReceived", "UsageError", "Verdict", "build_open", "decode_message", "decode_open",
-    "decode_rib_attributes", "decode_update", "encode_bgp4mp_message", "encode_bgp4mp_state_change",
-    "encode_open", "encode_updates", "key_to_network", "load_config", "negotiate", "network_key",
-    "parse_community", "parse_config", "read_mrt", "show_fib",
+    "BfdEndpoint", "BfdPeerEvent", "BfdPeerStatus", "BfdSettings", "BfdState", "BgpError", "BgpMessage",
+    "BmpExporter", "BmpPeer", "BmpState", "CapCode", "Cease", "CeasePeer", "CeaseSubcode", "Chain",
+    "CodecContext", "CommunityMatch", "ConfigError", "DEFAULT_CONTEXT", "DecisionOptions",
+    "EnhancedRouteRefresh", "ErrorAction", "ErrorCode", "Event", "ExtendedMessage", "ExtendedNextHop",
+    "Family", "FamilyMatch", "Fib", "FibConfig", "FibError", "FibRoute", "FourOctetAs", "Fqdn",
+    "GracefulRestart", "INSTALL_ALL", "INSTALL_NONE", "IPV4_UNICAST", "IPV6_UNICAST", "InterfacePeering",
+    "ListenRange", "MaxPrefixAction", "MessageReader", "MpReach", "MpUnreach", "MrtReader", "MsgType",
+    "Multiprotocol", "NeighborConfig", "NeighborStatus", "Network", "NextHop", "Notification",
+    "NotificationReceived", "Open", "OpenPolicy", "OpenReceived", "Origin", "Path", "PathAttributes",
+    "PeerAction", "PeerDown", "PeerEvent", "PeerIndexTable", "PeerInfo", "PeerKey", "PeerUp", "Policy",
+    "PrefixEntry", "PrefixFilter", "PrefixList", "PrependAsPath", "ProgramConfig", "ProtocolError", "Reason",
+    "RejectAll", "RemoveCommunities", "Rib", "RibConfig", "RibDumpBuilder", "RibEntry", "RibPeer",
+    "RouteHandler", "RoutePolicy", "RouteReceived", "RouteRefresh", "RouteRefreshReceived", "Router",
+    "RouterConfig", "RouterEvent", "RouterEvents", "Safi", "Session", "SessionDown", "SessionEstablished",
+    "SessionParams", "SetCommunities", "SetLocalPref", "SetMed", "SetNextHop", "SimpleRoutes", "Source",
+    "Speaker", "SpeakerConfig", "State", "StateChange", "StateChanged", "Term", "TimerSettings",
+    "UnknownCapability", "Unnumbered", "UnnumberedPeer", "Update", "UpdateReceived", "UsageError", "Verdict",
+    "build_open", "decode_message", "decode_open", "decode_rib_attributes", "decode_update",
+    "encode_bgp4mp_message", "encode_bgp4mp_state_change", "encode_open", "encode_updates", "key_to_network",
+    "load_config", "negotiate", "network_key", "parse_community", "parse_config", "read_mrt", "show_fib",
 ]
 
 
@@ -231,6 +236,9 @@ if TYPE_CHECKING:
     from bgpcore.errors import (BgpError as BgpError, Cease as Cease, ConfigError as ConfigError, ErrorAction as ErrorAction, FibError as FibError, ProtocolError as ProtocolError, UsageError as UsageError)
     from bgpcore.constants import (Afi as Afi, AttrCode as AttrCode, CapCode as CapCode, CeaseSubcode as CeaseSubcode, ErrorCode as ErrorCode, MsgType as MsgType, Origin as Origin, Safi as Safi)
     from bgpcore.wire.context import (CodecContext as CodecContext, DEFAULT_CONTEXT as DEFAULT_CONTEXT, Family as Family, IPV4_UNICAST as IPV4_UNICAST, IPV6_UNICAST as IPV6_UNICAST)
+    from bgpcore.bfd import (BfdEndpoint as BfdEndpoint, BfdPeerEvent as BfdPeerEvent, BfdPeerStatus as BfdPeerStatus,
+                             BfdState as BfdState)
+    from bgpcore.transport.config import BfdSettings as BfdSettings
     from bgpcore.wire.types import (AttributesTooLarge as AttributesTooLarge, MpReach as MpReach, MpUnreach as MpUnreach, PathAttributes as PathAttributes, Update as Update)
     from bgpcore.wire.nlri import (key_to_network as key_to_network, network_key as network_key)
     from bgpcore.wire.accel import (ACCELERATED as ACCELERATED, decode_update as decode_update, encode_updates as encode_updates)

@@ -16,8 +16,11 @@ from bgpcore.bfd.transport import (
     PeerKey,
 )
 
+BfdState = State
+"""``State`` under the name the top-level ``bgpcore`` package exports (the BGP FSM has a ``State`` too)."""
+
 __all__ = [
-    "BFD_CONTROL_PORT", "BfdEndpoint", "BfdEventStream", "BfdPacketError", "BfdPeerEvent", "BfdPeerHandle",
+    "BFD_CONTROL_PORT", "BfdState", "BfdEndpoint", "BfdEventStream", "BfdPacketError", "BfdPeerEvent", "BfdPeerHandle",
     "BfdPeerStatus", "BfdSession", "BfdSessionStatus", "BfdStateChanged", "ControlPacket", "Diag", "Input",
     "PeerKey", "State", "TRANSITIONS", "decode_control", "encode_control",
 ]
