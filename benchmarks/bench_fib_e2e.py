@@ -404,6 +404,31 @@ class Result:
     note: str = ""
 
 
+PROFILE_DIR: Path | None = None  # --profile: py-spy samples of the bgpcore node per phase
+
+
+def _profile(router: str, pid: int, phase: str, n: int, rnd: int) -> subprocess.Popen[bytes] | None:
+    """py-spy sampling the router (bgpcore only) until SIGINT: collapsed stacks per phase."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if PROFILE_DIR is None or router != "bgpcore" or not Path(spy).exists():
+        return None
+    PROFILE_DIR.mkdir(parents=True, exist_ok=True)
+    out = PROFILE_DIR / f"{phase}-{n}-r{rnd}.txt"
+    proc = subprocess.Popen([spy, "record", "--pid", str(pid), "--rate", "200", "--format", "raw", "-o", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    return proc
+
+
+def _stop_profile(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is not None:
+        proc.send_signal(2)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def run_one(router: str, n: int, table: Path, rnd: int, timeout_s: float) -> Result:
     result = Result(router, n, rnd)
     tag = f"e2e{os.getpid()}"
@@ -432,9 +457,11 @@ def run_one(router: str, n: int, table: Path, rnd: int, timeout_s: float) -> Res
         idle = IdlePeer(fns)
         idle.open()
         time.sleep(1.5)
+        spy = _profile(router, procs[0].pid, "install", n, rnd)
         cpu0 = cpu_seconds(pids)
         sock, t_first, _t_sent = feed(fns, table)
         t_full = wait_kernel(counter, dut, PROTOCOLS[router], n, timeout_s)
+        _stop_profile(spy)
         if t_full is None:
             result.note = f"kernel held {kernel_count(dut, PROTOCOLS[router])} of {n} routes after {timeout_s:.0f} s"
             return result
@@ -444,6 +471,7 @@ def run_one(router: str, n: int, table: Path, rnd: int, timeout_s: float) -> Res
         cpu1 = cpu_seconds(pids)
         result.install_cpu_s = round(cpu1 - cpu0, 2)
         time.sleep(2.0)
+        spy = _profile(router, procs[0].pid, "withdraw", n, rnd)
         cpu1 = cpu_seconds(pids)
         t_close = time.monotonic()
         sock.shutdown(socket.SHUT_RDWR)  # a FIN now, whatever the drain thread is doing
@@ -455,6 +483,7 @@ def run_one(router: str, n: int, table: Path, rnd: int, timeout_s: float) -> Res
             return result
         result.withdraw_s = round(t_empty - t_close, 2)
         result.withdraw_cpu_s = round(cpu_seconds(pids) - cpu1, 2)
+        _stop_profile(spy)
         time.sleep(0.3)
         result.keepalive_gap_s = _round(idle.longest_gap(t_close, t_empty))
         result.rss_mib = round(peak_rss_mib(pids), 1)
@@ -499,7 +528,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="bgpcore,frr,bird")
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--json")
+    parser.add_argument("--profile", help="directory for py-spy stacks of the bgpcore node (install, withdraw)")
     args = parser.parse_args(argv)
+    global PROFILE_DIR
+    PROFILE_DIR = Path(args.profile) if args.profile else None
     if os.geteuid() != 0:
         print("needs root (network namespaces)", file=sys.stderr)
         return 2

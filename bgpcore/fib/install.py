@@ -189,7 +189,75 @@ class Fib:
             changes: (key, next hops) pairs; next-hop tuples are best shared between prefixes.
         """
         width = 4 if afi == 1 else 16
-        return self._apply([(key[1:].ljust(width, b"\0") + key[:1], hops) for key, hops in changes])
+        if self.policy is not None and self.policy is not INSTALL_ALL:
+            return self._apply([(key[1:].ljust(width, b"\0") + key[:1], hops) for key, hops in changes])
+        return self._apply_keys(width, changes)
+
+    def _apply_keys(self, width: int, changes: Iterable[tuple[bytes, tuple[NextHop, ...]]]) -> ApplyResult:
+        """:meth:`_apply` and :meth:`FibState.plan` in one pass, for the feed's hot path (no
+        policy): per prefix, a key, a few dict operations and at most one operation to send."""
+        sock = self._require()
+        state = self.state
+        desired, want, have = state.desired, state.want, state.have
+        want_get, have_get, desired_pop = want.get, have.get, desired.pop
+        pending, failed = state.pending, state.failed
+        track, refs, metric = state.nexthop_objects, state.refs, self.metric
+        resolved_get = self._resolved.get
+        klen = width + 1
+        family = socket.AF_INET if width == 4 else socket.AF_INET6
+        result = ApplyResult()
+        ops = FibOps()
+        install, delete = ops.installs.append, ops.deletes.append
+        last_hops: tuple[NextHop, ...] | None = None
+        sig: Signature | None = None
+        unchanged = 0
+        for rkey, nexthops in dict(changes).items():  # a prefix listed twice: its last change
+            key = rkey[1:].ljust(width, b"\0") + rkey[:1]
+            if pending:
+                pending.pop(key, None)
+            if failed:
+                failed.pop(key, None)
+            if not nexthops:
+                desired_pop(key, None)
+                old = want.pop(key, None)
+                if old is not None and track:
+                    refs[old] -= 1
+                if have_get(key) is not None:
+                    delete((key, metric))
+                continue
+            desired[key] = nexthops
+            if nexthops is not last_hops:
+                sig = resolved_get((klen, nexthops))
+                if sig is None:
+                    try:
+                        sig = self._resolve(family, nexthops)
+                    except FibError as exc:
+                        last_hops = None
+                        state.wish(key, None)
+                        state.refuse(key, exc, result)
+                        if have_get(key) is not None:
+                            delete((key, metric))
+                        continue
+                last_hops = nexthops
+            old = want_get(key)
+            if old != sig:
+                want[key] = sig  # type: ignore[assignment]
+                if track:
+                    if old is not None:
+                        refs[old] -= 1
+                    refs[sig] += 1  # type: ignore[index]
+            if have_get(key) != sig:
+                install((key, sig))  # type: ignore[arg-type]
+            else:
+                unchanged += 1
+        result.unchanged += unchanged
+        state.add_creates(ops)
+        try:
+            self._run_ops(sock, ops, result)
+        except kernel.BatchOverrun:
+            log.warning("netlink replies were lost; re-reading the kernel's routes")
+            return self.resync()
+        return result
 
     def _apply(self, changes: list[tuple[bytes, tuple[NextHop, ...]]]) -> ApplyResult:
         sock = self._require()
@@ -420,10 +488,13 @@ class Fib:
 
     def _converge(self, sock: kernel.NetlinkSocket, keys: Iterable[bytes], result: ApplyResult) -> None:
         """Send what makes the kernel match ``want`` for ``keys``: objects, routes, deletions."""
-        state = self.state
-        ops = state.plan(keys, result)
+        self._run_ops(sock, self.state.plan(keys, result), result)
+
+    def _run_ops(self, sock: kernel.NetlinkSocket, ops: FibOps, result: ApplyResult) -> None:
+        """Send ``ops``, then deal with refusals (the old route must not stay) and dead objects."""
         if not ops:
             return
+        state = self.state
         mode = self.v4_via_v6
         refused = self._execute(sock, ops, result)
         if refused:

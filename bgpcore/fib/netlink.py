@@ -389,7 +389,8 @@ class RouteTemplate:
     are packed (the hot path of a 1M-route install).
     """
 
-    __slots__ = ("_family", "_rest", "_tail", "_type", "_flags", "_dst_hdr", "_hdr_len")
+    __slots__ = ("_family", "_rest", "_tail", "_type", "_flags", "_dst_hdr", "_hdr_len", "_head", "_mid", "_pack",
+                 "_alen")
 
     def __init__(self, route: RouteMessage, msg_type: int, flags: int) -> None:
         header = route.encode_header()
@@ -401,11 +402,21 @@ class RouteTemplate:
         alen = 4 if route.family == socket.AF_INET else 16
         self._dst_hdr = NLA_HDR.pack(4 + alen, Rta.DST)
         self._hdr_len = 16 + RTMSG.size + 4 + alen + len(self._tail)
+        # one struct per template: nlmsg_len/type/flags, seq, pid, family, dst_len, the rest of
+        # rtmsg + the RTA_DST header, the address, the attribute tail -- a single pack per route
+        self._alen = alen
+        self._head = NLMSG_HDR.pack(self._hdr_len, msg_type, flags, 0, 0)[:8]
+        self._mid = self._rest + self._dst_hdr
+        self._pack = struct.Struct(f"=8sIIBB{len(self._mid)}s{alen}s{len(self._tail)}s").pack
 
     def encode(self, seq: int, dst: bytes, dst_len: int) -> bytes:
         """The message for prefix ``dst``/``dst_len`` with sequence number ``seq``."""
         return b"".join((NLMSG_HDR.pack(self._hdr_len, self._type, self._flags, seq, 0),
                          bytes((self._family, dst_len)), self._rest, self._dst_hdr, dst, self._tail))
+
+    def encode_key(self, seq: int, key: bytes) -> bytes:
+        """:meth:`encode` for a FIB key (the packed address, then the prefix length byte)."""
+        return self._pack(self._head, seq, 0, self._family, key[-1], self._mid, key[:-1], self._tail)
 
 
 # --- nexthop objects (nhmsg) -------------------------------------------------------------------

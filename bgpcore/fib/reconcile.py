@@ -15,6 +15,7 @@ import errno as errno_mod
 import logging
 import socket
 from collections import Counter
+from operator import itemgetter
 from typing import Final, Iterable
 
 from bgpcore.constants import RTPROT_BGP
@@ -126,14 +127,18 @@ class FibState:
                 unchanged += 1
         if result is not None:
             result.unchanged += unchanged
-        if installs and self.nexthop_objects:
+        self.add_creates(ops)
+        return ops
+
+    def add_creates(self, ops: FibOps) -> None:
+        """Put the nexthop objects that ``ops.installs`` need and the kernel lacks in ``ops``."""
+        if ops.installs and self.nexthop_objects:
             objects = self.objects
             needed: set[int] = set()
-            for sig in {sig for _key, sig in installs}:
+            for sig in set(map(itemgetter(1), ops.installs)):
                 if isinstance(sig, int):
                     needed.update(i for i in objects.with_members(sig) if i not in objects.present)
             ops.creates = sorted(needed, key=lambda i: (bool(objects.content[i].group), i))  # singles first
-        return ops
 
     def deletions(self, routes: list[tuple[bytes, int]]) -> FibOps:
         """Operations that delete these (key, metric) routes, whatever ``have`` says."""
@@ -149,10 +154,15 @@ class FibState:
         append = out.append
         seq = seq0 + len(out)
         templates = self._templates
-        for key, sig in ops.installs:
-            family = socket.AF_INET if len(key) == 5 else socket.AF_INET6
-            tmpl = templates.get((family, sig)) or self._template(family, sig)
-            append(tmpl.encode(seq, key[:-1], key[-1]))
+        last_sig: Signature | None = None
+        last_len = 0
+        encode = None
+        for key, sig in ops.installs:  # runs of one signature share one template
+            if sig is not last_sig or len(key) != last_len:
+                family = socket.AF_INET if len(key) == 5 else socket.AF_INET6
+                encode = (templates.get((family, sig)) or self._template(family, sig)).encode_key
+                last_sig, last_len = sig, len(key)
+            append(encode(seq, key))  # type: ignore[misc]
             seq += 1
         deletes = self._delete_templates
         for key, metric in ops.deletes:
@@ -185,13 +195,14 @@ class FibState:
                             errno_mod.errorcode.get(err.errno, err.errno))
         have, refs = self.have, self.refs
         installs = ops.installs
-        if self.nexthop_objects:
-            for key, sig in installs:
-                old = have.get(key)
-                if old is not None:
-                    refs[old] -= 1
-                have[key] = sig
-                refs[sig] += 1
+        if self.nexthop_objects:  # counted per signature, not per route
+            final = dict(installs)  # a key listed twice ends with its last signature
+            olds: Counter[Signature] = Counter(filter(None, map(have.get, final)))
+            for sig, count in olds.items():
+                refs[sig] -= count
+            have.update(final)
+            for sig, count in Counter(final.values()).items():
+                refs[sig] += count
         else:
             have.update(installs)
         base = seq0 + n_creates
