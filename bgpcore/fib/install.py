@@ -210,7 +210,8 @@ class Fib:
         install, delete = ops.installs.append, ops.deletes.append
         last_hops: tuple[NextHop, ...] | None = None
         sig: Signature | None = None
-        unchanged = 0
+        run_sig: Signature | None = None
+        unchanged = added = 0
         for rkey, nexthops in dict(changes).items():  # a prefix listed twice: its last change
             key = rkey[1:].ljust(width, b"\0") + rkey[:1]
             if pending:
@@ -238,18 +239,23 @@ class Fib:
                         if have_get(key) is not None:
                             delete((key, metric))
                         continue
-                last_hops = nexthops
+                if added:
+                    refs[run_sig] += added  # type: ignore[index]
+                    added = 0
+                last_hops, run_sig = nexthops, sig
             old = want_get(key)
             if old != sig:
                 want[key] = sig  # type: ignore[assignment]
                 if track:
                     if old is not None:
                         refs[old] -= 1
-                    refs[sig] += 1  # type: ignore[index]
+                    added += 1  # references to ``sig`` are counted per run of prefixes
             if have_get(key) != sig:
                 install((key, sig))  # type: ignore[arg-type]
             else:
                 unchanged += 1
+        if added:
+            refs[run_sig] += added  # type: ignore[index]
         result.unchanged += unchanged
         state.add_creates(ops)
         try:

@@ -51,6 +51,7 @@ class FibFeed:
         self._pending: dict[int, dict[bytes, tuple[NextHop, ...]]] = {}
         self._hops: dict[tuple[PeerId, tuple[str, ...]], NextHop] = {}
         self._sets: dict[tuple[NextHop, ...], tuple[NextHop, ...]] = {}
+        self._singles: dict[NextHop, tuple[NextHop, ...]] = {}  # a next hop -> its one-member set
         self._scheduled: asyncio.Handle | None = None
         self.batches = 0
         self.turns = 0
@@ -71,12 +72,24 @@ class FibFeed:
             if pending is None:
                 pending = self._pending[afi] = {}
             hops = self._next_hops(change.paths) if change.best is not None else _NO_HOPS
-            pending.update(zip(change.keys, repeat(hops)))
+            keys = change.keys
+            if len(keys) == 1:
+                pending[keys[0]] = hops
+            else:
+                pending.update(zip(keys, repeat(hops)))
         if self._scheduled is None:
             self._scheduled = asyncio.get_running_loop().call_soon(self._turn)
 
     def _next_hops(self, paths: tuple[Path, ...]) -> tuple[NextHop, ...]:
         """The next-hop set of a multipath set, one shared tuple per distinct set."""
+        if len(paths) == 1:
+            path = paths[0]
+            if not path.source.local and path.next_hop:
+                hop = self._hop(path)
+                single = self._singles.get(hop)
+                if single is None:
+                    single = self._singles[hop] = self._sets.setdefault((hop,), (hop,))
+                return single
         hops = tuple(dict.fromkeys(self._hop(p) for p in paths if not p.source.local and p.next_hop))
         return self._sets.setdefault(hops, hops)
 
@@ -88,6 +101,7 @@ class FibFeed:
             if len(self._hops) > 65536:
                 self._hops.clear()
                 self._sets.clear()
+                self._singles.clear()
             interface = self.interface_of(peer)
             if interface:  # a link-local next hop needs the session's interface
                 hop = fib_next_hop(path.next_hop, interface)
