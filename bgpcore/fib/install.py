@@ -207,6 +207,7 @@ class Fib:
         family = socket.AF_INET if width == 4 else socket.AF_INET6
         result = ApplyResult()
         ops = FibOps()
+        ops.unique = True  # one change per prefix (the dict below)
         install, delete = ops.installs.append, ops.deletes.append
         last_hops: tuple[NextHop, ...] | None = None
         sig: Signature | None = None

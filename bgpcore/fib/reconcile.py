@@ -38,9 +38,10 @@ class FibOps:
     """One batch of netlink operations, in the order the kernel must see them: nexthop objects
     (single next hops before groups), then routes to install or replace, then routes to delete."""
 
-    __slots__ = ("creates", "installs", "deletes")
+    __slots__ = ("creates", "installs", "deletes", "unique")
 
     def __init__(self) -> None:
+        self.unique = False  # True: no key is listed twice
         self.creates: list[int] = []
         self.installs: list[tuple[bytes, Signature]] = []
         self.deletes: list[tuple[bytes, int]] = []  # (key, metric)
@@ -165,14 +166,18 @@ class FibState:
             append(encode(seq, key))  # type: ignore[misc]
             seq += 1
         deletes = self._delete_templates
+        last_del: tuple[int, int] | None = None
         for key, metric in ops.deletes:
-            dtmpl = deletes.get((len(key), metric))
-            if dtmpl is None:
-                family = socket.AF_INET if len(key) == 5 else socket.AF_INET6
-                msg = nl.RouteMessage(family=family, table=self.table, protocol=RTPROT_BGP, priority=metric,
-                                      scope=nl.RT_SCOPE_NOWHERE, type=0)
-                dtmpl = deletes[(len(key), metric)] = nl.RouteTemplate(msg, nl.MsgType.DELROUTE, nl.NLM_F_REQUEST)
-            append(dtmpl.encode(seq, key[:-1], key[-1]))
+            if last_del is None or last_del[0] != len(key) or last_del[1] != metric:
+                last_del = (len(key), metric)
+                dtmpl = deletes.get(last_del)
+                if dtmpl is None:
+                    family = socket.AF_INET if len(key) == 5 else socket.AF_INET6
+                    msg = nl.RouteMessage(family=family, table=self.table, protocol=RTPROT_BGP, priority=metric,
+                                          scope=nl.RT_SCOPE_NOWHERE, type=0)
+                    dtmpl = deletes[last_del] = nl.RouteTemplate(msg, nl.MsgType.DELROUTE, nl.NLM_F_REQUEST)
+                encode = dtmpl.encode_key
+            append(encode(seq, key))  # type: ignore[misc]
             seq += 1
         return out
 
@@ -196,12 +201,13 @@ class FibState:
         have, refs = self.have, self.refs
         installs = ops.installs
         if self.nexthop_objects:  # counted per signature, not per route
-            final = dict(installs)  # a key listed twice ends with its last signature
-            olds: Counter[Signature] = Counter(filter(None, map(have.get, final)))
+            final = installs if ops.unique else dict(installs)  # a key listed twice: its last signature
+            pairs = final.items() if isinstance(final, dict) else final
+            olds: Counter[Signature] = Counter(filter(None, map(have.get, map(itemgetter(0), pairs))))
             for sig, count in olds.items():
                 refs[sig] -= count
-            have.update(final)
-            for sig, count in Counter(final.values()).items():
+            have.update(pairs)
+            for sig, count in Counter(map(itemgetter(1), pairs)).items():
                 refs[sig] += count
         else:
             have.update(installs)
