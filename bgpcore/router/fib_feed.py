@@ -143,6 +143,9 @@ class FibFeed:
         self._work(None)
 
     def close(self) -> None:
+        if self.turns:
+            log.info("FIB feed: %d batches in %d loop turns, longest turn %.1f ms", self.batches, self.turns,
+                     self.longest_turn_s * 1000)
         if self._scheduled is not None:
             self._scheduled.cancel()
             self._scheduled = None
