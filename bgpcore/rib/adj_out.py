@@ -12,9 +12,10 @@ peer the routes came from (split horizon: a route never goes back to the peer it
 from), or that only one member reads (withdrawals for a member whose own route replaced one
 it had received from us). Pending output is state, not a queue: a dirty set of prefix keys per family
 (insertion-ordered, so prefixes that arrived together leave together). ``generate`` turns
-a slice of it into UPDATE messages, once for the whole group: it exports each best path once
-(cached per path object), groups the prefixes by the resulting attribute set and encodes
-each set with as many prefixes per message as fit.
+a slice of it into a ``packing.Plan``, once for the whole group: it exports each best path
+once (cached per path object) and groups the prefixes by the resulting attribute set. The
+``Rib`` merges the plans of all shards and encodes each set once, with as many prefixes per
+message as fit (``packing.encode_plans``; ``encode`` does it here, for one shard).
 
 Members that must catch up alone (new members, or members too far behind the group's
 shared output) get a private dirty set; ``generate_member`` serves it from the current
@@ -23,39 +24,22 @@ until it is empty.
 """
 from __future__ import annotations
 
-import logging
-import struct
 import sys
 from dataclasses import dataclass, replace
 from enum import IntEnum
 from typing import Final
 
-from bgpcore.errors import UsageError
 from bgpcore.policy.hooks import RoutePolicy, prefix_independent
 from bgpcore.rib import accel as rib_accel
 from bgpcore.rib.decision import DEFAULT_LOCAL_PREF
 from bgpcore.rib.loc import Destination, LocRib
+from bgpcore.rib.packing import SELF, SELF_ADDRESS, OutRoute, Part, Plan, encode_plans, group_label, plan_size
 from bgpcore.rib.reflect import (ebgp_export_attributes, export_next_hop, ibgp_export_attributes, is_reflected,
                                  may_export_communities, may_reflect, reflected_attributes)
 from bgpcore.route import Path, PeerId
 from bgpcore.wire.context import DEFAULT_CONTEXT, CodecContext, Family
 from bgpcore.wire.types import PathAttributes
 from bgpcore.wire import accel
-
-OutRoute = tuple[PathAttributes, tuple[str, ...], PeerId]
-"""An exported path: the attribute set (next hop cleared), the next hop to send and the peer
-the path came from (a change of that peer is a change of route: split horizon)."""
-
-SELF_ADDRESS: Final = "self"
-"""``ExportSpec.local_address`` of a group whose members each have their own address."""
-SELF: Final[tuple[str, ...]] = (SELF_ADDRESS,)
-"""The next hop of an exported route that each member gets with its own address."""
-
-SelfRun = tuple[Family, PathAttributes, list[bytes]]
-"""Prefixes to announce with the member's own next hop: encoded per member."""
-Part = tuple[list[bytes], "PeerId | None", "PeerId | None", "SelfRun | None"]
-"""(messages, skip, only, self run): ``messages`` go to every member but ``skip`` (the peer the
-routes came from), or only to ``only``; a self run is encoded per member instead."""
 
 CHUNK_PREFIXES: Final = 8192
 """Prefixes taken from the dirty set per encoding round (bigger packs better, costs latency)."""
@@ -64,14 +48,6 @@ CACHE_LIMIT: Final = 1 << 20
 dead paths (withdrawn, replaced, their peer gone) when a peer goes down and whenever the group
 drains after replacing or withdrawing routes of at least a quarter as many prefixes as the
 cache holds (new prefixes leave no dead path behind: a full table sweeps nothing)."""
-
-log = logging.getLogger("bgpcore.rib")
-
-ENCODE_ERRORS: tuple[type[Exception], ...] = (ValueError, UsageError, struct.error, OverflowError)
-"""What the encoder raises for one attribute set this group cannot carry (a next hop it
-cannot encode, attributes too large for the peer's maximum message, a 2-octet AS_PATH that
-does not fit; the codec's ``AttributesTooLarge`` is a ``UsageError``): that set is skipped
-for the group, every other one goes out."""
 
 
 class AddPathSelect(IntEnum):
@@ -297,63 +273,25 @@ class AdjRibOut:
 
     # -- encoding ------------------------------------------------------------------------
 
-    def _encode_runs(self, family: Family, runs: list[tuple[OutRoute, list[bytes]]], withdrawn: list[bytes],
-                     record: bool, strip: int = 0, prior: dict[bytes, OutRoute] | None = None,
-                     member: PeerId | None = None, holds: bool = True) -> list[Part]:
-        """Encode ``runs`` one attribute set at a time, after ``withdrawn``, as parts.
+    def _plan(self, family: Family, runs: list[tuple[OutRoute, list[bytes]]], withdrawn: list[bytes],
+              record: bool, strip: int = 0, prior: dict[bytes, OutRoute] | None = None,
+              member: PeerId | None = None, holds: bool = True) -> list[Plan]:
+        """What to send for one slice, before encoding (``packing.encode_plans`` says how)."""
+        if not runs and not withdrawn:
+            return []
+        return [Plan(family, runs, withdrawn, record, strip, prior or None, member, holds)]
 
-        Each run's part skips the peer its routes came from. In a group round (``record``),
-        ``prior`` holds the routes the group had advertised for keys that changed: a withdrawn
-        key skips the peer its old route came from, and a key whose new route comes from
-        another peer than its old one is withdrawn from that new peer alone. In a member's
-        catch-up (``member``), its own routes are withdrawn from it instead (it may hold an
-        older route of ours for them), or left out when it holds nothing yet (not ``holds``).
+    def encode(self, plans: list[Plan]) -> list[Part]:
+        """Encode this group's plans here (one shard: no merging needed across shards)."""
+        parts, refused = encode_plans(plans, self.spec.send_ctx, self.label)
+        for family, keys, strip in refused:
+            self.forget(family, keys, strip)
+        return parts
 
-        A set the encoder refuses is skipped: its prefixes are withdrawn from the receiver
-        instead (it may hold an older route for them) and, for the group, forgotten as
-        advertised, so they are tried again when their best path changes. One log line per set.
-        """
-        ctx = self.spec.send_ctx
-        encode = accel.encode_updates
-        parts: list[Part] = []
-        withdraw: dict[PeerId | None, list[bytes]] = {None: withdrawn}
-        if prior:
-            withdraw = {}
-            for key in withdrawn:
-                old = prior.get(key)
-                withdraw.setdefault(None if old is None else old[2], []).append(key)
-        for out, run in runs:
-            attrs, next_hop, source = out
-            if member is not None and source == member:
-                if holds:
-                    withdrawn.extend(run)
-                continue
-            if prior:
-                moved = [key for key in run if (old := prior.get(key)) is not None and old[2] != source]
-                if moved:
-                    parts.append((accel.encode_withdrawals(family, moved, ctx), None, source, None))
-            if next_hop == SELF:
-                parts.append(([], source, None, (family, attrs, run)))
-                continue
-            try:
-                built = encode(attrs, family, next_hop, run, ctx)
-            except ENCODE_ERRORS as exc:
-                self.unencodable += len(run)
-                log.warning("update group %s: %d prefixes of afi %d safi %d not sent (withdrawn instead): "
-                            "their attribute set cannot be encoded for it: %s", self.label, len(run), family[0],
-                            family[1], exc)
-                if record:
-                    self._forget(family, run, strip)
-                withdraw.setdefault(None, []).extend(run)
-                continue
-            last = parts[-1] if parts else None
-            if last is not None and last[1] == source and last[2] is None and last[3] is None:
-                last[0].extend(built)
-            else:
-                parts.append((built, source, None, None))
-        gone = [(accel.encode_withdrawals(family, keys, ctx), skip, None, None)
-                for skip, keys in withdraw.items() if keys]
-        return gone + parts
+    def forget(self, family: Family, keys: list[bytes], strip: int) -> None:
+        """The encoder refused these keys' attribute set: they are not advertised."""
+        self.unencodable += len(keys)
+        self._forget(family, keys, strip)
 
     def _forget(self, family: Family, run: list[bytes], strip: int) -> None:
         if strip > 0:
@@ -371,9 +309,7 @@ class AdjRibOut:
 
     @property
     def label(self) -> str:
-        spec = self.spec
-        kind = "eBGP" if spec.ebgp else "iBGP client" if spec.rr_client else "iBGP"
-        return f"({kind}, AS {spec.local_asn}, next hop {','.join(spec.local_next_hop) or spec.local_address})"
+        return group_label(self.spec)
 
     def _wanted_ids(self, family: Family, loc: LocRib, key: bytes) -> dict[int, OutRoute]:
         if self.spec.addpath_select == AddPathSelect.ALL:
@@ -388,7 +324,7 @@ class AdjRibOut:
         return wanted
 
     def _build(self, family: Family, keys: list[bytes], loc: LocRib, record: bool,
-               clean: bool | set[bytes] = False, member: PeerId | None = None) -> list[Part]:
+               clean: bool | set[bytes] = False, member: PeerId | None = None) -> list[Plan]:
         """Parts bringing a receiver up to date for ``keys``.
 
         With ``record`` the group's advertised state is updated and unchanged prefixes are
@@ -400,7 +336,7 @@ class AdjRibOut:
         if not record:  # a private catch-up reads what the group has advertised
             runs, withdrawn = rib_accel.group_runs(keys, self.advertised[family], {}, {}, False, False, Destination,
                                                    _itself)
-            return self._encode_runs(family, runs, withdrawn, False, 0, None, member, bool(clean))
+            return self._plan(family, runs, withdrawn, False, 0, None, member, bool(clean))
         table = loc.tables.get(family, {})
         export = self._export_cached
 
@@ -414,10 +350,10 @@ class AdjRibOut:
                                                self._per_prefix, Destination, wanted, prior)
         if prior:
             self._churn += len(prior)
-        return self._encode_runs(family, runs, withdrawn, True, 0, prior)
+        return self._plan(family, runs, withdrawn, True, 0, prior)
 
     def _build_addpath(self, family: Family, keys: list[bytes], loc: LocRib, record: bool,
-                       clean: bool | set[bytes], member: PeerId | None = None) -> list[Part]:
+                       clean: bool | set[bytes], member: PeerId | None = None) -> list[Plan]:
         """As ``_build`` with path ids. A private catch-up withdraws every id the group ever
         used that a prefix no longer has: for all prefixes (``clean`` True) or for those in
         ``clean`` (prefixes already sent to a fresh member)."""
@@ -456,16 +392,16 @@ class AdjRibOut:
                 else:
                     advertised.pop(key, None)
         # A path id is one peer's path: a member never holds ids of its own paths (never sent).
-        return self._encode_runs(family, list(batches.values()), withdrawn, record, 4, None, member, False)
+        return self._plan(family, list(batches.values()), withdrawn, record, 4, None, member, False)
 
-    def generate(self, loc: LocRib, budget_bytes: int) -> tuple[list[Part], dict[Family, list[bytes]]]:
-        """The group's next parts, about ``budget_bytes`` of them (at least one round).
+    def generate(self, loc: LocRib, budget_bytes: int) -> tuple[list[Plan], dict[Family, list[bytes]]]:
+        """The group's next plans, about ``budget_bytes`` of output (at least one chunk).
 
         Returns:
-            (parts, keys): the parts, and per family the prefixes they cover (what a
+            (plans, keys): the plans, and per family the prefixes they cover (what a
             member that falls behind later must catch up on).
         """
-        parts: list[Part] = []
+        parts: list[Plan] = []
         covered: dict[Family, list[bytes]] = {}
         size = 0
         for family, dirty in self.dirty.items():
@@ -476,21 +412,21 @@ class AdjRibOut:
                 for private in self.members.values():
                     private.setdefault(family, {}).update(dict.fromkeys(keys))
                 parts.extend(built)
-                size += parts_size(built)
+                size += sum(map(plan_size, built))
         if self._churn and not self.pending() and self._churn * 4 >= self.cache_size():
             self.sweep_cache()  # amortized: at most four entries looked at per route replaced
         return parts, covered
 
-    def generate_member(self, member: int, loc: LocRib, budget_bytes: int) -> tuple[list[Part], bool]:
-        """A catching-up member's next parts (none of them with its own routes).
+    def generate_member(self, member: int, loc: LocRib, budget_bytes: int) -> tuple[list[Plan], bool]:
+        """A catching-up member's next plans (none of them with its own routes).
 
         Returns:
-            (parts, done): done when its private work is empty (it may rejoin the group).
+            (plans, done): done when its private work is empty (it may rejoin the group).
         """
         private = self.members.get(member)
         if private is None:
             return [], True
-        parts: list[Part] = []
+        parts: list[Plan] = []
         size = 0
         for family, dirty in private.items():
             sent = self._sent.get(member, {}).get(family)
@@ -501,14 +437,9 @@ class AdjRibOut:
                 if sent is not None and family in self.spec.send_ctx.addpath:
                     sent.update(keys)
                 parts.extend(built)
-                size += parts_size(built)
+                size += sum(map(plan_size, built))
         return parts, not any(private.values())
 
 
 def _itself(route: OutRoute, key: bytes) -> OutRoute:
     return route
-
-
-def parts_size(parts: list[Part]) -> int:
-    """Octets of the parts' messages (a self run counts 8 per prefix)."""
-    return sum(sum(map(len, p[0])) if p[3] is None else 8 * len(p[3][2]) for p in parts)

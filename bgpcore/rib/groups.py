@@ -4,7 +4,7 @@ The RIB shards encode each UPDATE once per group; the group keeps the encoded ro
 short log and every member keeps its own read position (``cursor``): a member costs a few
 integers, never a copy. The log is trimmed as the slowest attached member advances; a member
 may stop inside a round (``offset``: a part, ``index``: a message of it). A round is a list of
-parts (``adj_out.Part``); a member skips the parts of its own routes (split horizon) and the
+parts (``packing.Part``); a member skips the parts of its own routes (split horizon) and the
 parts meant for another member alone, and encodes self runs with its own next hop. A member that lags more than ``lag_limit_bytes``
 behind is detached: the prefixes of the rounds it did not read go back to the shards as
 its private work, it catches up from the current Loc-RIB, and then rejoins at the log's
@@ -23,7 +23,8 @@ from bisect import bisect_left
 from itertools import accumulate
 from typing import NamedTuple, Protocol
 
-from bgpcore.rib.adj_out import ENCODE_ERRORS, ExportSpec, Part, parts_size
+from bgpcore.rib.adj_out import ExportSpec
+from bgpcore.rib.packing import ENCODE_ERRORS, Part, parts_size
 from bgpcore.route import PeerId
 from bgpcore.wire import accel
 from bgpcore.wire.context import Family

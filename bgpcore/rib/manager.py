@@ -32,7 +32,8 @@ With ``shards > 1`` (the default is one per CPU) the Loc-RIB lives in worker pro
 started with ``multiprocessing`` (``spawn``: scripts need an ``if __name__ == "__main__"``
 guard): ``receive`` returns the changes that are already back and ``flush`` waits for the
 rest. The Loc-RIB and what every peer ends up holding do not depend on the number of
-shards; only the packing of prefixes into UPDATEs does (each shard encodes its own).
+shards, nor does the packing of prefixes into UPDATEs (``packing``: shards plan, the ``Rib``
+merges their plans and encodes once).
 """
 from __future__ import annotations
 
@@ -47,12 +48,12 @@ from bgpcore.constants import CeaseSubcode
 from bgpcore.errors import UsageError
 from bgpcore.policy.hooks import RoutePolicy
 from bgpcore.rib.actions import CeasePeer, PeerAction
-from bgpcore.rib.adj_out import SELF, ExportSpec, Part, group_spec
+from bgpcore.rib.adj_out import ExportSpec, group_spec
 from bgpcore.rib.groups import ShardKeys, UpdateGroups
-from bgpcore.rib.messages import (AddGroup, AddMember, AddPeer, AdjRibInRoutes, Advertised, AttachMember,
-                                  BestPaths, Candidates, DetachMember, Generate, GenerateMember, Ingest, IngestBatch,
-                                  MarkStale, PurgeStale, RemoveGroup, RemovePeer, ShardRequest, Size,
-                                  SoftResetIn)
+from bgpcore.rib.messages import (AddGroup, AddMember, AddPeer, AdjRibInRoutes, Advertised, AttachMember, BestPaths,
+                                  Candidates, DetachMember, Forget, Generate, GenerateMember, Ingest, IngestBatch,
+                                  MarkStale, PurgeStale, RemoveGroup, RemovePeer, ShardRequest, Size, SoftResetIn)
+from bgpcore.rib.packing import SELF, Part, Plan, encode_round, split_keys
 from bgpcore.rib.settings import MaxPrefixAction as MaxPrefixAction
 from bgpcore.rib.settings import RibConfig as RibConfig
 from bgpcore.rib.settings import RibPeer as RibPeer
@@ -244,24 +245,22 @@ class Rib:
     # -- GroupOutput (called by UpdateGroups) --------------------------------------------
 
     def generate(self, group_id: int, budget_bytes: int) -> tuple[list[Part], ShardKeys, bool]:
-        share = max(1, budget_bytes // len(self.shards))
-        parts: list[Part] = []
-        keys: ShardKeys = []
-        drained = True
-        for part, covered, empty in self._call_all(Generate(group_id=group_id, budget_bytes=share)):
-            parts.extend(part)
-            keys.append(covered)
-            drained = drained and empty
-        return parts, keys, drained
+        results = self._call_all(Generate(group_id=group_id, budget_bytes=max(1, budget_bytes // len(self.shards))))
+        plans: list[Plan] = [plan for planned, _, _ in results for plan in planned]
+        return self._encode(group_id, plans), [r[1] for r in results], all(r[2] for r in results)
 
     def generate_member(self, group_id: int, member: PeerId, budget_bytes: int) -> tuple[list[Part], bool]:
         share = max(1, budget_bytes // len(self.shards))
-        parts: list[Part] = []
-        done = True
-        for part, finished in self._call_all(GenerateMember(group_id=group_id, member=member, budget_bytes=share)):
-            parts.extend(part)
-            done = done and finished
-        return parts, done
+        results = self._call_all(GenerateMember(group_id=group_id, member=member, budget_bytes=share))
+        return self._encode(group_id, [plan for planned, _ in results for plan in planned]), all(r[1] for r in results)
+
+    def _encode(self, group_id: int, plans: list[Plan]) -> list[Part]:
+        """One packing whatever the shard count: runs of one route merge across shards."""
+        def forget(family: Family, keys: list[bytes], strip: int) -> None:
+            for shard, mine in zip(self.shards, split_keys(keys, strip, len(self.shards))):
+                shard.send(Forget(group_id=group_id, family=family, keys=mine, strip=strip))
+                shard.result()
+        return encode_round(plans, self.groups.by_id[group_id].spec, forget)
 
     def detach_member(self, group_id: int, member: PeerId, keys: ShardKeys) -> None:
         for shard, per_family in zip(self.shards, keys):

@@ -139,7 +139,7 @@ class AttachMember:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Generate:
-    """Encode a group's pending output. Result: ``(messages, keys covered, drained?)``."""
+    """Plan a group's pending output. Result: ``(plans, keys covered, drained?)``."""
 
     group_id: int
     budget_bytes: int
@@ -147,11 +147,21 @@ class Generate:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GenerateMember:
-    """Encode a catching-up member's output. Result: ``(messages, finished?)``."""
+    """Plan a catching-up member's output. Result: ``(plans, finished?)``."""
 
     group_id: int
     member: PeerId
     budget_bytes: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Forget:
+    """The encoder refused these keys' attribute set for the group: not advertised."""
+
+    group_id: int
+    family: Family
+    keys: list[bytes]
+    strip: int
 
 
 # -- queries ---------------------------------------------------------------------------------
@@ -202,12 +212,12 @@ class Size:
 
 
 ShardRequest = (AddPeer | RemovePeer | Announce | Withdraw | IngestBatch | MarkStale | PurgeStale | SoftResetIn
-                | AddGroup | RemoveGroup | AddMember | DetachMember | AttachMember | Generate | GenerateMember
+                | AddGroup | RemoveGroup | AddMember | DetachMember | AttachMember | Generate | GenerateMember | Forget
                 | BestPaths | Candidates | AdjRibInRoutes | Advertised | PrefixCount | Size)
 
 SHARD_REQUESTS: tuple[type[ShardRequest], ...] = (
     AddPeer, RemovePeer, Announce, Withdraw, IngestBatch, MarkStale, PurgeStale, SoftResetIn,
-    AddGroup, RemoveGroup, AddMember, DetachMember, AttachMember, Generate, GenerateMember,
+    AddGroup, RemoveGroup, AddMember, DetachMember, AttachMember, Generate, GenerateMember, Forget,
     BestPaths, Candidates, AdjRibInRoutes, Advertised, PrefixCount, Size)
 """Every request class, in the order of ``ShardRequest``."""
 
@@ -227,6 +237,9 @@ def handle(shard: RibShard, request: ShardRequest) -> object:
             return shard.generate_member(request.group_id, request.member, request.budget_bytes)
         case Size():
             return shard.size()
+        case Forget():
+            shard.forget(request.group_id, request.family, request.keys, request.strip)
+            return None
         case AddPeer():
             shard.add_peer(request.peer_id, request.source, request.import_policy, request.soft_reconfiguration,
                            request.addpath)

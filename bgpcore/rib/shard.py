@@ -5,7 +5,8 @@ path of a prefix meets in one shard). ``RibShard`` is one slice; it takes and re
 plain values (ids, tuples, ``PathAttributes``, bytes), so the same class runs in-process
 (``LocalShard``) or in a worker process (``ProcessShard`` around ``serve``); both take the
 typed requests of ``bgpcore.rib.messages`` and carry them out with its ``handle``. Workers encode
-their part of every update group's output in parallel, as cRPD's update threads do.
+their part of every update group's output in parallel, up to the encoding: they return plans
+(prefixes by exported route), which the ``Rib`` merges across shards and encodes once.
 """
 from __future__ import annotations
 
@@ -24,10 +25,11 @@ from typing import Any, Callable, Final
 
 from bgpcore.policy.hooks import RoutePolicy
 from bgpcore.rib.adj_in import AdjRibIn, Removed
-from bgpcore.rib.adj_out import AddPathSelect, AdjRibOut, ExportSpec, Part
+from bgpcore.rib.adj_out import AddPathSelect, AdjRibOut, ExportSpec
 from bgpcore.rib.decision import DEFAULT_OPTIONS, DecisionOptions
 from bgpcore.rib.loc import LocRib
 from bgpcore.rib.messages import Ingest, ShardRequest, handle
+from bgpcore.rib.packing import Plan
 from bgpcore.rib.reflect import loop_reason
 from bgpcore.route import BestChange, Path, PeerId, Source
 from bgpcore.wire.context import Family
@@ -226,13 +228,20 @@ class RibShard:
     def attach_member(self, group_id: int, member: PeerId) -> None:
         self.groups[group_id].attach_member(member)
 
-    def generate(self, group_id: int, budget_bytes: int) -> tuple[list[Part], dict[Family, list[bytes]], bool]:
+    def generate(self, group_id: int, budget_bytes: int) -> tuple[list[Plan], dict[Family, list[bytes]], bool]:
+        """The group's next plans (the ``Rib`` merges them across shards and encodes them once)."""
         group = self.groups[group_id]
-        parts, keys = group.generate(self.loc, budget_bytes)
-        return parts, keys, not group.pending()
+        plans, keys = group.generate(self.loc, budget_bytes)
+        return plans, keys, not group.pending()
 
-    def generate_member(self, group_id: int, member: PeerId, budget_bytes: int) -> tuple[list[Part], bool]:
+    def generate_member(self, group_id: int, member: PeerId, budget_bytes: int) -> tuple[list[Plan], bool]:
         return self.groups[group_id].generate_member(member, self.loc, budget_bytes)
+
+    def forget(self, group_id: int, family: Family, keys: list[bytes], strip: int) -> None:
+        """The encoder refused these keys' attribute set for the group: not advertised."""
+        group = self.groups.get(group_id)
+        if group is not None:
+            group.forget(family, keys, strip)
 
     # -- queries -------------------------------------------------------------------------
 

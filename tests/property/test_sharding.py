@@ -63,7 +63,8 @@ def updates_from(ops: list[Op]) -> list[tuple[int, Update]]:
 
 
 def run(ops: list[Op], shards: int, start_method: str, pull_every: int = 5):
-    """Feed the same updates to a RIB; returns (best paths, what every peer received, change replay)."""
+    """Feed the same updates to a RIB; returns (best paths, what every peer received and in how
+    many UPDATEs, change replay)."""
     config = RibConfig(local_asn=65000, router_id=ME, shards=shards, start_method=start_method,
                        decision=DecisionOptions(maximum_paths=2, multipath_relax=True))
     receivers = {p: Receiver(i.send_ctx) for p, i in peers().items()}
@@ -88,7 +89,7 @@ def run(ops: list[Op], shards: int, start_method: str, pull_every: int = 5):
                 receiver.feed(messages)
         best = {(fam, key): tuple((p.source.peer_id, p.path_id, p.attrs) for p in paths)
                 for fam in (IPV4_UNICAST, IPV6_UNICAST) for key, paths in rib.best_paths(fam).items()}
-    return best, {p: (r.table, sorted(r.end_of_rib)) for p, r in receivers.items()}, \
+    return best, {p: (r.table, sorted(r.end_of_rib), r.updates) for p, r in receivers.items()}, \
         {k: v for k, v in replay.items() if v}
 
 
@@ -103,7 +104,7 @@ ops_strategy = st.lists(
 def test_n_inline_shards_give_the_same_routes_and_output_as_one(ops: list[Op]) -> None:
     one = run(ops, 1, "spawn")
     three = run(ops, 3, "inline")
-    assert three == one
+    assert three == one, "same routes, same UPDATE count per peer (one packing)"
     assert one[2] == one[0], "replaying the change stream gives the Loc-RIB"
     check_split_horizon(*one[:2])
 
@@ -131,6 +132,6 @@ def test_worker_processes_give_the_same_routes_and_output_as_one_shard(seed: int
     ops = random_ops(seed, 300)
     one = run(ops, 1, "spawn")
     workers = run(ops, 2, "spawn")
-    assert workers == one
+    assert workers == one, "same routes, same UPDATE count per peer (one packing)"
     assert len(one[0]) > 300, "the workload exercised a real table"
     check_split_horizon(*one[:2])

@@ -11,8 +11,8 @@ from rib_factories import source
 
 from bgpcore.rib.adj_out import ExportSpec
 from bgpcore.rib.messages import (SHARD_REQUESTS, AddGroup, AddMember, AddPeer, AdjRibInRoutes, Advertised,
-                                  Announce, AttachMember, BestPaths, Candidates, DetachMember, Generate, GenerateMember,
-                                  IngestBatch, MarkStale, PrefixCount, PurgeStale, RemoveGroup, RemovePeer,
+                                  Announce, AttachMember, BestPaths, Candidates, DetachMember, Forget, Generate,
+                                  GenerateMember, IngestBatch, MarkStale, PrefixCount, PurgeStale, RemoveGroup, RemovePeer,
                                   ShardRequest, Size, SoftResetIn, Withdraw, handle)
 from bgpcore.rib.shard import LocalShard, ProcessShard, RibShard, ShardConfig
 from bgpcore.wire.context import IPV4_UNICAST
@@ -41,6 +41,7 @@ SCRIPT: list[tuple[ShardRequest, Callable[[RibShard], Any]]] = [
      lambda s: s.ingest([(True, 2, V4, ATTRS2, ("192.0.2.2",), KEYS[2:6], 0)])),
     (Withdraw(peer_id=1, family=V4, keys=KEYS[:1]), lambda s: s.withdraw(1, V4, KEYS[:1])),
     (Generate(group_id=7, budget_bytes=4096), lambda s: s.generate(7, 4096)),
+    (Forget(group_id=7, family=V4, keys=KEYS[5:6], strip=0), lambda s: s.forget(7, V4, KEYS[5:6], 0)),
     (Advertised(group_id=7, family=V4), lambda s: s.advertised(7, V4)),
     (AddMember(group_id=7, member=2), lambda s: s.add_member(7, 2)),
     (GenerateMember(group_id=7, member=2, budget_bytes=4096), lambda s: s.generate_member(7, 2, 4096)),

@@ -55,7 +55,8 @@ def test_prefixes_sharing_an_attribute_set_leave_in_one_update() -> None:
     for key in interleaved:
         loc.update(IPV4_UNICAST, a if key in keys_a else b, [key])
     group.mark(IPV4_UNICAST, interleaved)
-    parts, covered = group.generate(loc, 1 << 20)
+    plans, covered = group.generate(loc, 1 << 20)
+    parts = group.encode(plans)
     assert all(p[1] == 1 and p[2] is None and p[3] is None for p in parts), "skips only the routes' sender"
     messages = [m for p in parts for m in p[0]]
     assert len(messages) == 2, "one UPDATE per attribute set"
