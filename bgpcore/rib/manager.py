@@ -53,7 +53,7 @@ from bgpcore.rib.groups import ShardKeys, UpdateGroups
 from bgpcore.rib.messages import (AddGroup, AddMember, AddPeer, AdjRibInRoutes, Advertised, AttachMember, BestPaths,
                                   Candidates, DetachMember, Forget, Generate, GenerateMember, Ingest, IngestBatch,
                                   MarkStale, PurgeStale, RemoveGroup, RemovePeer, ShardRequest, Size, SoftResetIn)
-from bgpcore.rib.packing import SELF, Part, Plan, encode_round, split_keys
+from bgpcore.rib.packing import SELF, Part, Plan, encode_round, ops_to_wire, split_keys
 from bgpcore.rib.settings import MaxPrefixAction as MaxPrefixAction
 from bgpcore.rib.settings import RibConfig as RibConfig
 from bgpcore.rib.settings import RibPeer as RibPeer
@@ -208,7 +208,7 @@ class Rib:
         ops, self._ops, self._ops_weight = self._ops, [], 0
         packed = b""
         if any(isinstance(shard, ProcessShard) for shard in self.shards):
-            packed = pickle.dumps(IngestBatch(ops=ops), protocol=pickle.HIGHEST_PROTOCOL)
+            packed = pickle.dumps(IngestBatch(ops=ops_to_wire(ops)), protocol=pickle.HIGHEST_PROTOCOL)
         batch = None
         peers = self._peers
         if any(peer.info.max_prefix is not None for peer in peers.values()):

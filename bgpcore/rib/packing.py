@@ -25,6 +25,7 @@ from bgpcore.wire.types import PathAttributes
 
 if TYPE_CHECKING:
     from bgpcore.rib.adj_out import ExportSpec
+    from bgpcore.rib.messages import Ingest
 
 log = logging.getLogger("bgpcore.rib")
 
@@ -81,6 +82,19 @@ Refused = tuple[Family, list[bytes], int]
 group must forget them as advertised."""
 
 
+def ops_to_wire(ops: list[Ingest]) -> list[Ingest]:
+    """Inbound ops for a worker, attribute sets as plain tuples (pickled at C speed, where a
+    ``PathAttributes`` goes through ``__getnewargs__``; ``RibShard.ingest`` makes them back)."""
+    return [(a, p, f, None if attrs is None else tuple(attrs), n, k, c)  # type: ignore[misc]
+            for a, p, f, attrs, n, k, c in ops]
+
+
+def plans_to_wire(plans: list[Plan]) -> list[Plan]:
+    """Plans for the parent, attribute sets as plain tuples (``merge_plans`` makes them back)."""
+    return [plan._replace(runs=[((tuple(route[0]), route[1], route[2]), keys)  # type: ignore[misc]
+                                for route, keys in plan.runs]) for plan in plans]
+
+
 def plan_size(plan: Plan) -> int:
     """About the octets a plan encodes to (prefix octets plus one attribute block per run)."""
     size = sum(map(len, plan.withdrawn))
@@ -95,8 +109,9 @@ def merge_plans(plans: list[Plan]) -> list[Plan]:
     Plans merge when they agree on family and kind; a key is in at most one of them (a round
     takes each pending key once), so merging changes only the packing.
     """
-    if len(plans) == 1 and len(plans[0].runs) < 2:
+    if len(plans) == 1 and not plans[0].runs:
         return plans
+    make = PathAttributes._make
     merged: dict[tuple[Family, bool, int, PeerId | None, bool],
                  tuple[list[bytes], dict[bytes, OutRoute], dict[OutRoute, list[bytes]]]] = {}
     for plan in plans:
@@ -109,8 +124,10 @@ def merge_plans(plans: list[Plan]) -> list[Plan]:
         if plan.prior:
             prior.update(plan.prior)
         for route, keys in plan.runs:
-            held = runs.get(route)
+            held = runs.get(route)  # a plain tuple equals the PathAttributes it was made from
             if held is None:
+                if route[0].__class__ is tuple:
+                    route = (make(route[0]), route[1], route[2])
                 runs[route] = list(keys)
             else:
                 held.extend(keys)

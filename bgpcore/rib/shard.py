@@ -28,8 +28,8 @@ from bgpcore.rib.adj_in import AdjRibIn, Removed
 from bgpcore.rib.adj_out import AddPathSelect, AdjRibOut, ExportSpec
 from bgpcore.rib.decision import DEFAULT_OPTIONS, DecisionOptions
 from bgpcore.rib.loc import LocRib
-from bgpcore.rib.messages import Ingest, ShardRequest, handle
-from bgpcore.rib.packing import Plan
+from bgpcore.rib.messages import Generate, GenerateMember, Ingest, ShardRequest, handle
+from bgpcore.rib.packing import Plan, plans_to_wire
 from bgpcore.rib.reflect import loop_reason
 from bgpcore.route import BestChange, Path, PeerId, Source
 from bgpcore.wire.context import Family
@@ -293,6 +293,8 @@ class RibShard:
                     continue
             if announce:
                 assert attrs is not None
+                if attrs.__class__ is tuple:  # from a worker's pipe (``packing.ops_to_wire``)
+                    attrs = self._attrs.get(attrs) or PathAttributes._make(attrs)
                 done, counts[peer_id] = self.announce(peer_id, family, attrs, next_hop, keys)
             else:
                 done, counts[peer_id] = self.withdraw(peer_id, family, keys)
@@ -335,6 +337,8 @@ def serve(conn: Connection, config: ShardConfig, index: int = 0, count: int = 1)
                 return
             try:
                 result = handle(shard, request)
+                if isinstance(request, (Generate, GenerateMember)):
+                    result = (plans_to_wire(result[0]), *result[1:])  # type: ignore[index]
             except Exception as exc:  # reported to the parent, which raises it
                 result = ShardFailure(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
             replies.put(result)
