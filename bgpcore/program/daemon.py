@@ -172,7 +172,7 @@ class Daemon:
             check_listeners(self.config.router.listen)
             self.ops = Operations(self.router, self.config.ops)  # BMP, MRT, metrics: before sessions come up
             await self.ops.start()
-            stream = self.router.speaker.events()
+            stream = self.router.speaker.events(updates=False)  # sessions only: not one item per UPDATE
             self._events_task = asyncio.get_running_loop().create_task(self._record(stream))
             await self.router.start()
         except BaseException:

@@ -129,9 +129,11 @@ class EventStream:
     ``dropped``) rather than making the speaker's memory grow.
     """
 
-    def __init__(self, size: int, on_close: Callable[[EventStream], None]) -> None:
+    def __init__(self, size: int, on_close: Callable[[EventStream], None], *, updates: bool = True) -> None:
         self.queue: asyncio.Queue[PeerEvent] = asyncio.Queue(size)
         self.dropped = 0
+        self.updates = updates
+        """Whether ``UpdateReceived`` events are delivered."""
         self._on_close = on_close
 
     def put(self, item: PeerEvent) -> None:

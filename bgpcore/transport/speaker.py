@@ -331,9 +331,14 @@ class Speaker:
         family, key = family_key(prefix)
         self.pump(self._guard(self.handler.withdraw, family, key))
 
-    def events(self) -> EventStream:
-        """Subscribe to every session's events from now on."""
-        stream = EventStream(self.config.event_queue_size, self._streams.discard)
+    def events(self, *, updates: bool = True) -> EventStream:
+        """Subscribe to every session's events from now on.
+
+        Args:
+            updates: include ``UpdateReceived`` (one per UPDATE: a table load is hundreds of
+                thousands); a subscriber that only follows sessions leaves them out.
+        """
+        stream = EventStream(self.config.event_queue_size, self._streams.discard, updates=updates)
         self._streams.add(stream)
         return stream
 
@@ -364,10 +369,12 @@ class Speaker:
                 self._on_event(n, driver, event)
             except Exception:  # noqa: BLE001 - a handler bug must not take other sessions down
                 log.exception("%s: handling %s failed", n.peer, type(event).__name__)
-            if not isinstance(event, (ConnectRequested, DisconnectRequested)):
+            if self._streams and not isinstance(event, (ConnectRequested, DisconnectRequested)):
                 item = PeerEvent(peer=n.peer, event=event)
+                update = isinstance(event, UpdateReceived)
                 for stream in list(self._streams):
-                    stream.put(item)
+                    if stream.updates or not update:
+                        stream.put(item)
 
     def _on_event(self, n: Neighbor, driver: SessionDriver, event: Event) -> None:
         match event:
