@@ -46,15 +46,6 @@ _ERROR_COST: Final = 1024  # upper bound of receive-buffer bytes one refusal occ
 _CLONE_NEWNET: Final = 0x40000000
 
 
-def fib_error(err: nl.ErrorMessage, what: str = "") -> FibError:
-    """A FibError naming the errno and the kernel's extended-ack message."""
-    name = errno_mod.errorcode.get(err.errno, str(err.errno))
-    text = f"{name} ({os.strerror(err.errno)})"
-    if err.extack:
-        text += f": {err.extack}"
-    if what:
-        text = f"{what}: {text}"
-    return FibError(err.errno, text, err.extack)
 
 
 @contextlib.contextmanager
@@ -182,7 +173,7 @@ class NetlinkSocket:
                 if msg_type == nl.MsgType.ERROR and msg_seq == seq:
                     err = nl.ErrorMessage.decode(body, flags)
                     if err.errno:
-                        raise fib_error(err, what)
+                        raise nl.fib_error(err, what)
                     return
 
     def query(self, message: bytes) -> list[tuple[int, memoryview]]:
@@ -205,7 +196,7 @@ class NetlinkSocket:
                 if msg_type == nl.MsgType.ERROR:
                     err = nl.ErrorMessage.decode(body, msg_flags)
                     if err.errno:
-                        raise fib_error(err, "query")
+                        raise nl.fib_error(err, "query")
                     return replies
                 replies.append((msg_type, body))
 
@@ -236,12 +227,12 @@ class NetlinkSocket:
                 if msg_type == nl.MsgType.DONE:
                     err = nl.ErrorMessage.decode_done(body, flags)
                     if err.errno:  # a dump refused at its start reports here
-                        raise fib_error(err, "dump")
+                        raise nl.fib_error(err, "dump")
                     return replies, interrupted
                 if msg_type == nl.MsgType.ERROR:
                     err = nl.ErrorMessage.decode(body, flags)
                     if err.errno:
-                        raise fib_error(err, "dump")
+                        raise nl.fib_error(err, "dump")
                     return replies, interrupted
                 replies.append((msg_type, body))
 

@@ -24,11 +24,15 @@ are made by callers at the API edge.
 """
 from __future__ import annotations
 
+import errno as errno_mod
+import os
 import socket
 import struct
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Callable, Final, Iterator
+
+from bgpcore.errors import FibError
 
 # --- netlink header --------------------------------------------------------------------------
 
@@ -255,6 +259,17 @@ class ErrorMessage:
                 if attr_type == NLMSGERR_ATTR_MSG:
                     extack = _cstr(value)
         return cls(errno=-error, request_type=MsgType.DONE, request_seq=0, extack=extack)
+
+
+def fib_error(err: ErrorMessage, what: str = "") -> FibError:
+    """A FibError naming the errno and the kernel's extended-ack message."""
+    name = errno_mod.errorcode.get(err.errno, str(err.errno))
+    text = f"{name} ({os.strerror(err.errno)})"
+    if err.extack:
+        text += f": {err.extack}"
+    if what:
+        text = f"{what}: {text}"
+    return FibError(err.errno, text, err.extack)
 
 
 # --- routes (rtmsg) ----------------------------------------------------------------------------

@@ -224,7 +224,7 @@ class FibState:
                     refused.append((key, sig, err))
             for count, (key, _sig, err) in enumerate(refused):
                 what = f"{key_prefix(key)}"
-                self.refuse(key, _fib_error(err, what), result, quiet=count >= _LOG_REFUSALS)
+                self.refuse(key, nl.fib_error(err, what), result, quiet=count >= _LOG_REFUSALS)
             if len(refused) > _LOG_REFUSALS:
                 log.warning("FIB refused %d more routes in this batch", len(refused) - _LOG_REFUSALS)
         result.installed += n_installs - len(refused)
@@ -236,7 +236,7 @@ class FibState:
             if err is not None and err.errno not in GONE_ERRNOS:
                 kept += 1
                 if kept <= _LOG_REFUSALS:
-                    log.warning("FIB could not remove %s: %s", key_prefix(key), _fib_error(err))
+                    log.warning("FIB could not remove %s: %s", key_prefix(key), nl.fib_error(err))
                 continue
             if metric == metric_ours:
                 gone = have.pop(key, None)
@@ -298,14 +298,3 @@ def path_hop(family: int, hop: Hop) -> nl.PathHop:
     if gw_family == family:
         return nl.PathHop(gateway=gw, ifindex=oif, weight=weight, flags=flags)
     return nl.PathHop(via=(gw_family, gw), ifindex=oif, weight=weight, flags=flags)
-
-
-def _fib_error(err: nl.ErrorMessage, what: str = "") -> FibError:
-    import os
-    name = errno_mod.errorcode.get(err.errno, str(err.errno))
-    text = f"{name} ({os.strerror(err.errno)})"
-    if err.extack:
-        text += f": {err.extack}"
-    if what:
-        text = f"{what}: {text}"
-    return FibError(err.errno, text, err.extack)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from bgpcore.errors import FibError
 from bgpcore.fib import netlink as nl
-from bgpcore.fib.kernel import fib_error
+from bgpcore.fib.netlink import fib_error
 
 
 def test_refusal_names_errno_strerror_extack_and_what_it_concerns() -> None:
