@@ -52,6 +52,7 @@ from bgpcore.wire.open import Open, encode_open  # noqa: E402
 from bgpcore.wire.update import encode_end_of_rib, encode_updates  # noqa: E402
 
 import feeder  # noqa: E402
+from bench_rr import _tree, cpu_seconds, peak_rss_mib  # noqa: E402  (one copy of the /proc readers)
 import generator  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -164,43 +165,6 @@ def start_bird(ns: str, d: Path) -> list[subprocess.Popen[bytes]]:
 
 ROUTERS: dict[str, Callable[[str, Path], list[subprocess.Popen[bytes]]]] = {
     "bgpcore": start_bgpcore, "frr": start_frr, "bird": start_bird}
-
-
-def _tree(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        for task in Path(f"/proc/{p}/task").glob("*/children"):
-            try:
-                todo += [int(c) for c in task.read_text().split()]
-            except OSError:
-                pass
-    return out
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except OSError:
-            pass
-    return total / ticks
-
-
-def peak_rss_mib(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total / 1024
 
 
 # --- the kernel oracle ---------------------------------------------------------------------------
