@@ -305,6 +305,16 @@ class Policy:
     def prefix_independent(self) -> bool:
         return all(getattr(m, "prefix_independent", False) for t in self.terms for m in t.matches)
 
+    @property
+    def rejects_all(self) -> bool:
+        """No path can come out: an unconditional REJECT, or no ACCEPT before a REJECT default."""
+        for term in self.terms:
+            if term.verdict == Verdict.ACCEPT:
+                return False
+            if term.verdict == Verdict.REJECT and not term.matches:
+                return True
+        return self.default == Verdict.REJECT
+
     def __call__(self, family: Family, prefix: bytes, path: Path) -> Path | None:
         for term in self.terms:
             if all(match(family, prefix, path) for match in term.matches):
@@ -322,6 +332,7 @@ class RejectAll:
     """Policy that rejects everything (e.g. the default export towards eBGP, RFC 8212)."""
 
     prefix_independent = True
+    rejects_all = True
 
     def __call__(self, family: Family, prefix: bytes, path: Path) -> Path | None:
         return None
@@ -336,6 +347,10 @@ class Chain:
     @property
     def prefix_independent(self) -> bool:
         return all(getattr(p, "prefix_independent", False) for p in self.policies)
+
+    @property
+    def rejects_all(self) -> bool:
+        return any(getattr(p, "rejects_all", False) for p in self.policies)
 
     def __call__(self, family: Family, prefix: bytes, path: Path) -> Path | None:
         for policy in self.policies:

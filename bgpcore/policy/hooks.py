@@ -56,3 +56,9 @@ class Action(Protocol):
 def prefix_independent(policy: object) -> bool:
     """True when ``policy`` declares (``prefix_independent = True``) that it never reads the prefix."""
     return bool(getattr(policy, "prefix_independent", False))
+
+
+def rejects_all(policy: object) -> bool:
+    """True when ``policy`` declares (``rejects_all = True``) that it keeps nothing, so a group
+    that exports through it never needs to look at a best-path change."""
+    return bool(getattr(policy, "rejects_all", False))

@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from enum import IntEnum
 from typing import Final
 
-from bgpcore.policy.hooks import RoutePolicy, prefix_independent
+from bgpcore.policy.hooks import RoutePolicy, prefix_independent, rejects_all
 from bgpcore.rib import accel as rib_accel
 from bgpcore.rib.decision import DEFAULT_LOCAL_PREF
 from bgpcore.rib.loc import Destination, LocRib
@@ -136,6 +136,7 @@ class AdjRibOut:
         self._sent: dict[int, dict[Family, set[bytes]]] = {}
         self._ids_used: dict[Family, set[int]] = {f: set() for f in spec.families}
         self._per_prefix = spec.export_policy is not None and not prefix_independent(spec.export_policy)
+        self._silent = spec.export_policy is not None and rejects_all(spec.export_policy)
         self._self_next_hop = {f: spec.self_next_hop(f) for f in spec.families}
         self._churn = 0
         self.unencodable = 0
@@ -146,7 +147,7 @@ class AdjRibOut:
     def mark(self, family: Family, keys: list[bytes]) -> None:
         """Prefixes whose best path changed: they will be looked at on the next ``generate``."""
         dirty = self.dirty.get(family)
-        if dirty is not None:
+        if dirty is not None and not self._silent:
             rib_accel.add_keys(dirty, keys)
 
     def mark_best(self, family: Family, keys: list[bytes], best: Path | None) -> None:
@@ -155,10 +156,11 @@ class AdjRibOut:
         A group that has advertised nothing in ``family`` and has no member catching up
         holds nothing for these prefixes; when it would not advertise ``best`` either,
         they would produce nothing, so they are not marked at all (an iBGP non-client's
-        group, for paths from another non-client, never walks the table).
+        group, for paths from another non-client, never walks the table). A group whose
+        export policy rejects everything marks nothing.
         """
         dirty = self.dirty.get(family)
-        if dirty is None:
+        if dirty is None or self._silent:
             return
         if (not self.advertised[family] and not self.members and not self._per_prefix
                 and family not in self.spec.send_ctx.addpath

@@ -77,3 +77,39 @@ def test_a_catching_up_member_still_gets_every_change() -> None:
         drain(rib, 2, r2)
         drain(rib, 4, r4)
         assert [k for _, k in r2.table] == [k for _, k in r4.table] == KEYS[:1]
+
+
+def test_a_group_whose_export_policy_rejects_everything_marks_nothing_and_sends_end_of_rib() -> None:
+    from bgpcore.policy import Policy, Term, Verdict
+    deny = Policy((Term(verdict=Verdict.REJECT),))
+    with Rib(RibConfig(local_asn=65000, router_id=ME, shards=1)) as rib:
+        rib.peer_up(1, peer(1, client=True))
+        quiet = RibPeer(asn=65000, router_id="1.1.1.2", address="10.0.0.2", local_address=ME, rr_client=True,
+                        export_policy=deny)
+        rib.peer_up(2, quiet)
+        rib.peer_up(3, peer(3, client=True))
+        announce(rib, 1, KEYS)
+        assert not dirty(rib, 2)
+        assert list(dirty(rib, 3)) == KEYS
+        r2, r3 = Receiver(), Receiver()
+        drain(rib, 2, r2)
+        drain(rib, 3, r3)
+        assert r2.table == {} and r2.end_of_rib == [IPV4_UNICAST]
+        assert sorted(k for _, k in r3.table) == KEYS
+
+
+def test_which_policies_reject_everything() -> None:
+    from bgpcore.policy import CommunityMatch, Policy, RejectAll, Term, Verdict
+    from bgpcore.policy.builtins import Chain
+    from bgpcore.policy.hooks import rejects_all
+    some = CommunityMatch.of("65000:1")
+    assert rejects_all(RejectAll())
+    assert rejects_all(Policy((), default=Verdict.REJECT))
+    assert rejects_all(Policy((Term((some,), verdict=Verdict.REJECT),), default=Verdict.REJECT))
+    assert rejects_all(Policy((Term(verdict=Verdict.REJECT), Term(verdict=Verdict.ACCEPT))))
+    assert not rejects_all(Policy((Term((some,), verdict=Verdict.ACCEPT),), default=Verdict.REJECT))
+    assert not rejects_all(Policy((Term((some,), verdict=Verdict.REJECT),)))  # default accepts
+    assert not rejects_all(Policy(()))
+    assert rejects_all(Chain((Policy(()), RejectAll())))
+    assert not rejects_all(Chain((Policy(()),)))
+    assert not rejects_all(lambda family, prefix, path: None)  # undeclared: assumed to keep some
