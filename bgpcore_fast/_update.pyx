@@ -107,6 +107,29 @@ cdef object _make_update(list withdrawn, object attributes, list nlri, object mp
     return update
 
 
+# AS numbers and community values repeat across a table: a direct-mapped cache hands out one
+# int object per value seen recently instead of a new 32-byte object per occurrence.
+DEF _SHARED_BITS = 16
+cdef PyObject* _shared_obj[1 << _SHARED_BITS]
+cdef uint32_t _shared_val[1 << _SHARED_BITS]
+
+
+cdef inline PyObject* _shared_u32(uint32_t value) except NULL:
+    """A new reference to an int equal to ``value``, shared with earlier calls when cached."""
+    cdef uint32_t slot = (value * 2654435761u) >> (32 - _SHARED_BITS)
+    cdef PyObject* obj = _shared_obj[slot]
+    if obj != NULL and _shared_val[slot] == value:
+        Py_INCREF(<object>obj)
+        return obj
+    obj = _new_u32(value)
+    if _shared_obj[slot] != NULL:
+        Py_DECREF(<object>_shared_obj[slot])
+    Py_INCREF(<object>obj)
+    _shared_obj[slot] = obj
+    _shared_val[slot] = value
+    return obj
+
+
 cdef inline uint32_t _u32(const uint8_t* p) noexcept nogil:
     return (<uint32_t>p[0] << 24) | (<uint32_t>p[1] << 16) | (<uint32_t>p[2] << 8) | p[3]
 
@@ -301,9 +324,9 @@ cdef object _as_path(const uint8_t* v, Py_ssize_t n, bint asn4):
         numbers = PyTuple_New(ases)
         for j in range(ases):
             if asn4:
-                _tuple_set(numbers, j, _new_u32(_u32(v + pos + 2 + 4 * j)))
+                _tuple_set(numbers, j, _shared_u32(_u32(v + pos + 2 + 4 * j)))
             else:
-                _tuple_set(numbers, j, _new_u32((v[pos + 2 + 2 * j] << 8) | v[pos + 3 + 2 * j]))
+                _tuple_set(numbers, j, _shared_u32((v[pos + 2 + 2 * j] << 8) | v[pos + 3 + 2 * j]))
         _fill(path, i, _frozen((<int>v[pos], _frozen(numbers))))
         pos += 2 + ases * size
     return _frozen(path)
@@ -313,7 +336,7 @@ cdef tuple _u32_tuple(const uint8_t* v, Py_ssize_t count):
     cdef tuple out = PyTuple_New(count)
     cdef Py_ssize_t i
     for i in range(count):
-        _tuple_set(out, i, _new_u32(_u32(v + 4 * i)))
+        _tuple_set(out, i, _shared_u32(_u32(v + 4 * i)))
     return _frozen(out)
 
 
