@@ -42,8 +42,9 @@ from bgpcore.fib.nexthops import NextHopResolver
 from bgpcore.fib.objects import Hop, NexthopObjects, ObjectKey, object_key
 from bgpcore.fib.policy import INSTALL_ALL, FibPolicy
 from bgpcore.fib.reconcile import FibOps, FibState, Signature
-from bgpcore.fib.routes import (ApplyResult, FibRoute, IPNetwork, NextHop, dump_nexthop_objects, dump_routes,
-                                format_fib, hops_of, key_prefix, route_key, show_fib)
+from bgpcore.fib.routes import (V6_KEY_LEN, ApplyResult, FibRoute, IPNetwork, NextHop, dump_nexthop_objects,
+                                dump_routes, fib_key, format_fib, hops_of, kernel_key, key_family, key_prefix,
+                                route_key, show_fib)
 
 __all__ = ["ApplyResult", "Fib", "FibRoute", "NextHop", "format_fib", "show_fib"]
 
@@ -55,7 +56,6 @@ _RETRY_ERRNOS: Final = frozenset({errno_mod.ENETDOWN, errno_mod.ENETUNREACH})
 _GONE_ERRNOS: Final = frozenset({errno_mod.ESRCH, errno_mod.ENOENT})
 _CREATE: Final = nl.NLM_F_REQUEST | nl.NLM_F_CREATE | nl.NLM_F_REPLACE
 _RETRY_DELAY_S: Final = 0.5
-_PLEN_BYTE: Final = tuple(bytes((n,)) for n in range(129))
 
 
 
@@ -126,7 +126,7 @@ class Fib:
         if self._sock is None:
             return
         if not self.keep_on_stop:
-            self.state.desired.clear()
+            self.state.unresolved.clear()
             self.state.want.clear()
             self.state.pending.clear()
             self.state.refs = Counter(self.state.have.values())
@@ -176,9 +176,7 @@ class Fib:
     def apply(self, changes: Iterable[FibRoute]) -> ApplyResult:
         """Make the kernel hold these best paths: a route with next hops is installed or replaced,
         one without is removed. Refusals are returned per prefix, never raised."""
-        plen_byte = _PLEN_BYTE
-        return self._apply([(r.prefix.network_address.packed + plen_byte[r.prefix.prefixlen], r.nexthops)
-                            for r in changes])
+        return self._apply([(route_key(r.prefix), r.nexthops) for r in changes])
 
     def apply_keys(self, afi: int, changes: Iterable[tuple[bytes, tuple[NextHop, ...]]]) -> ApplyResult:
         """:meth:`apply` for prefixes as the RIB keys them (prefix length byte, then the
@@ -188,23 +186,23 @@ class Fib:
             afi: 1 (IPv4) or 2 (IPv6).
             changes: (key, next hops) pairs; next-hop tuples are best shared between prefixes.
         """
-        width = 4 if afi == 1 else 16
         if self.policy is not None and self.policy is not INSTALL_ALL:
-            return self._apply([(key[1:].ljust(width, b"\0") + key[:1], hops) for key, hops in changes])
-        return self._apply_keys(width, changes)
+            return self._apply([(fib_key(afi, key), hops) for key, hops in changes])
+        return self._apply_keys(afi, changes)
 
-    def _apply_keys(self, width: int, changes: Iterable[tuple[bytes, tuple[NextHop, ...]]]) -> ApplyResult:
+    def _apply_keys(self, afi: int, changes: Iterable[tuple[bytes, tuple[NextHop, ...]]]) -> ApplyResult:
         """:meth:`_apply` and :meth:`FibState.plan` in one pass, for the feed's hot path (no
         policy): per prefix, a key, a few dict operations and at most one operation to send."""
         sock = self._require()
         state = self.state
-        desired, want, have = state.desired, state.want, state.have
-        want_get, have_get, desired_pop = want.get, have.get, desired.pop
+        want, have, unresolved = state.want, state.have, state.unresolved
+        want_get, have_get = want.get, have.get
         pending, failed = state.pending, state.failed
         track, refs, metric = state.nexthop_objects, state.refs, self.metric
         resolved_get = self._resolved.get
-        klen = width + 1
-        family = socket.AF_INET if width == 4 else socket.AF_INET6
+        v4 = afi == 1
+        klen = 5 if v4 else V6_KEY_LEN
+        family = socket.AF_INET if v4 else socket.AF_INET6
         result = ApplyResult()
         ops = FibOps()
         ops.unique = True  # one change per prefix (the dict below)
@@ -214,20 +212,20 @@ class Fib:
         run_sig: Signature | None = None
         unchanged = added = 0
         for rkey, nexthops in dict(changes).items():  # a prefix listed twice: its last change
-            key = rkey[1:].ljust(width, b"\0") + rkey[:1]
+            key = rkey if v4 else rkey[1:].ljust(16, b"\0") + rkey[:1]  # IPv4: the RIB's own key object
             if pending:
                 pending.pop(key, None)
             if failed:
                 failed.pop(key, None)
+            if unresolved:
+                unresolved.pop(key, None)
             if not nexthops:
-                desired_pop(key, None)
                 old = want.pop(key, None)
                 if old is not None and track:
                     refs[old] -= 1
                 if have_get(key) is not None:
                     delete((key, metric))
                 continue
-            desired[key] = nexthops
             if nexthops is not last_hops:
                 sig = resolved_get((klen, nexthops))
                 if sig is None:
@@ -236,6 +234,7 @@ class Fib:
                     except FibError as exc:
                         last_hops = None
                         state.wish(key, None)
+                        unresolved[key] = nexthops
                         state.refuse(key, exc, result)
                         if have_get(key) is not None:
                             delete((key, metric))
@@ -270,7 +269,7 @@ class Fib:
         sock = self._require()
         policy = None if self.policy is INSTALL_ALL else self.policy
         state = self.state
-        desired, wish = state.desired, state.wish
+        unresolved, wish = state.unresolved, state.wish
         pending, failed = state.pending, state.failed
         resolved_get = self._resolved.get
         result = ApplyResult()
@@ -282,23 +281,25 @@ class Fib:
                 pending.pop(key, None)
             if failed:
                 failed.pop(key, None)
+            if unresolved:
+                unresolved.pop(key, None)
             if not nexthops or (policy is not None and not policy(key_prefix(key))):
-                desired.pop(key, None)
                 wish(key, None)
                 continue
-            desired[key] = nexthops
-            if nexthops is last_hops and len(key) == last_len:
+            klen = V6_KEY_LEN if len(key) == V6_KEY_LEN else 5
+            if nexthops is last_hops and klen == last_len:
                 sig = last_sig
             else:
-                sig = resolved_get((len(key), nexthops))
+                sig = resolved_get((klen, nexthops))
                 if sig is None:
                     try:
-                        sig = self._resolve(socket.AF_INET if len(key) == 5 else socket.AF_INET6, nexthops)
+                        sig = self._resolve(key_family(key), nexthops)
                     except FibError as exc:
                         wish(key, None)
+                        unresolved[key] = nexthops
                         state.refuse(key, exc, result)
                         continue
-                last_hops, last_sig, last_len = nexthops, sig, len(key)
+                last_hops, last_sig, last_len = nexthops, sig, klen
             wish(key, sig)
         try:
             self._converge(sock, [key for key, _hops in changes], result)
@@ -372,7 +373,10 @@ class Fib:
         without, every route using ``old`` is replaced.
         """
         sock = self._require()
-        routes = [(k, hops) for k, hops in self.state.desired.items() if old in hops]
+        state = self.state
+        using = {sig for sig, hops in state.names.items() if old in hops}
+        routes = [(k, state.names[sig]) for k, sig in state.want.items() if sig in using]
+        routes += [(k, hops) for k, hops in state.unresolved.items() if old in hops]
         moved = [(k, tuple(new if h == old else h for h in hops)) for k, hops in routes]
         if self.nexthop_objects and routes:
             for family in (socket.AF_INET, socket.AF_INET6):
@@ -488,7 +492,8 @@ class Fib:
         else:
             members = tuple((self.state.objects.id_for(ObjectKey(hop=h[:4] + (1,))), h[4]) for h in hops)
             sig = self.state.objects.id_for(ObjectKey(group=members))
-        self._resolved[(5 if family == socket.AF_INET else 17, nexthops)] = sig
+        self._resolved[(5 if family == socket.AF_INET else V6_KEY_LEN, nexthops)] = sig
+        self.state.name(sig, nexthops)
         return sig
 
     # -- internals: talking to the kernel (the executor of FibState's operations) ------------------
@@ -509,7 +514,7 @@ class Fib:
             self._execute(sock, state.deletions([(key, self.metric) for key, _sig, _err in refused]), ApplyResult())
             for key, sig, err in refused:
                 if err.errno == errno_mod.EINVAL and self.v4_via_v6 == "via" and isinstance(sig, tuple) \
-                        and any(h[0] == socket.AF_INET6 for h in sig) and len(key) == 5:
+                        and any(h[0] == socket.AF_INET6 for h in sig) and len(key) != V6_KEY_LEN:
                     log.warning("kernel refused RTA_VIA; IPv4 routes via IPv6 next hops now use 169.254.0.1 onlink")
                     self.v4_via_v6 = "onlink"
                     self._resolved.clear()
@@ -517,7 +522,8 @@ class Fib:
         if self.nexthop_objects:
             self._collect_objects()  # also the members of a group the kernel refused
         if refused and mode != self.v4_via_v6:  # retry what RTA_VIA could not carry
-            retry = [(key, state.desired[key]) for key, _sig, _err in refused if key in state.desired]
+            retry = [(key, hops) for key, sig, _err in refused
+                     if state.want.get(key) == sig and (hops := state.names.get(sig)) is not None]
             for key, _hops in retry:
                 result.failed.pop(key_prefix(key), None)
                 state.failed.pop(key, None)
@@ -580,7 +586,7 @@ class Fib:
 
     def _read_kernel_routes(self) -> None:
         for msg in dump_routes(self._require(), self.table):
-            key = (msg.dst or bytes(4 if msg.family == socket.AF_INET else 16)) + bytes((msg.dst_len,))
+            key = kernel_key(msg.family, msg.dst, msg.dst_len)
             if (msg.priority or 0) != self.metric:
                 self._other_metric.append((key, msg.priority or 0))
                 continue
@@ -629,18 +635,20 @@ class Fib:
         keys = [k for k in self.state.pending if not ifindexes or self._may_use(k, ifindexes)]
         for key in keys:
             del self.state.pending[key]
-        for key in keys:  # re-resolve: an interface index or a neighbour may have changed
-            nexthops = self.state.desired.get(key)
+        named = [(key, self.state.wanted_hops(key)) for key in keys]
+        for key, nexthops in named:  # re-resolve: an interface index or a neighbour may have changed
             old = self.state.want.pop(key, None)
             if old is not None:
                 self.state.refs[old] -= 1
             if nexthops is None:
                 continue
             try:
-                sig = self._resolve(socket.AF_INET if len(key) == 5 else socket.AF_INET6, nexthops)
+                sig = self._resolve(key_family(key), nexthops)
             except FibError as exc:
+                self.state.unresolved[key] = nexthops
                 self._refuse(key, exc, result)
                 continue
+            self.state.unresolved.pop(key, None)
             self.state.want[key] = sig
             self.state.refs[sig] += 1
         for group in objects.groups_touching(on_link):  # groups that lost members get them back

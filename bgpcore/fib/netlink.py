@@ -405,7 +405,10 @@ class RouteTemplate:
     """
 
     __slots__ = ("_family", "_rest", "_tail", "_type", "_flags", "_dst_hdr", "_hdr_len", "_head", "_mid", "_pack",
-                 "_alen")
+                 "_alen", "encode_key")
+
+    encode_key: Callable[[int, bytes], bytes]
+    """:meth:`encode` for a FIB key (``bgpcore.fib.routes.route_key``) with a sequence number."""
 
     def __init__(self, route: RouteMessage, msg_type: int, flags: int) -> None:
         header = route.encode_header()
@@ -422,15 +425,21 @@ class RouteTemplate:
         self._alen = alen
         self._head = NLMSG_HDR.pack(self._hdr_len, msg_type, flags, 0, 0)[:8]
         self._mid = self._rest + self._dst_hdr
+        # the address field pads a shorter IPv4 key (its significant octets only) with zeros
         self._pack = struct.Struct(f"=8sIIBB{len(self._mid)}s{alen}s{len(self._tail)}s").pack
+        self.encode_key = self._encode_v4_key if route.family == socket.AF_INET else self._encode_v6_key
 
     def encode(self, seq: int, dst: bytes, dst_len: int) -> bytes:
         """The message for prefix ``dst``/``dst_len`` with sequence number ``seq``."""
         return b"".join((NLMSG_HDR.pack(self._hdr_len, self._type, self._flags, seq, 0),
                          bytes((self._family, dst_len)), self._rest, self._dst_hdr, dst, self._tail))
 
-    def encode_key(self, seq: int, key: bytes) -> bytes:
-        """:meth:`encode` for a FIB key (the packed address, then the prefix length byte)."""
+    def _encode_v4_key(self, seq: int, key: bytes) -> bytes:
+        """:meth:`encode` for an IPv4 FIB key (the prefix length, then the significant octets)."""
+        return self._pack(self._head, seq, 0, self._family, key[0], self._mid, key[1:], self._tail)
+
+    def _encode_v6_key(self, seq: int, key: bytes) -> bytes:
+        """:meth:`encode` for an IPv6 FIB key (the packed address, then the prefix length)."""
         return self._pack(self._head, seq, 0, self._family, key[-1], self._mid, key[:-1], self._tail)
 
 

@@ -6,8 +6,10 @@ there (:meth:`FibState.plan` then :meth:`FibOps.encode`), sends them however it 
 back the kernel's refusals (:meth:`FibState.done`). No socket, clock or ``ipaddress`` object is
 touched here except to name a refused prefix in its log line.
 
-Keys are the packed network address followed by the prefix length (5 bytes for IPv4, 17 for
-IPv6). A signature is how a route reaches the kernel: a nexthop-object id, or its hops.
+Keys are ``bgpcore.fib.routes.route_key``s: an IPv4 key is the RIB's own NLRI key object (1 to
+5 octets), an IPv6 key the packed address and the prefix length (17 octets). A signature is how
+a route reaches the kernel: a nexthop-object id, or its hops. The next hops a signature was
+resolved from are kept once per signature (``names``), not once per route.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from bgpcore.constants import RTPROT_BGP
 from bgpcore.errors import FibError
 from bgpcore.fib import netlink as nl
 from bgpcore.fib.objects import Hop, NexthopObjects
-from bgpcore.fib.routes import ApplyResult, NextHop, key_prefix
+from bgpcore.fib.routes import V6_KEY_LEN, ApplyResult, NextHop, key_prefix
 
 log = logging.getLogger("bgpcore.fib")
 
@@ -32,6 +34,7 @@ RETRY_ERRNOS: Final = frozenset({errno_mod.ENETDOWN, errno_mod.ENETUNREACH})
 GONE_ERRNOS: Final = frozenset({errno_mod.ESRCH, errno_mod.ENOENT})
 CREATE_FLAGS: Final = nl.NLM_F_REQUEST | nl.NLM_F_CREATE | nl.NLM_F_REPLACE
 _LOG_REFUSALS: Final = 20  # per batch; the rest are counted in one line
+_NAMES_LIMIT: Final = 4096  # next-hop names kept per signature before the unused ones are dropped
 
 
 class FibOps:
@@ -67,8 +70,9 @@ class FibState:
         self.metric = metric
         self.nexthop_objects = nexthop_objects
         self.objects = NexthopObjects()
-        self.desired: dict[bytes, tuple[NextHop, ...]] = {}  # wanted next hops, as the caller named them
         self.want: dict[bytes, Signature] = {}
+        self.names: dict[Signature, tuple[NextHop, ...]] = {}  # the next hops a signature was resolved from
+        self.unresolved: dict[bytes, tuple[NextHop, ...]] = {}  # wanted, with next hops that did not resolve
         self.have: dict[bytes, Signature] = {}
         self.refs: Counter[Signature] = Counter()  # wanted + installed references (objects only)
         self.pending: dict[bytes, str] = {}  # wanted, waiting for a link or gateway: why
@@ -95,6 +99,22 @@ class FibState:
                 refs[old] -= 1
             if sig is not None:
                 refs[sig] += 1
+
+    def name(self, sig: Signature, nexthops: tuple[NextHop, ...]) -> None:
+        """``nexthops`` resolve to ``sig`` now (kept once per signature, for re-resolving later)."""
+        names = self.names
+        if sig not in names and len(names) >= _NAMES_LIMIT:
+            live = set(self.want.values())
+            self.names = names = {s: hops for s, hops in names.items() if s in live}
+        names[sig] = nexthops
+
+    def wanted_hops(self, key: bytes) -> tuple[NextHop, ...] | None:
+        """The next hops ``key`` is wanted with, as the caller named them; None: not wanted."""
+        hops = self.unresolved.get(key)
+        if hops is not None:
+            return hops
+        sig = self.want.get(key)
+        return None if sig is None else self.names.get(sig)
 
     def refuse(self, key: bytes, exc: FibError, result: ApplyResult, quiet: bool = False) -> None:
         """``key`` cannot be installed now: pending when a link may bring it, else failed."""
@@ -156,23 +176,24 @@ class FibState:
         seq = seq0 + len(out)
         templates = self._templates
         last_sig: Signature | None = None
-        last_len = 0
+        last_v6 = False
         encode = None
         for key, sig in ops.installs:  # runs of one signature share one template
-            if sig is not last_sig or len(key) != last_len:
-                family = socket.AF_INET if len(key) == 5 else socket.AF_INET6
+            v6 = len(key) == V6_KEY_LEN
+            if sig is not last_sig or v6 != last_v6:
+                family = socket.AF_INET6 if v6 else socket.AF_INET
                 encode = (templates.get((family, sig)) or self._template(family, sig)).encode_key
-                last_sig, last_len = sig, len(key)
+                last_sig, last_v6 = sig, v6
             append(encode(seq, key))  # type: ignore[misc]
             seq += 1
         deletes = self._delete_templates
         last_del: tuple[int, int] | None = None
         for key, metric in ops.deletes:
-            if last_del is None or last_del[0] != len(key) or last_del[1] != metric:
-                last_del = (len(key), metric)
+            family = socket.AF_INET6 if len(key) == V6_KEY_LEN else socket.AF_INET
+            if last_del is None or last_del[0] != family or last_del[1] != metric:
+                last_del = (family, metric)
                 dtmpl = deletes.get(last_del)
                 if dtmpl is None:
-                    family = socket.AF_INET if len(key) == 5 else socket.AF_INET6
                     msg = nl.RouteMessage(family=family, table=self.table, protocol=RTPROT_BGP, priority=metric,
                                           scope=nl.RT_SCOPE_NOWHERE, type=0)
                     dtmpl = deletes[last_del] = nl.RouteTemplate(msg, nl.MsgType.DELROUTE, nl.NLM_F_REQUEST)

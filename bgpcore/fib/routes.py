@@ -55,13 +55,40 @@ class ApplyResult:
     failed: dict[IPNetwork, FibError] = field(default_factory=dict)
 
 
+V6_KEY_LEN = 17
+"""The length of every IPv6 FIB key, and of no IPv4 one (those are 1 to 5 octets)."""
+
+
 def route_key(prefix: IPNetwork) -> bytes:
-    """Packed network address + prefix length: compact and unique across both families."""
+    """The FIB key of a prefix: for IPv4 the RIB's NLRI key (prefix length, then the significant
+    address octets), so a full table's FIB state shares the RIB's key objects; for IPv6 the
+    packed address, then the prefix length (17 octets)."""
+    if prefix.version == 4:
+        plen = prefix.prefixlen
+        return bytes((plen,)) + prefix.network_address.packed[:(plen + 7) // 8]
     return prefix.network_address.packed + bytes((prefix.prefixlen,))
 
 
+def fib_key(afi: int, key: bytes) -> bytes:
+    """The FIB key of a RIB prefix key of address family ``afi`` (1 or 2)."""
+    return key if afi == 1 else key[1:].ljust(16, b"\0") + key[:1]
+
+
+def kernel_key(family: int, dst: bytes | None, dst_len: int) -> bytes:
+    """The FIB key of a route the kernel lists (``dst`` None: the default route)."""
+    if family == socket.AF_INET:
+        return bytes((dst_len,)) + (dst or b"")[:(dst_len + 7) // 8]
+    return (dst or bytes(16)) + bytes((dst_len,))
+
+
+def key_family(key: bytes) -> int:
+    return socket.AF_INET6 if len(key) == V6_KEY_LEN else socket.AF_INET
+
+
 def key_prefix(key: bytes) -> IPNetwork:
-    return ipaddress.ip_network((key[:-1], key[-1]))
+    if len(key) == V6_KEY_LEN:
+        return ipaddress.ip_network((key[:-1], key[-1]))
+    return ipaddress.ip_network((key[1:].ljust(4, b"\0"), key[0]))
 
 
 def hops_of(msg: nl.RouteMessage) -> tuple[Hop, ...]:

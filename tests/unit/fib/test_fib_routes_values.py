@@ -5,16 +5,27 @@ import ipaddress
 import socket
 
 from bgpcore.fib import netlink as nl
-from bgpcore.fib.routes import FibRoute, NextHop, format_fib, hops_of, key_prefix, route_key
+from bgpcore.fib.routes import FibRoute, NextHop, fib_key, format_fib, hops_of, kernel_key, key_prefix, route_key
+from bgpcore.wire.nlri import network_key
 
 net = ipaddress.ip_network
 
 
-def test_route_key_is_packed_address_and_length_and_round_trips() -> None:
-    for text in ("0.0.0.0/0", "203.0.113.128/25", "192.0.2.1/32", "::/0", "2001:db8::/32", "2001:db8::1/128"):
-        key = route_key(net(text))
-        assert len(key) == (5 if ":" not in text else 17) and key[-1] == net(text).prefixlen
-        assert key_prefix(key) == net(text)
+def test_route_keys_are_the_ribs_nlri_keys_for_ipv4_and_address_plus_length_for_ipv6() -> None:
+    for text in ("0.0.0.0/0", "203.0.113.128/25", "192.0.2.1/32", "10.0.0.0/8", "::/0", "2001:db8::/32",
+                 "2001:db8::1/128"):
+        prefix = net(text)
+        key = route_key(prefix)
+        if prefix.version == 4:
+            assert key == network_key(prefix)  # the very bytes the RIB keys the prefix by
+            assert fib_key(1, key) is key
+        else:
+            assert len(key) == 17 and key[-1] == prefix.prefixlen
+            assert fib_key(2, network_key(prefix)) == key
+        assert key_prefix(key) == prefix
+        dst = prefix.network_address.packed
+        assert kernel_key(socket.AF_INET if prefix.version == 4 else socket.AF_INET6, dst, prefix.prefixlen) == key
+    assert kernel_key(socket.AF_INET, None, 0) == route_key(net("0.0.0.0/0"))
     assert route_key(net("192.0.2.0/24")) != route_key(net("192.0.2.0/25"))
 
 
