@@ -487,8 +487,8 @@ cdef object _fast_update(bytes data):
                 unknown.append(_frozen((flags & 0xE0, code, <bytes>v[:vlen])))
             continue
         bit = 1ULL << code
-        if seen & bit or flags & 0xC0 != _FLAGS[code] or flags & 0xA0 == 0x20:
-            return None  # a duplicate, or wrong flags (Partial set on a well-known attribute too)
+        if seen & bit or flags & 0xC0 != _FLAGS[code] or (flags & 0x20 and flags & 0xC0 != 0xC0):
+            return None  # a duplicate, or wrong flags (Partial set on a well-known or optional non-transitive one too)
         seen |= bit
         if code == 1:
             if vlen != 1 or v[0] > 2:

@@ -54,7 +54,7 @@ _SESSION_KEYS: Final = {"asn", "description", "passive", "port", "families", "ho
                         "source_address", "password", "rr_client", "next_hop_self", "import_policy", "export_policy",
                         "max_prefix", "max_prefix_action", "max_prefix_restart", "graceful_restart", "addpath",
                         "extended_nexthop", "soft_reconfiguration", "ttl_security_hops", "hostname", "next_hop_ipv4",
-                        "next_hop_ipv6", "local_as", "peer_group", "bfd"}
+                        "next_hop_ipv6", "local_as", "peer_group", "bfd", "unnegotiated_family"}
 _NEIGHBOR_KEYS: Final = _SESSION_KEYS | {"address", "interface"}
 _GROUP_KEYS: Final = (_SESSION_KEYS - {"peer_group"}) | {"name"}
 _INTERFACE_KEYS: Final = (_SESSION_KEYS - {"port", "source_address", "password"}) | {"names"}
@@ -301,6 +301,11 @@ class _Checker:
             out["max_prefix_action"] = _MAX_PREFIX_ACTIONS[action]
         if "max_prefix_restart" in merged:
             out["max_prefix_restart_s"] = float(self._int(merged, name, i, "max_prefix_restart", 60, 1, 86400))
+        if "unnegotiated_family" in merged:
+            choice = merged["unnegotiated_family"]
+            if choice not in ("ignore", "reset"):
+                raise self.fail(name, i, "unnegotiated_family", f'"ignore" or "reset", not {choice!r}')
+            out["unnegotiated_family"] = choice
         if "bfd" in merged:
             bfd = self._bfd(merged["bfd"], name, i)
             if bfd is not None:

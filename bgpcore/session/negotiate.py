@@ -67,6 +67,8 @@ class OpenPolicy:
         addpath: (AFI, SAFI, AddPathMode) we announce for ADD-PATH.
         extended_nexthop: families for which we accept IPv6 next hops (RFC 8950).
         required: capability codes the peer must announce, else Unsupported Capability.
+        reset_unnegotiated: routes of a family the session did not negotiate reset it
+            (RFC 4760 §7) instead of being ignored with a log line.
     """
 
     local_as: int
@@ -84,6 +86,7 @@ class OpenPolicy:
     graceful_restart_time_s: int | None = None
     hostname: str | None = None
     required: tuple[int, ...] = ()
+    reset_unnegotiated: bool = False
 
     def __post_init__(self) -> None:
         if self.hold_time_s != 0 and self.hold_time_s < MIN_HOLD_TIME_S:
@@ -201,8 +204,11 @@ def _nexthop_families(o: Open) -> set[Family]:
             for afi, safi, nh_afi in cap.entries if nh_afi == Afi.IPV6}
 
 
-def negotiate(local: Open, remote: Open, local_as: int) -> SessionParams:
-    """The parameters two OPENs settle on (RFC 4271 §4.2, 4760, 6793, 7911, 8654, 8950)."""
+def negotiate(local: Open, remote: Open, local_as: int, *, reset_unnegotiated: bool = False) -> SessionParams:
+    """The parameters two OPENs settle on (RFC 4271 §4.2, 4760, 6793, 7911, 8654, 8950).
+
+    ``reset_unnegotiated`` goes to the receive context (``CodecContext.reset_unnegotiated``).
+    """
     asn4 = bool(_caps(local, FourOctetAs)) and bool(_caps(remote, FourOctetAs))
     ours = [(c.afi, c.safi) for c in _caps(local, Multiprotocol)] or [IPV4_UNICAST]
     theirs = {(c.afi, c.safi) for c in _caps(remote, Multiprotocol)} or {IPV4_UNICAST}
@@ -223,7 +229,7 @@ def negotiate(local: Open, remote: Open, local_as: int) -> SessionParams:
         hold_time_s=hold,
         keepalive_s=hold / 3,
         recv_ctx=CodecContext(asn4=asn4, addpath=recv_ap, extended_nexthop=frozenset(our_nh), extended_message=ext_msg,
-                              families=frozenset(families)),
+                              families=frozenset(families), reset_unnegotiated=reset_unnegotiated),
         send_ctx=CodecContext(asn4=asn4, addpath=send_ap, extended_nexthop=frozenset(our_nh & their_nh),
                               extended_message=ext_msg),
         families=families,

@@ -397,7 +397,8 @@ class Session:
 
     def _negotiate(self) -> None:
         assert self.remote_open is not None
-        self.params = negotiate(self.local_open, self.remote_open, self.policy.local_as)
+        self.params = negotiate(self.local_open, self.remote_open, self.policy.local_as,
+                                reset_unnegotiated=self.policy.reset_unnegotiated)
         self._max_message_len = self.params.recv_ctx.max_message_len
         self._events.append(OpenReceived(open=self.remote_open))
         self._timers.stop(Timer.HOLD, Timer.KEEPALIVE)

@@ -116,6 +116,8 @@ class NeighborConfig:
         hostname: our host name sent in the FQDN capability (the router sends the system's
             host name when None; "" sends none).
         bfd: run BFD with the neighbor (``BfdSettings``); None: no BFD.
+        unnegotiated_family: routes of a family the session did not negotiate are ``"ignore"``d
+            with a log line, or ``"reset"`` the session (RFC 4760 §7).
     """
 
     address: str
@@ -152,6 +154,7 @@ class NeighborConfig:
     max_prefix_action: MaxPrefixAction = MaxPrefixAction.SHUTDOWN
     max_prefix_restart_s: float = 60.0
     bfd: BfdSettings | None = None
+    unnegotiated_family: str = "ignore"
 
     def __post_init__(self) -> None:
         _check_ip(self.address, "neighbor address")
@@ -181,6 +184,8 @@ class NeighborConfig:
             raise ConfigError(f"neighbor {self.address}: TCP-MD5 password longer than 80 octets")
         if self.ttl_security_hops is not None and not 1 <= self.ttl_security_hops <= 254:
             raise ConfigError(f"neighbor {self.address}: ttl-security hops must be 1..254")
+        if self.unnegotiated_family not in ("ignore", "reset"):
+            raise ConfigError(f"{what}: unnegotiated_family must be 'ignore' or 'reset', not {self.unnegotiated_family!r}")
         if self.bfd is not None and not isinstance(self.bfd, BfdSettings):
             raise ConfigError(f"{what}: bfd must be BfdSettings or None, not {self.bfd!r}")
 
@@ -196,7 +201,7 @@ class NeighborConfig:
             route_refresh=self.route_refresh, enhanced_route_refresh=self.enhanced_route_refresh,
             extended_message=self.extended_message, extended_nexthop=self.extended_nexthop, addpath=self.addpath,
             graceful_restart_time_s=self.graceful_restart_time_s, hostname=self.hostname,
-            required=self.required_capabilities,
+            required=self.required_capabilities, reset_unnegotiated=self.unnegotiated_family == "reset",
         )
 
 

@@ -208,12 +208,14 @@ def _flags_error(spec: AttrSpec, flags: int) -> Malformed:
     malformed with the treat-as-withdraw outcome, "unless the specification for the attribute
     mandates different handling for incorrect Attribute Flags". ATOMIC_AGGREGATE (§7.6) and
     AGGREGATOR (§7.7) only mandate attribute discard for a wrong length, so a flags error on
-    them is treat-as-withdraw too. The Partial bit set on a well-known attribute (RFC 4271
-    §4.3: it MUST be 0) is the same error. MP_REACH_NLRI/MP_UNREACH_NLRI keep their session
-    reset: without trusting the attribute the UPDATE's routes cannot be located.
+    them is treat-as-withdraw too. The Partial bit set on a well-known or an optional
+    non-transitive attribute (RFC 4271 §4.3: it MUST be 0; RFC 7606 names no other outcome) is
+    the same error. MP_REACH_NLRI/MP_UNREACH_NLRI keep their session reset: without trusting
+    the attribute the UPDATE's routes cannot be located.
     """
     if flags & _FLAG_BITS == spec.flags:
-        reason = f"{spec.name} flags 0x{flags:02x}: Partial bit set on a well-known attribute"
+        kind = "a well-known" if spec.flags == WELL_KNOWN else "an optional non-transitive"
+        reason = f"{spec.name} flags 0x{flags:02x}: Partial bit set on {kind} attribute"
     else:
         reason = f"{spec.name} flags 0x{flags:02x} wrong"
     action = None if spec.on_error == RESET else WITHDRAW
@@ -304,7 +306,7 @@ def decode_attributes(data: bytes, ctx: CodecContext, start: int = 0, end: int |
             continue
         seen.add(code)
         try:
-            if flags & _FLAG_BITS != spec.flags or (flags & _PARTIAL and not spec.flags & OPTIONAL):
+            if flags & _FLAG_BITS != spec.flags or (flags & _PARTIAL and spec.flags != OPTIONAL_TRANSITIVE):
                 raise _flags_error(spec, flags)
             if spec.field is not None:
                 fields[spec.field] = spec.decode(value, ctx)

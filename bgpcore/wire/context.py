@@ -30,6 +30,9 @@ class CodecContext:
         families: the (AFI, SAFI) pairs negotiated (RFC 4760 §8); an MP_REACH_NLRI or
             MP_UNREACH_NLRI of any other family is ignored when decoding. ``None`` (the
             default, for MRT dumps and tests) accepts every family.
+        reset_unnegotiated: an MP_REACH_NLRI or MP_UNREACH_NLRI of a family not in ``families``
+            resets the session (UPDATE Message Error / Optional Attribute Error, RFC 4760 §7)
+            instead of being ignored.
     """
 
     asn4: bool = True
@@ -37,6 +40,7 @@ class CodecContext:
     extended_nexthop: frozenset[Family] = field(default_factory=frozenset)
     extended_message: bool = False
     families: frozenset[Family] | None = None
+    reset_unnegotiated: bool = False
 
     @property
     def max_message_len(self) -> int:

@@ -23,7 +23,9 @@ and RFC 7606 §7.11 leaves no softer outcome: the NLRI that follows cannot be lo
 reliably, so the session is reset (the codec does not implement AFI/SAFI disable).
 An MP_REACH_NLRI or MP_UNREACH_NLRI of a family the session did not negotiate
 (``CodecContext.families``) is ignored: its routes may not be exchanged on this session
-(RFC 4760 §8), so the attribute is discarded with a problem line and the rest of the UPDATE kept.
+(RFC 4760 §8), so the attribute is discarded with a problem line and the rest of the UPDATE kept;
+with ``CodecContext.reset_unnegotiated`` it resets the session instead (RFC 4760 §7: UPDATE
+Message Error / Optional Attribute Error).
 """
 from __future__ import annotations
 
@@ -128,6 +130,8 @@ def _not_negotiated(name: str, afi: int, safi: int, ctx: CodecContext) -> Malfor
     """RFC 4760 §8: routes of a family the session did not negotiate are not exchanged on it."""
     if ctx.families is None or (afi, safi) in ctx.families:
         return None
+    if ctx.reset_unnegotiated:  # the attribute's own outcome: session reset, Optional Attribute Error
+        return Malformed(f"{name} of {family_name((afi, safi))}, a family not negotiated on this session")
     return Malformed(f"{name} of {family_name((afi, safi))}, a family not negotiated on this session, ignored",
                      action=_DISCARD)
 
@@ -138,7 +142,8 @@ def decode_mp_reach(value: bytes, ctx: CodecContext, rib_entry: bool = False) ->
     Raises:
         Malformed: with the default outcome (session reset, RFC 7606 §7.11) when the value is
             malformed, the next hop length is not one the family allows on this session
-            (RFC 8950 for IPv6 next hops of IPv4 NLRI) or the NLRI cannot be parsed; with
+            (RFC 8950 for IPv6 next hops of IPv4 NLRI), the NLRI cannot be parsed, or the family
+            was not negotiated and ``ctx.reset_unnegotiated`` holds; with
             ``action=ATTRIBUTE_DISCARD`` when the family was not negotiated (RFC 4760 §8).
     """
     if rib_entry and value and value[0] + 1 == len(value):
@@ -181,7 +186,8 @@ def decode_mp_unreach(value: bytes, ctx: CodecContext) -> MpUnreach:
     """MP_UNREACH_NLRI value; malformed ones end the session (RFC 7606 §7.12).
 
     Raises:
-        Malformed: with the default outcome (session reset) when malformed; with
+        Malformed: with the default outcome (session reset) when malformed, or when the family
+            was not negotiated and ``ctx.reset_unnegotiated`` holds; with
             ``action=ATTRIBUTE_DISCARD`` when the family was not negotiated (RFC 4760 §8).
     """
     if len(value) < 3:

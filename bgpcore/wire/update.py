@@ -12,7 +12,8 @@
 
 Decoding applies the RFC 7606 outcome itself: treat-as-withdraw moves every announced prefix
 into the withdrawals, attribute-discard drops the attribute; both are recorded in
-``Update.action``/``Update.problems`` for the log. Only a session reset raises.
+``Update.action``/``Update.problems`` for the log. Only a session reset raises; a
+treat-as-withdraw error in an UPDATE that announces no route is one (RFC 7606 §5.2).
 Encoding packs as many prefixes under one attribute set as the message size allows, never
 writing a message over the session's maximum (4096 octets, 65535 with RFC 8654) nor one
 without prefixes; an attribute set too large to carry even one prefix raises
@@ -44,7 +45,8 @@ def decode_update(body: bytes | bytearray | memoryview, ctx: CodecContext) -> Up
         UpdateMessageError: the RFC 7606 outcome is a session reset (lengths that do not add
             up, unparseable NLRI, malformed MP_REACH/MP_UNREACH, among them a next hop length
             the family does not take on this session (§7.11), unrecognized well-known
-            attribute), or a treat-as-withdraw of two families besides IPv4 unicast at once.
+            attribute), a treat-as-withdraw error in an UPDATE without reachable NLRI
+            (§5.2), or a treat-as-withdraw of two families besides IPv4 unicast at once.
     """
     data = bytes(body)
     n = len(data)
@@ -74,6 +76,11 @@ def decode_update(body: bytes | bytearray | memoryview, ctx: CodecContext) -> Up
             problems += (f"missing well-known attribute {', '.join(missing)}: treat-as-withdraw",)
             action = _WITHDRAW
     if action >= _WITHDRAW:
+        if not nlri and (mp_reach is None or not mp_reach.nlri):
+            # RFC 7606 §5.2: path attributes without reachable NLRI leave no confidence that the
+            # NLRI were located right, so an error stronger than attribute discard resets
+            raise UpdateMessageError(UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, reason="; ".join(problems)
+                                     + " (in an UPDATE without reachable NLRI: session reset, RFC 7606 §5.2)")
         return _as_withdraw(withdrawn, nlri, mp_reach, mp_unreach, problems)
     if not action and not present.difference(_MP_CODES) and not attributes.unknown:
         # no path attribute at all; after a discard the empty set stays, so that the UPDATE

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from typing import Iterable
+from typing import Any, Iterable, Mapping
 
 from bgpcore import NeighborConfig, Router, RouterConfig
 from bgpcore.constants import MsgType
@@ -30,11 +30,14 @@ FAMILIES = (IPV4_UNICAST, IPV6_UNICAST)
 
 
 def reflector_config(clients: Iterable[str], *, extended_message: Iterable[str] = (),
-                     limits: SpeakerLimits | None = None) -> RouterConfig:
-    """A route reflector on 127.0.0.1 (a free port) whose clients are the given addresses."""
+                     limits: SpeakerLimits | None = None,
+                     neighbor_options: Mapping[str, Mapping[str, Any]] | None = None) -> RouterConfig:
+    """A route reflector on 127.0.0.1 (a free port) whose clients are the given addresses
+    (``neighbor_options``: more ``NeighborConfig`` values for some of them)."""
     big = set(extended_message)
+    options = neighbor_options or {}
     neighbors = tuple(NeighborConfig(address=a, remote_as=ASN, passive=True, rr_client=True, hold_time_s=0,
-                                     extended_message=a in big, families=FAMILIES)
+                                     extended_message=a in big, families=FAMILIES, **options.get(a, {}))
                       for a in clients)
     return RouterConfig(local_as=ASN, router_id="127.0.0.1", listen=(("127.0.0.1", 0),), neighbors=neighbors,
                         track_changes=False, limits=limits or SpeakerLimits())
@@ -57,12 +60,15 @@ class Client:
         address: the 127.0.0.x address the session comes from (a configured neighbor).
         extended_message: announce RFC 8654 extended messages.
         decode: decode what is received (a client that only drains its socket says False).
+        families: the families it announces (Multiprotocol capabilities).
     """
 
-    def __init__(self, address: str, *, extended_message: bool = False, decode: bool = True) -> None:
+    def __init__(self, address: str, *, extended_message: bool = False, decode: bool = True,
+                 families: tuple[Family, ...] = FAMILIES) -> None:
         self.address = address
         self.extended_message = extended_message
         self.decode = decode
+        self.families = families
         self.rib: dict[Family, dict[bytes, PathAttributes | None]] = {f: {} for f in FAMILIES}
         self.eor: dict[Family, int] = {}  # family -> prefixes held when its End-of-RIB arrived
         self.errors: list[str] = []
@@ -83,7 +89,7 @@ class Client:
         sock.setblocking(False)
         await loop.sock_connect(sock, ("127.0.0.1", port))
         self.sock = sock
-        caps: list[Capability] = [*(Multiprotocol(a, s) for a, s in FAMILIES), FourOctetAs(ASN), RouteRefresh()]
+        caps: list[Capability] = [*(Multiprotocol(a, s) for a, s in self.families), FourOctetAs(ASN), RouteRefresh()]
         if self.extended_message:
             caps.append(ExtendedMessage())
         await loop.sock_sendall(sock, encode_open(Open(ASN, 0, self.address, tuple(caps))) + KEEPALIVE)
