@@ -34,10 +34,11 @@ cdef object _inet_aton = socket.inet_aton
 
 
 class _Unusual(Exception):
-    """Raised inside this module to hand a call to the pure-Python encoder."""
+    """Raised inside this module to hand a call to the pure-Python encoder.
 
-
-cdef object _UNUSUAL = _Unusual()
+    A new instance each time: raising one shared instance again chains each raise's traceback
+    (and a frame per Cython function) onto the last, and the module kept them all.
+    """
 
 
 # ---- a growable byte buffer ----------------------------------------------------------------
@@ -107,7 +108,7 @@ cdef int _close_attribute(Buf* b, Py_ssize_t start) except -1:
     """Write the length; drop to one length octet and clear Extended Length when it fits (attrs.encode_attribute)."""
     cdef Py_ssize_t n = b.size - start
     if n > 0xFFFF:
-        raise _UNUSUAL
+        raise _Unusual()
     if n > 255:
         b.data[start - 4] |= 0x10
         b.data[start - 2] = <uint8_t>(n >> 8)
@@ -126,13 +127,13 @@ cdef inline unsigned long long _unsigned(object v, unsigned long long limit) exc
     """``v`` as struct.pack takes it for a field up to ``limit``; anything else is unusual."""
     cdef unsigned long long n
     if not PyLong_Check(v):
-        raise _UNUSUAL
+        raise _Unusual()
     n = PyLong_AsUnsignedLongLong(v)
     if n == <unsigned long long>-1 and PyErr_Occurred():
         PyErr_Clear()
-        raise _UNUSUAL
+        raise _Unusual()
     if n > limit:
-        raise _UNUSUAL
+        raise _Unusual()
     return n
 
 
@@ -152,12 +153,12 @@ cdef int _put_address(Buf* b, object address) except -1:
     """An IPv4 address as socket.inet_aton reads it (the pure encoder's function)."""
     global _last_address, _last_address_raw
     if type(address) is not str:
-        raise _UNUSUAL
+        raise _Unusual()
     if address != _last_address:
         try:
             _last_address_raw = _inet_aton(address)
         except (OSError, ValueError):
-            raise _UNUSUAL
+            raise _Unusual()
         _last_address = address
     _put(b, PyBytes_AS_STRING(_last_address_raw), 4)
     return 0
@@ -168,10 +169,10 @@ cdef int _put_as_path(Buf* b, object segments, bint asn4, bint real_only) except
     cdef Py_ssize_t i, n, start, count
     cdef uint32_t seg_type, number
     if type(segments) is not tuple:
-        raise _UNUSUAL
+        raise _Unusual()
     for segment in <tuple>segments:
         if type(segment) is not tuple or len(<tuple>segment) != 2 or type((<tuple>segment)[1]) is not tuple:
-            raise _UNUSUAL
+            raise _Unusual()
         seg_type = _u8((<tuple>segment)[0])
         ases = <tuple>(<tuple>segment)[1]
         if real_only and seg_type > 2:
@@ -201,7 +202,7 @@ cdef bint _has_wide_as(object segments):
 
 cdef int _put_u32_attribute(Buf* b, uint32_t flags, uint32_t code, object values) except -1:
     if type(values) is not tuple:
-        raise _UNUSUAL
+        raise _Unusual()
     cdef Py_ssize_t start = _open_attribute(b, flags, code)
     for value in <tuple>values:
         _put_u32(b, _u32(value))
@@ -235,10 +236,10 @@ cdef int _put_parts(Buf* head, Buf* tail, object attrs, object next_hop, bint as
     if atomic is True:
         _put(head, b"\x40\x06\x00", 3)
     elif atomic is not False:
-        raise _UNUSUAL
+        raise _Unusual()
     if aggregator is not None:
         if type(aggregator) is not tuple or len(<tuple>aggregator) != 2:
-            raise _UNUSUAL
+            raise _Unusual()
         agg_as = _u32(aggregator[0])
         start = _open_attribute(head, 0xC0, 7)
         if asn4:
@@ -254,14 +255,14 @@ cdef int _put_parts(Buf* head, Buf* tail, object attrs, object next_hop, bint as
         _put_address(head, originator)
     if clusters:
         if type(clusters) is not tuple:
-            raise _UNUSUAL
+            raise _Unusual()
         start = _open_attribute(head, 0x80, 10)
         for address in <tuple>clusters:
             _put_address(head, address)
         _close_attribute(head, start)
     if extended:
         if type(extended) is not tuple:
-            raise _UNUSUAL
+            raise _Unusual()
         start = _open_attribute(tail, 0xC0, 16)
         for value in <tuple>extended:
             ext = _unsigned(value, 0xFFFFFFFFFFFFFFFF)
@@ -279,20 +280,20 @@ cdef int _put_parts(Buf* head, Buf* tail, object attrs, object next_hop, bint as
             _put_address(tail, aggregator[1])
     if large:
         if type(large) is not tuple:
-            raise _UNUSUAL
+            raise _Unusual()
         start = _open_attribute(tail, 0xC0, 32)
         for triple in <tuple>large:
             if type(triple) is not tuple or len(<tuple>triple) != 3:
-                raise _UNUSUAL
+                raise _Unusual()
             for value in <tuple>triple:
                 _put_u32(tail, _u32(value))
         _close_attribute(tail, start)
     if unknown:
         if type(unknown) is not tuple:
-            raise _UNUSUAL
+            raise _Unusual()
         for raw in <tuple>unknown:
             if type(raw) is not tuple or len(<tuple>raw) != 3 or type(raw[2]) is not bytes:
-                raise _UNUSUAL
+                raise _Unusual()
             flags = _u8(raw[0])
             # an optional transitive attribute not interpreted is passed on marked Partial (RFC 4271 §5)
             start = _open_attribute(tail, (flags | 0x20) if flags & 0x40 else flags, _u8(raw[1]))
@@ -308,13 +309,13 @@ cdef list _chunk_sizes(list keys, Py_ssize_t room):
     cdef list runs = []
     cdef Py_ssize_t size = 0, count = 0, klen
     if room <= 0:
-        raise _UNUSUAL
+        raise _Unusual()
     for key in keys:
         if type(key) is not bytes:
-            raise _UNUSUAL
+            raise _Unusual()
         klen = PyBytes_GET_SIZE(key)
         if klen > room:
-            raise _UNUSUAL
+            raise _Unusual()
         if size + klen > room:
             runs.append((count, size))
             count = size = 0
@@ -372,7 +373,7 @@ cdef list _ipv4_updates(object attributes, object next_hop, list keys):
     try:
         _put_parts(&attrs, &attrs, attributes, next_hop, _asn4)
         if attrs.size > 0xFFFF:
-            raise _UNUSUAL
+            raise _Unusual()
         for count, size in _chunk_sizes(keys, _max_body - 4 - attrs.size):
             length = HEADER_LEN + 4 + attrs.size + size
             message = PyBytes_FromStringAndSize(NULL, length)
@@ -413,7 +414,7 @@ cdef list _mp_updates(object attributes, object family, object next_hop, list ke
             mp_len = mp_head_len + size
             attrs_len = head.size + (4 if mp_len > 255 else 3) + mp_len + tail.size
             if attrs_len > 0xFFFF:
-                raise _UNUSUAL
+                raise _Unusual()
             length = HEADER_LEN + 4 + attrs_len
             message = PyBytes_FromStringAndSize(NULL, length)
             p = _header(message, length)
@@ -456,7 +457,7 @@ def encode_updates(attributes, family, next_hop, keys, ctx):
     try:
         if family == (1, 1) and ":" not in next_hop[0]:
             if len(next_hop) != 1:
-                raise _UNUSUAL
+                raise _Unusual()
             return _ipv4_updates(attributes, next_hop[0], keys)
         return _mp_updates(attributes, family, next_hop, keys, ctx)
     except _Unusual:
