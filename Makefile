@@ -34,11 +34,14 @@ test-pure-python: $(VENV)/.installed-test
 test-deps:
 	bash scripts/install-test-deps.sh
 
-# Long fuzz of a live route reflector (tests/fuzz): BGPCORE_FUZZ_EXAMPLES batches of mutated
-# OPEN/UPDATE streams, optionally capped at BGPCORE_FUZZ_SECONDS; the normal test run does 200.
-BGPCORE_FUZZ_EXAMPLES ?= 100000
+# Long fuzz of a live route reflector (tests/fuzz): mutated OPEN/UPDATE streams until
+# BGPCORE_FUZZ_MESSAGES were sent (or BGPCORE_FUZZ_EXAMPLES batches, or BGPCORE_FUZZ_SECONDS if
+# set); the normal test run does 200 batches.
+BGPCORE_FUZZ_MESSAGES ?= 1000000
+BGPCORE_FUZZ_EXAMPLES ?= 10000000
 fuzz: $(VENV)/.installed-test
-	BGPCORE_FUZZ_EXAMPLES=$(BGPCORE_FUZZ_EXAMPLES) BGPCORE_FUZZ_SECONDS=$(BGPCORE_FUZZ_SECONDS) \
+	BGPCORE_FUZZ_MESSAGES=$(BGPCORE_FUZZ_MESSAGES) BGPCORE_FUZZ_EXAMPLES=$(BGPCORE_FUZZ_EXAMPLES) \
+		BGPCORE_FUZZ_SECONDS=$(BGPCORE_FUZZ_SECONDS) \
 		$(PY) -m pytest -q -s -p no:cacheprovider -p no:logging tests/fuzz
 
 typecheck: $(VENV)/.installed-test

@@ -1,26 +1,35 @@
 """Fuzz a live route reflector: an attacker client sends mutated OPEN and UPDATE streams while a
 well-behaved feeder announces and withdraws routes to two well-behaved clients.
 
+The reflector runs in a process of its own (``reflector_process.py``), so that its memory is
+measured alone; the feeder, the clients, the attacker and hypothesis share the test process.
 Each hypothesis example is one batch: the feeder changes its table (the model), the attacker
 connects, sends its stream (after a correct handshake, or instead of it: a mutated OPEN),
 half-closes and drains until the reflector closes the session. Then, with the attacker gone:
 
 * both clients hold exactly the feeder's table (prefixes and the attributes it sent);
-* no other session was ever reset (no NOTIFICATION, no close at the feeder or the clients);
-* no exception escaped: no log record with a traceback, nothing for the loop's exception handler.
+* no other session was ever reset (no NOTIFICATION, no close at the feeder or the clients, each
+  one Established once in the reflector's own count);
+* no exception escaped, in either process: no log record with a traceback, nothing for the
+  event loop's exception handler.
 
-The normal test run does 200 examples (derandomized, a few seconds);
-``make fuzz`` runs many more (``BGPCORE_FUZZ_EXAMPLES=100000``, random seeds, at most
-``BGPCORE_FUZZ_SECONDS`` when set) and prints the figures: batches, attacker sessions, tracebacks,
-RSS before and after.
+The normal test run does 200 examples (derandomized, a few seconds). ``make fuzz`` runs random
+seeds until ``BGPCORE_FUZZ_MESSAGES`` mutated messages were sent (1,000,000), at most
+``BGPCORE_FUZZ_EXAMPLES`` batches and ``BGPCORE_FUZZ_SECONDS`` when set, prints a progress line
+every 10,000 batches and then the figures: messages, batches, attacker sessions, tracebacks,
+resets, and the reflector's RSS (after ``gc.collect()``) at the start, its peak, and after the
+attacker left, which must be within 10 % of the start. ``BGPCORE_FUZZ_LOG=path`` keeps the
+reflector's log.
 """
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import random
 import socket
+import sys
 import time
 from typing import Any
 
@@ -37,10 +46,12 @@ from bgpcore.wire.refresh import RouteRefresh as RefreshMessage
 from bgpcore.wire.refresh import encode_refresh
 from bgpcore.wire.types import PathAttributes
 from bgpcore.wire.update import encode_end_of_rib, encode_updates, encode_withdrawals
-from hostile_clients import ASN, Client, start_reflector, until
+from hostile_clients import ASN, Client, until
 
-EXAMPLES = int(os.environ.get("BGPCORE_FUZZ_EXAMPLES", "200"))
-LONG_RUN = "BGPCORE_FUZZ_EXAMPLES" in os.environ  # random seeds; the normal run is derandomized
+MESSAGES = int(os.environ.get("BGPCORE_FUZZ_MESSAGES", "0"))  # stop once this many were sent (0: no target)
+EXAMPLES = int(os.environ.get("BGPCORE_FUZZ_EXAMPLES", "10000000" if MESSAGES else "200"))
+LONG_RUN = "BGPCORE_FUZZ_EXAMPLES" in os.environ or MESSAGES > 0  # random seeds; the normal run is derandomized
+REPORT_EVERY = 10_000  # batches between two progress lines of a long run
 FEEDER, ATTACKER, GOOD1, GOOD2 = (f"127.0.0.{n}" for n in (2, 3, 4, 5))
 SLOTS = 64  # the feeder's prefixes: 10.0.<slot>.0/24
 _CTX = CodecContext(families=frozenset((IPV4_UNICAST, IPV6_UNICAST)))
@@ -126,7 +137,7 @@ batches = st.tuples(
 
 
 class _Escaped(logging.Handler):
-    """Collects log records that carry a traceback."""
+    """Collects log records that carry a traceback (in the test process: clients and harness)."""
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
@@ -137,26 +148,68 @@ class _Escaped(logging.Handler):
             self.records.append(self.format(record))
 
 
-def _rss_kib() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+class Reflector:
+    """The reflector in its own process (``reflector_process.py``), driven over its stdin/stdout."""
+
+    def __init__(self, trace: bool = False) -> None:
+        self.trace = trace
+        self.port = 0
+
+    async def start(self) -> None:
+        log_path = os.environ.get("BGPCORE_FUZZ_LOG")
+        self._log = open(log_path, "w") if log_path else open(os.devnull, "w")
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, os.path.join(os.path.dirname(__file__), "reflector_process.py"),
+            FEEDER, ATTACKER, GOOD1, GOOD2, "--extended-message", ATTACKER, *(["--trace"] if self.trace else []),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=self._log, limit=1 << 20)
+        self.port = (await self._line())["port"]
+
+    async def _line(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = await asyncio.wait_for(self.proc.stdout.readline(), 60)
+        if not line:
+            raise AssertionError(f"the reflector process exited with status {await self.proc.wait()}")
+        return json.loads(line)  # type: ignore[no-any-return]
+
+    async def request(self, cmd: str, **args: Any) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({"cmd": cmd, **args}).encode() + b"\n")
+        await self.proc.stdin.drain()
+        return await self._line()
+
+    async def settled(self) -> dict[str, Any]:
+        """The neighbors' states once the attacker's session is down (at most 10 s)."""
+        return await self.request("settled", address=ATTACKER, timeout=10)
+
+    async def memory(self, trim: bool = False) -> dict[str, Any]:
+        """RSS and peak RSS after ``gc.collect()``, in KiB (and after ``malloc_trim(0)`` with ``trim``)."""
+        return await self.request("memory", gc=True, trim=trim)
+
+    async def stop(self) -> None:
+        if self.proc.returncode is None:
+            try:
+                await self.request("stop")
+            except (AssertionError, OSError, asyncio.TimeoutError):
+                self.proc.kill()
+            await self.proc.wait()
+        self._log.close()
 
 
 class Harness:
-    """The reflector, the feeder, the two clients and the model, in one event loop."""
+    """The feeder, the two clients, the attacker and the model in one event loop; the reflector
+    in a process of its own, so that its memory is measured alone."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, trace: bool = False) -> None:
         self.loop = loop
         self.model: dict[bytes, int] = {}  # slot key -> MED the feeder sent
         self.loop_errors: list[str] = []
-        self.stats = {"examples": 0, "attacker_sessions": 0, "attacker_notifications": 0}
+        self.reflector = Reflector(trace)
+        self.stats = {"examples": 0, "attacker_sessions": 0, "attacker_notifications": 0, "messages": 0}
         loop.set_exception_handler(lambda _loop, context: self.loop_errors.append(str(context)))
 
     async def start(self) -> None:
-        self.router, self.port = await start_reflector((FEEDER, ATTACKER, GOOD1, GOOD2), extended_message=(ATTACKER,))
+        await self.reflector.start()
+        self.port = self.reflector.port
         self.feeder, self.good = Client(FEEDER), [Client(GOOD1), Client(GOOD2)]
         for c in (self.feeder, *self.good):
             await c.open(self.port)
@@ -164,7 +217,7 @@ class Harness:
     async def stop(self) -> None:
         for c in (self.feeder, *self.good):
             await c.close()
-        await self.router.stop()
+        await self.reflector.stop()
 
     async def batch(self, mode: str, stream: list[bytes], open_msg: bytes, garbage: bytes,
                     ops: list[tuple[str, list[int], int]]) -> None:
@@ -178,8 +231,8 @@ class Harness:
                 await self.feeder.send(b"".join(encode_withdrawals(IPV4_UNICAST, keys, self.feeder.ctx)))
                 for k in keys:
                     self.model.pop(k, None)
-        await until(lambda: self.router.speaker.neighbor(ATTACKER).state != "ESTABLISHED", timeout=10,
-                    what="the attacker's previous session gone")
+        states = (await self.reflector.settled())["states"]
+        assert states[ATTACKER] != "ESTABLISHED", "the attacker's previous session is still up"
         if mode == "update":
             attacker = Client(ATTACKER, extended_message=True, decode=False)
             try:
@@ -188,6 +241,7 @@ class Harness:
                 await attacker.close()  # refused while the previous connection closes: try next time
                 return
             self.stats["attacker_sessions"] += 1
+            self.stats["messages"] += len(stream)
             await self._send_and_drain(attacker.sock, b"".join(stream), attacker)
             self.stats["attacker_notifications"] += len(attacker.notifications)
         else:
@@ -201,6 +255,7 @@ class Harness:
                 sock.close()
                 return
             data = open_msg + KEEPALIVE + b"".join(stream) if mode == "open" else garbage + b"".join(stream)
+            self.stats["messages"] += len(stream) + (mode == "open")
             await self._send_and_drain(sock, data, None)
         await self.check()
 
@@ -235,16 +290,36 @@ class Harness:
         return True
 
     async def check(self) -> None:
-        await until(lambda: self.router.speaker.neighbor(ATTACKER).state != "ESTABLISHED", timeout=10,
-                    what="the attacker's session gone")
+        settled = await self.reflector.settled()
+        assert settled["states"][ATTACKER] != "ESTABLISHED", "the attacker's session is still up after 10 s"
+        assert not settled["tracebacks"], settled["first"]
         await until(self.converged, timeout=10, what="the clients' tables equal to the feeder's")
         for c in (self.feeder, *self.good):
             assert not c.errors, (c.address, c.errors)
             assert not c.closed and not c.notifications, f"{c.address} was reset: {c.notifications}"
             assert c.longest <= 4096
-        for c in (self.feeder, *self.good):
-            assert self.router.speaker.neighbor(c.address).state == "ESTABLISHED"
+            assert settled["states"][c.address] == "ESTABLISHED"
+            assert settled["established"][c.address] == 1, f"{c.address} was reset"
         assert not self.loop_errors, self.loop_errors
+
+
+def _mib(kib: int) -> str:
+    return f"{kib / 1024:.1f} MiB"
+
+
+def _heap(memory: dict[str, Any]) -> str:
+    """Python objects alive and what malloc holds, from a reflector ``memory`` answer."""
+    malloc = memory["malloc"]
+    held = f", malloc {_mib(malloc['in_use_kib'])} in use + {_mib(malloc['free_kib'])} free" if malloc else ""
+    return f"{memory['blocks']} Python objects{held}"
+
+
+def _rss_kib() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
 
 
 def test_fuzz_reflector_keeps_good_clients_whole() -> None:
@@ -257,9 +332,11 @@ def test_fuzz_reflector_keeps_good_clients_whole() -> None:
     harness = Harness(loop)
     try:
         loop.run_until_complete(harness.start())
-        rss_before = _rss_kib()
+        memory_start = loop.run_until_complete(harness.reflector.memory())
+        test_rss_start = _rss_kib()
         start = time.monotonic()
         budget = float(os.environ.get("BGPCORE_FUZZ_SECONDS", "0")) or None
+        next_report = REPORT_EVERY
 
         # long runs go in chunks: hypothesis keeps a tree of the examples of one run in memory
         chunk = min(EXAMPLES, 500)
@@ -271,15 +348,35 @@ def test_fuzz_reflector_keeps_good_clients_whole() -> None:
             loop.run_until_complete(harness.batch(*batch))
             assert not escaped.records, escaped.records[:3]
 
-        while harness.stats["examples"] < EXAMPLES and (budget is None or time.monotonic() - start < budget):
-            run()
-        elapsed = time.monotonic() - start
-        rss_after = _rss_kib()
         stats = harness.stats
-        print(f"\nfuzz: {stats['examples']} batches in {elapsed:.0f} s, {stats['attacker_sessions']} attacker "
-              f"sessions, {stats['attacker_notifications']} NOTIFICATIONs to the attacker, "
-              f"{len(escaped.records)} tracebacks, 0 resets of other sessions, "
-              f"RSS {rss_before // 1024} MiB -> {rss_after // 1024} MiB")
+        while (stats["examples"] < EXAMPLES and (not MESSAGES or stats["messages"] < MESSAGES)
+               and (budget is None or time.monotonic() - start < budget)):
+            run()
+            if LONG_RUN and stats["examples"] >= next_report:
+                next_report += REPORT_EVERY
+                now = loop.run_until_complete(harness.reflector.memory())
+                print(f"fuzz: {stats['examples']} batches, {stats['messages']} messages, "
+                      f"{time.monotonic() - start:.0f} s; reflector: RSS {_mib(now['rss_kib'])}, "
+                      f"{_heap(now)}; test process RSS {_mib(_rss_kib())}", flush=True)
+        elapsed = time.monotonic() - start
+        settled = loop.run_until_complete(harness.reflector.settled())
+        memory_end = loop.run_until_complete(harness.reflector.memory(trim=True))
+        resets = sum(settled["established"][a] - 1 for a in (FEEDER, GOOD1, GOOD2))
+        rss_start, rss_end = memory_start["rss_kib"], memory_end["rss_kib"]
+        print(f"\nfuzz: {stats['messages']} mutated messages in {stats['examples']} batches, {elapsed:.0f} s; "
+              f"{stats['attacker_sessions']} attacker sessions established, {stats['attacker_notifications']} "
+              f"NOTIFICATIONs to the attacker; {settled['tracebacks'] + len(escaped.records)} tracebacks, "
+              f"{resets} resets of other sessions; reflector RSS (after gc) at start {_mib(rss_start)}, "
+              f"peak {_mib(memory_end['peak_kib'])} (VmHWM), after the attacker left "
+              f"{_mib(rss_end)} ({(rss_end - rss_start) * 100 / rss_start:+.1f} %), "
+              f"{_mib(memory_end.get('trimmed_rss_kib', rss_end))} after malloc_trim(0); "
+              f"at start {_heap(memory_start)}, at the end {_heap(memory_end)}; asyncio tasks "
+              f"{memory_start['tasks']} -> {memory_end['tasks']}; test process RSS {_mib(test_rss_start)} -> "
+              f"{_mib(_rss_kib())}")
+        assert not resets and not settled["tracebacks"]
+        assert memory_end["tasks"] <= memory_start["tasks"]
+        if LONG_RUN:
+            assert rss_end <= rss_start * 1.1, "the reflector's RSS did not come back within 10 % of its start"
     finally:
         try:
             loop.run_until_complete(harness.stop())
