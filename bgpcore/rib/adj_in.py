@@ -182,13 +182,18 @@ class AdjRibIn:
     def withdraw_all(self) -> dict[Family, list[Removed]]:
         """Forget everything (session down without graceful restart)."""
         self._paths = {}
-        out = {family: self.withdraw(family, list(table)) for family, table in self.accepted.items()}
+        out: dict[Family, list[Removed]] = {}
+        for family, table in self.accepted.items():
+            if family in self.addpath:
+                out[family] = [Removed(pid, [k[4:] for k in run]) for pid, run in _split_path_ids(list(table)).items()]
+            else:
+                out[family] = [Removed(0, list(table))]
         self.accepted.clear()
         if self.received is not None:
             self.received.clear()
         self.stale.clear()
         self._churn = 0
-        return {family: removed for family, removed in out.items() if removed}
+        return {family: removed for family, removed in out.items() if any(r.keys for r in removed)}
 
     def mark_stale(self, families: Iterable[Family] | None = None) -> None:
         """RFC 4724 §4.2: the neighbor restarted; its routes are stale until refreshed."""

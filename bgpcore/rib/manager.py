@@ -40,20 +40,19 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-import struct
 from functools import partial
 from typing import Any, Final
 
-from bgpcore.constants import CeaseSubcode
 from bgpcore.errors import UsageError
 from bgpcore.policy.hooks import RoutePolicy
-from bgpcore.rib.actions import CeasePeer, PeerAction
+from bgpcore.rib.actions import PeerAction
 from bgpcore.rib.adj_out import ExportSpec, group_spec
 from bgpcore.rib.groups import ShardKeys, UpdateGroups
 from bgpcore.rib.messages import (AddGroup, AddMember, AddPeer, AdjRibInRoutes, Advertised, AttachMember, BestPaths,
-                                  Candidates, DetachMember, Forget, Generate, GenerateMember, Ingest, IngestBatch,
+                                  Candidates, DetachMember, Drain, Forget, Generate, GenerateMember, Ingest, IngestBatch,
                                   MarkStale, PurgeStale, RemoveGroup, RemovePeer, ShardRequest, Size, SoftResetIn)
 from bgpcore.rib.packing import SELF, Part, Plan, encode_round, ops_to_wire, split_keys
+from bgpcore.rib.peers import LimitBatch, PeerState, limit_action, own_addresses
 from bgpcore.rib.settings import MaxPrefixAction as MaxPrefixAction
 from bgpcore.rib.settings import RibConfig as RibConfig
 from bgpcore.rib.settings import RibPeer as RibPeer
@@ -68,46 +67,8 @@ log = logging.getLogger("bgpcore.rib")
 _NO_FAMILIES: Final[frozenset[Family]] = frozenset()
 _BATCH_PREFIXES: Final = 8192
 """Inbound prefixes gathered before a batch goes to the shard workers."""
-
-
-def own_addresses(info: RibPeer) -> frozenset[str]:
-    """Our addresses on a peer's session: a NEXT_HOP among them is not accepted."""
-    return frozenset(a.split("%", 1)[0] for a in (info.local_address, info.local_address6, *info.local_next_hop)
-                     if a and a not in ("0.0.0.0", "::"))
-
-
-class _Peer:
-    """``warned``: over a WARNING_ONLY limit, already logged. ``ceased``: over a RESTART or
-    SHUTDOWN limit, its session is being closed: its UPDATEs are ignored until ``peer_down``."""
-
-    __slots__ = ("info", "source", "counts", "warned", "ceased", "up", "stale", "deadline", "own")
-
-    def __init__(self, info: RibPeer, source: Source, shards: int) -> None:
-        self.info = info
-        self.source = source
-        self.counts = [0] * shards
-        self.warned = False
-        self.ceased = False
-        self.up = True
-        self.stale: set[Family] = set()
-        self.deadline: float | None = None
-        self.own = own_addresses(info)
-
-
-class _Batch:
-    """One inbound batch of peers with a maximum-prefix limit, checked once every shard answered.
-
-    Each shard reports, for every peer in the batch, its count after the batch: their sum is
-    the peer's exact total then, even when later batches are already back from some shards.
-    ``families``: the family each peer last announced in the batch (last withdrew, if none).
-    """
-
-    __slots__ = ("families", "totals", "waiting")
-
-    def __init__(self, families: dict[PeerId, Family], shards: int) -> None:
-        self.families = families
-        self.totals = dict.fromkeys(families, 0)
-        self.waiting = shards
+_DRAIN_PREFIXES: Final = 32768
+"""Prefixes of a peer that went down removed per step with ``peer_down(stream=True)``."""
 
 
 class Rib:
@@ -128,10 +89,11 @@ class Rib:
         self._ops_weight = 0
         self._local = self.shards[0].shard if count == 1 and isinstance(self.shards[0], LocalShard) else None
         self.groups = UpdateGroups(self, count, config.lag_limit_bytes)
-        self._peers: dict[PeerId, _Peer] = {}
+        self._peers: dict[PeerId, PeerState] = {}
         self._changes: list[BestChange] = []
         self._eor: dict[tuple[Family, CodecContext], bytes] = {}
         self._actions: list[PeerAction] = []
+        self._draining = 0  # prefixes of peers that went down still to remove (``drain``)
         self._call_all(AddPeer(peer_id=LOCAL_PEER, source=LOCAL_SOURCE, import_policy=None,
                                soft_reconfiguration=False, addpath=_NO_FAMILIES))
 
@@ -144,7 +106,7 @@ class Rib:
             shard.send(request)
         return [shard.result() for shard in self.shards]
 
-    def _on_result(self, peer_id: PeerId, peer: _Peer, index: int, family: Family,
+    def _on_result(self, peer_id: PeerId, peer: PeerState, index: int, family: Family,
                    result: tuple[list[BestChange], int]) -> None:
         changes, count = result
         if changes:
@@ -153,33 +115,12 @@ class Rib:
         if peer.info.max_prefix is not None:
             self._check_limit(peer_id, peer, family, sum(peer.counts))
 
-    def _check_limit(self, peer_id: PeerId, peer: _Peer, family: Family, total: int) -> None:
-        """Act on the peer's maximum-prefix limit now that it has ``total`` accepted prefixes.
+    def _check_limit(self, peer_id: PeerId, peer: PeerState, family: Family, total: int) -> None:
+        action = limit_action(peer_id, peer, family, total)
+        if action is not None:
+            self._actions.append(action)
 
-        ``family`` is the one whose announcement brought the count there (the Cease data names it).
-        """
-        limit = peer.info.max_prefix
-        if limit is None or peer.ceased:
-            return
-        if total <= limit:
-            peer.warned = False  # back under: warn again next time it goes over
-            return
-        action = peer.info.max_prefix_action
-        if action == MaxPrefixAction.WARNING_ONLY:
-            if not peer.warned:
-                peer.warned = True
-                log.warning("peer %s: %d prefixes exceed the limit of %d", peer_id, total, limit)
-            return
-        peer.ceased = True
-        restart = peer.info.max_prefix_restart_s if action == MaxPrefixAction.RESTART else None
-        log.warning("peer %s: %d prefixes exceed the limit of %d: closing the session%s", peer_id, total, limit,
-                    "" if restart is None else f", to be restarted in {restart:g} s")
-        data = struct.pack("!HBI", family[0], family[1], limit & 0xFFFFFFFF)
-        self._actions.append(CeasePeer(
-            peer_id=peer_id, subcode=CeaseSubcode.MAXIMUM_PREFIXES_REACHED, data=data,
-            reason=f"maximum-prefix {limit} exceeded ({total} prefixes)", restart_after_s=restart))
-
-    def _on_ingested(self, index: int, batch: _Batch | None,
+    def _on_ingested(self, index: int, batch: LimitBatch | None,
                      result: tuple[list[BestChange], dict[PeerId, int]]) -> None:
         changes, counts = result
         if changes:
@@ -217,7 +158,7 @@ class Rib:
                 peer = peers.get(peer_id)
                 if peer is not None and peer.info.max_prefix is not None and (announce or peer_id not in families):
                     families[peer_id] = family
-            batch = _Batch(families, len(self.shards)) if families else None
+            batch = LimitBatch(families, len(self.shards)) if families else None
         for index, shard in enumerate(self.shards):
             shard.ingest(ops, packed, partial(self._on_ingested, index, batch))
 
@@ -225,7 +166,7 @@ class Rib:
         changes, self._changes = self._changes, []
         return changes
 
-    def _post(self, peer_id: PeerId, peer: _Peer, announce: bool, family: Family, attrs: PathAttributes | None,
+    def _post(self, peer_id: PeerId, peer: PeerState, announce: bool, family: Family, attrs: PathAttributes | None,
               next_hop: tuple[str, ...], keys: list[bytes]) -> None:
         local = self._local
         if local is not None:
@@ -288,12 +229,12 @@ class Rib:
         source = Source(peer_id, info.address, info.router_id, info.asn, ebgp, info.rr_client and not ebgp)
         peer = self._peers.get(peer_id)
         if peer is None:
-            peer = self._peers[peer_id] = _Peer(info, source, len(self.shards))
+            peer = self._peers[peer_id] = PeerState(info, source, len(self.shards))
         peer.info, peer.source, peer.up, peer.warned, peer.ceased = info, source, True, False, False
         peer.own = own_addresses(info)
         if peer.stale:
             peer.deadline = None if now is None else now + self.config.stale_path_time_s
-        self._call_all(AddPeer(peer_id=peer_id, source=source, import_policy=info.import_policy,
+        self._removing(AddPeer(peer_id=peer_id, source=source, import_policy=info.import_policy,
                                soft_reconfiguration=info.soft_reconfiguration, addpath=info.recv_ctx.addpath))
         self._leave_group(peer_id)
         spec = ExportSpec(
@@ -327,13 +268,16 @@ class Rib:
         if emptied is not None:
             self._call_all(RemoveGroup(group_id=emptied.id))
 
-    def peer_down(self, peer_id: PeerId, graceful: bool = False, now: float = 0.0) -> list[BestChange]:
+    def peer_down(self, peer_id: PeerId, graceful: bool = False, now: float = 0.0,
+                  stream: bool = False) -> list[BestChange]:
         """A session left Established.
 
         Args:
             graceful: the peer is restarting (RFC 4724) and negotiated graceful restart:
                 keep its routes, stale, for its restart time.
             now: monotonic seconds, for the restart timer.
+            stream: remove only a first slice of its routes now and the rest with ``drain``
+                (while ``draining``), so that a full table never blocks a caller's event loop.
 
         Returns:
             The best-path changes (none for a graceful restart).
@@ -351,10 +295,28 @@ class Rib:
             log.info("peer %s restarting: routes kept as stale for %.0f s", peer_id, restart)
             return self.flush()
         del self._peers[peer_id]
-        for changes in self._call_all(RemovePeer(peer_id=peer_id)):
-            self._changes.extend(changes)
-        self.groups.note_changes()
+        self._removing(RemovePeer(peer_id=peer_id, budget=_DRAIN_PREFIXES if stream else None))
         return self._take_changes()
+
+    @property
+    def draining(self) -> bool:
+        """Routes of a peer that went down (``peer_down(stream=True)``) are still to remove."""
+        return self._draining > 0
+
+    def drain(self) -> list[BestChange]:
+        """Remove the next slice of the routes of peers that went down; returns the changes."""
+        if self._draining:
+            self._removing(Drain(budget=_DRAIN_PREFIXES))
+        return self._take_changes()
+
+    def _removing(self, request: AddPeer | RemovePeer | Drain) -> None:
+        """Carry out a request that may remove routes of peers that went down (AddPeer finishes
+        the earlier removal of the same peer); keeps the changes for the caller to take."""
+        self._draining = 0
+        for changes, left in self._call_all(request):
+            self._changes.extend(changes)
+            self._draining += left
+        self.groups.note_changes()
 
     # -- inbound -------------------------------------------------------------------------
 
@@ -399,7 +361,7 @@ class Rib:
         self.groups.note_changes()
         return self._take_changes()
 
-    def _own_next_hop(self, peer_id: PeerId, peer: _Peer, update: Update) -> Update:
+    def _own_next_hop(self, peer_id: PeerId, peer: PeerState, update: Update) -> Update:
         """RFC 4271 §6.3: a NEXT_HOP that is our own address on the session makes the route
         unfeasible: its prefixes are withdrawn instead (one log line)."""
         attrs = update.attributes
@@ -499,7 +461,7 @@ class Rib:
             else:
                 log.info("peer %s did not come back in time: withdrawing its routes", peer_id)
                 del self._peers[peer_id]
-                for changes in self._call_all(RemovePeer(peer_id=peer_id)):
+                for changes, _left in self._call_all(RemovePeer(peer_id=peer_id)):
                     self._changes.extend(changes)
         self.groups.note_changes()
         return self.flush()

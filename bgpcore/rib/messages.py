@@ -30,7 +30,7 @@ Ingest = tuple[bool, PeerId, Family, PathAttributes | None, tuple[str, ...], lis
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AddPeer:
-    """A session came up, or its settings changed (``RibShard.add_peer``)."""
+    """A session came up, or its settings changed (``RibShard.add_peer``). Result: as ``Drain``."""
 
     peer_id: PeerId
     source: Source
@@ -41,9 +41,18 @@ class AddPeer:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RemovePeer:
-    """The session went down for good: withdraw its routes. Result: ``list[BestChange]``."""
+    """The session went down for good: withdraw its routes, ``budget`` prefixes now (None: all).
+    Result: ``(list[BestChange], prefixes still to remove)``."""
 
     peer_id: PeerId
+    budget: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Drain:
+    """Go on removing the routes of peers that went down. Result: as ``RemovePeer``."""
+
+    budget: int | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -211,12 +220,12 @@ class Size:
     """Prefixes in this shard's Loc-RIB. Result: ``int``. Also a barrier: answered after all sent before."""
 
 
-ShardRequest = (AddPeer | RemovePeer | Announce | Withdraw | IngestBatch | MarkStale | PurgeStale | SoftResetIn
+ShardRequest = (AddPeer | RemovePeer | Drain | Announce | Withdraw | IngestBatch | MarkStale | PurgeStale | SoftResetIn
                 | AddGroup | RemoveGroup | AddMember | DetachMember | AttachMember | Generate | GenerateMember | Forget
                 | BestPaths | Candidates | AdjRibInRoutes | Advertised | PrefixCount | Size)
 
 SHARD_REQUESTS: tuple[type[ShardRequest], ...] = (
-    AddPeer, RemovePeer, Announce, Withdraw, IngestBatch, MarkStale, PurgeStale, SoftResetIn,
+    AddPeer, RemovePeer, Drain, Announce, Withdraw, IngestBatch, MarkStale, PurgeStale, SoftResetIn,
     AddGroup, RemoveGroup, AddMember, DetachMember, AttachMember, Generate, GenerateMember, Forget,
     BestPaths, Candidates, AdjRibInRoutes, Advertised, PrefixCount, Size)
 """Every request class, in the order of ``ShardRequest``."""
@@ -241,11 +250,12 @@ def handle(shard: RibShard, request: ShardRequest) -> object:
             shard.forget(request.group_id, request.family, request.keys, request.strip)
             return None
         case AddPeer():
-            shard.add_peer(request.peer_id, request.source, request.import_policy, request.soft_reconfiguration,
-                           request.addpath)
-            return None
+            return shard.add_peer(request.peer_id, request.source, request.import_policy,
+                                  request.soft_reconfiguration, request.addpath)
         case RemovePeer():
-            return shard.remove_peer(request.peer_id)
+            return shard.remove_peer(request.peer_id, request.budget)
+        case Drain():
+            return shard.drain(request.budget)
         case MarkStale():
             return shard.mark_stale(request.peer_id, request.families)
         case PurgeStale():

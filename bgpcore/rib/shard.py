@@ -69,35 +69,64 @@ class RibShard:
         self._attrs: dict[PathAttributes, PathAttributes] = {}
         self._sweep_at = _INTERN_SWEEP
         self._all_paths: list[AdjRibOut] = []
+        self._gone: deque[tuple[PeerId, Family, int, list[bytes]]] = deque()  # removals still to apply
 
     # -- inbound -------------------------------------------------------------------------
 
     def add_peer(self, peer_id: PeerId, source: Source, import_policy: RoutePolicy | None,
-                 keep_received: bool, addpath: frozenset[Family]) -> None:
-        """A session came up (again: routes kept from a graceful restart stay, marked stale)."""
+                 keep_received: bool, addpath: frozenset[Family]) -> tuple[list[BestChange], int]:
+        """A session came up (again: routes kept from a graceful restart stay, marked stale).
+
+        An earlier removal of the peer still going on is finished first. Returns its best-path
+        changes and how many prefixes of other peers are still to remove (as ``drain``).
+        """
+        done = self.drain(None) if any(gone[0] == peer_id for gone in self._gone) else ([], 0)
+        done = done[0], sum(len(entry[3]) for entry in self._gone)
         adj = self.peers.get(peer_id)
         if adj is None:
             self.peers[peer_id] = AdjRibIn(source, import_policy, keep_received, addpath)
-            return
+            return done
         adj.source = source
         adj.import_policy = import_policy
         adj.addpath = addpath
         if keep_received and adj.received is None:
             adj.received = {}
+        return done
 
-    def remove_peer(self, peer_id: PeerId) -> list[BestChange]:
-        """The session went down for good: withdraw everything it sent."""
+    def remove_peer(self, peer_id: PeerId, budget: int | None = None) -> tuple[list[BestChange], int]:
+        """The session went down for good: withdraw everything it sent.
+
+        Its Adj-RIB-In goes at once; its paths leave the Loc-RIB ``budget`` prefixes at a time
+        (None: all now), the rest with ``drain``, so a full table leaves in bounded steps.
+        Returns the changes so far and how many prefixes are still to remove.
+        """
         adj = self.peers.pop(peer_id, None)
-        if adj is None:
-            return []
+        if adj is not None:
+            for family, removed in adj.withdraw_all().items():
+                self._gone.extend((peer_id, family, path_id, keys) for path_id, keys in removed if keys)
+        return self.drain(budget)
+
+    def drain(self, budget: int | None) -> tuple[list[BestChange], int]:
+        """Remove up to ``budget`` prefixes (None: all) of peers that went down; returns the
+        changes and how many prefixes are still to remove."""
         changes: list[BestChange] = []
-        for family, removed in adj.withdraw_all().items():
-            changes.extend(self._remove(family, peer_id, removed))
-        del adj
+        gone = self._gone
+        left = budget
+        while gone and (left is None or left > 0):
+            peer_id, family, path_id, keys = gone[0]
+            if left is not None and len(keys) > left:
+                keys, rest = keys[:left], keys[left:]
+                gone[0] = (peer_id, family, path_id, rest)
+            else:
+                gone.popleft()
+            if left is not None:
+                left -= len(keys)
+            changes.extend(self.loc.remove(family, peer_id, path_id, keys))
         report = self._report(changes)
-        for group in self.groups.values():
-            group.sweep_cache()  # its paths are gone: so are their cached exports
-        return report
+        if not gone and budget != 0:
+            for group in self.groups.values():
+                group.sweep_cache()  # the paths are gone: so are their cached exports
+        return report, sum(len(entry[3]) for entry in gone)
 
     def _sweep(self) -> None:
         """Forget interned attribute sets nothing else refers to any more."""

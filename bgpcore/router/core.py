@@ -155,6 +155,7 @@ class Router:
             await self.unnumbered.stop()
             self.unnumbered = None
         await self.speaker.stop(message or "router shutting down")
+        self._routes.finish()
         if self.bfd is not None:
             self.bfd.close()
         if self._stale_timer is not None:

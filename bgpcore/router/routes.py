@@ -4,9 +4,13 @@
 else, turns a session's ``PeerInfo`` and ``NeighborConfig`` into the RIB's ``RibPeer``, and
 hands every result the RIB returns (best-path changes, peer actions, new output) to the
 router that owns it, which routes them to the FIB, subscribers, sessions and sockets.
+
+A peer that goes down leaves the RIB in slices, one per loop turn (``Rib.drain``), so a full
+table being withdrawn never holds up the other sessions' timers.
 """
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from time import monotonic as _now
 from typing import Protocol
@@ -74,6 +78,7 @@ class RibRoutes:
         self._ids: dict[PeerKey, PeerId] = {}
         self._keys: dict[PeerId, PeerKey] = {}
         self._up: dict[PeerKey, PeerId] = {}
+        self._draining: asyncio.Handle | None = None
 
     def peer_key(self, number: PeerId) -> PeerKey | None:
         """The ``PeerKey`` of a RIB peer id."""
@@ -97,15 +102,40 @@ class RibRoutes:
         self.rib.peer_up(number, rib_peer(peer, info), now=_now())
         self._up[peer] = number
         self.results.session_up(peer, info)
-        self.results.routed([])
+        self.results.routed(self.rib.flush())  # with the end of its earlier removal, if any
 
     def peer_down(self, peer: PeerKey, graceful: bool = False) -> None:
         number = self._up.pop(peer, None)
         if number is None:
             return
-        changes = self.rib.peer_down(number, graceful=graceful, now=_now())
+        changes = self.rib.peer_down(number, graceful=graceful, now=_now(), stream=True)
         self.results.session_down(peer, graceful)
         self.results.routed(changes)
+        self._drain_later()
+
+    def _drain_later(self) -> None:
+        """Schedule the next slice of a removal (all of it at once without a running loop)."""
+        if self._draining is not None or not self.rib.draining:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.finish()
+            return
+        self._draining = loop.call_soon(self._drain)
+
+    def _drain(self) -> None:
+        self._draining = None
+        self.results.routed(self.rib.drain())
+        self._drain_later()
+
+    def finish(self) -> None:
+        """Apply what is left of every removal now (the router is stopping)."""
+        if self._draining is not None:
+            self._draining.cancel()
+            self._draining = None
+        while self.rib.draining:
+            self.results.routed(self.rib.drain())
 
     def receive(self, peer: PeerKey, update: Update) -> None:
         number = self._up.get(peer)

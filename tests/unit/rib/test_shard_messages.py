@@ -11,7 +11,7 @@ from rib_factories import source
 
 from bgpcore.rib.adj_out import ExportSpec
 from bgpcore.rib.messages import (SHARD_REQUESTS, AddGroup, AddMember, AddPeer, AdjRibInRoutes, Advertised,
-                                  Announce, AttachMember, BestPaths, Candidates, DetachMember, Forget, Generate,
+                                  Announce, AttachMember, BestPaths, Candidates, DetachMember, Drain, Forget, Generate,
                                   GenerateMember, IngestBatch, MarkStale, PrefixCount, PurgeStale, RemoveGroup, RemovePeer,
                                   ShardRequest, Size, SoftResetIn, Withdraw, handle)
 from bgpcore.rib.shard import LocalShard, ProcessShard, RibShard, ShardConfig
@@ -54,7 +54,8 @@ SCRIPT: list[tuple[ShardRequest, Callable[[RibShard], Any]]] = [
     (PrefixCount(peer_id=1), lambda s: s.count(1)),
     (MarkStale(peer_id=1, families=None), lambda s: s.mark_stale(1, None)),
     (PurgeStale(peer_id=1, family=None), lambda s: s.purge_stale(1, None)),
-    (RemovePeer(peer_id=2), lambda s: s.remove_peer(2)),
+    (RemovePeer(peer_id=2, budget=2), lambda s: s.remove_peer(2, 2)),
+    (Drain(budget=None), lambda s: s.drain(None)),
     (RemoveGroup(group_id=7), lambda s: s.remove_group(7)),
     (Size(), lambda s: s.size()),
 ]

@@ -44,7 +44,7 @@ def test_worker_process_answers_and_reports_errors() -> None:
     try:
         worker.send(AddPeer(peer_id=1, source=source(1), import_policy=None, soft_reconfiguration=False,
                             addpath=frozenset()))
-        assert worker.result() is None
+        assert worker.result() == ([], 0)  # no removal was going on
         worker.send(Announce(peer_id=1, family=IPV4_UNICAST, attrs=ATTRS, next_hop=("192.0.2.1",), keys=KEYS[:5]))
         changes, count = worker.result()
         assert count == 5 and changes[0].keys == KEYS[:5]
