@@ -61,14 +61,16 @@ class AdjRibIn:
         self.accepted: dict[Family, dict[bytes, Path]] = {}
         self.received: dict[Family, dict[bytes, Path]] | None = {} if keep_received else None
         self.stale: dict[Family, set[bytes]] = {}
-        self._paths: dict[tuple[int, tuple[str, ...], int], Path] = {}
+        self._paths: dict[int | tuple[int, int], Path] = {}
         self._churn = 0  # prefixes withdrawn or replaced since the last sweep of _paths
 
     def _path(self, attrs: PathAttributes, next_hop: tuple[str, ...], path_id: int) -> Path:
-        """One shared Path per (attribute set, next hop, path id): ``attrs`` must be interned."""
-        key = (id(attrs), next_hop, path_id)
+        """One shared Path per (attribute set, path id), the last next hop it came with:
+        ``attrs`` must be interned. Keyed by the attribute set's id alone without ADD-PATH."""
+        key: int | tuple[int, int] = id(attrs) if not path_id else (id(attrs), path_id)
         path = self._paths.get(key)
-        if path is None or path.attrs is not attrs or path.source is not self.source:
+        if (path is None or path.attrs is not attrs or path.source is not self.source
+                or path.next_hop != next_hop or path.path_id != path_id):
             if len(self._paths) > _PATH_CACHE_LIMIT:
                 self._paths.clear()
             path = self._paths[key] = Path(attrs, next_hop, self.source, path_id)

@@ -349,7 +349,10 @@ class Rib:
         attrs = update.attributes
         if attrs is not None:
             if update.nlri and attrs.next_hop is not None:
-                self._post(peer_id, peer, True, IPV4_UNICAST, attrs, (attrs.next_hop,), update.nlri)
+                hop = peer.hop
+                if not hop or hop[0] != attrs.next_hop:
+                    hop = peer.hop = (attrs.next_hop,)
+                self._post(peer_id, peer, True, IPV4_UNICAST, attrs, hop, update.nlri)
             mp_reach = update.mp_reach
             if mp_reach is not None and mp_reach.nlri:
                 self._post(peer_id, peer, True, (mp_reach.afi, mp_reach.safi), attrs, mp_reach.next_hop,

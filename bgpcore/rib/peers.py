@@ -27,7 +27,7 @@ class PeerState:
     """``warned``: over a WARNING_ONLY limit, already logged. ``ceased``: over a RESTART or
     SHUTDOWN limit, its session is being closed: its UPDATEs are ignored until ``peer_down``."""
 
-    __slots__ = ("info", "source", "counts", "warned", "ceased", "up", "stale", "deadline", "own")
+    __slots__ = ("info", "source", "counts", "warned", "ceased", "up", "stale", "deadline", "own", "hop")
 
     def __init__(self, info: RibPeer, source: Source, shards: int) -> None:
         self.info = info
@@ -39,6 +39,7 @@ class PeerState:
         self.stale: set[Family] = set()
         self.deadline: float | None = None
         self.own = own_addresses(info)
+        self.hop: tuple[str, ...] = ()  # the NEXT_HOP of its last UPDATE, one tuple while it stays the same
 
 
 class LimitBatch:
