@@ -450,8 +450,9 @@ class Rib:
         deadlines = [p.deadline for p in self._peers.values() if p.deadline is not None]
         return min(deadlines, default=None)
 
-    def handle_timer(self, now: float) -> list[BestChange]:
-        """Purge stale routes of peers whose restart or stale-path timer expired."""
+    def handle_timer(self, now: float, stream: bool = False) -> list[BestChange]:
+        """Purge stale routes of peers whose restart or stale-path timer expired (``stream``: the
+        routes of a peer that did not come back leave in slices, as with ``peer_down``)."""
         for peer_id, peer in list(self._peers.items()):
             if peer.deadline is None or peer.deadline > now:
                 continue
@@ -464,8 +465,7 @@ class Rib:
             else:
                 log.info("peer %s did not come back in time: withdrawing its routes", peer_id)
                 del self._peers[peer_id]
-                for changes, _left in self._call_all(RemovePeer(peer_id=peer_id)):
-                    self._changes.extend(changes)
+                self._removing(RemovePeer(peer_id=peer_id, budget=_DRAIN_PREFIXES if stream else None))
         self.groups.note_changes()
         return self.flush()
 

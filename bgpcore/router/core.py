@@ -457,7 +457,8 @@ class Router:
 
     def _stale_timer_fired(self) -> None:
         self._stale_timer = None
-        self.routed(self.rib.handle_timer(time.monotonic()))
+        self.routed(self.rib.handle_timer(time.monotonic(), stream=True))
+        self._routes.drain_later()
         self._arm_stale_timer()
 
     def _interface_of(self, number: PeerId) -> str | None:

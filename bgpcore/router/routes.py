@@ -111,9 +111,9 @@ class RibRoutes:
         changes = self.rib.peer_down(number, graceful=graceful, now=_now(), stream=True)
         self.results.session_down(peer, graceful)
         self.results.routed(changes)
-        self._drain_later()
+        self.drain_later()
 
-    def _drain_later(self) -> None:
+    def drain_later(self) -> None:
         """Schedule the next slice of a removal (all of it at once without a running loop)."""
         if self._draining is not None or not self.rib.draining:
             return
@@ -127,7 +127,7 @@ class RibRoutes:
     def _drain(self) -> None:
         self._draining = None
         self.results.routed(self.rib.drain())
-        self._drain_later()
+        self.drain_later()
 
     def finish(self) -> None:
         """Apply what is left of every removal now (the router is stopping)."""

@@ -75,3 +75,17 @@ def test_a_peer_that_comes_back_during_its_removal_starts_from_nothing() -> None
         feed(rib, 1, KEYS[:10])  # ... so the new session's routes are not removed with them
         assert len(rib) == 10 and rib.drain() == [] and len(rib) == 10
         assert rib.prefix_count(1) == 10
+
+
+def test_routes_of_a_restarting_peer_that_never_came_back_also_leave_in_slices() -> None:
+    from dataclasses import replace
+    with Rib(RibConfig(local_asn=65000, router_id=ME, shards=1)) as rib:
+        rib.peer_up(1, replace(client(1), restart_time_s=5.0), now=0.0)
+        feed(rib, 1, KEYS)
+        assert rib.peer_down(1, graceful=True, now=0.0) == [] and len(rib) == N  # kept, stale
+        first = rib.handle_timer(10.0, stream=True)
+        assert 0 < sum(len(c.keys) for c in first) <= 32768 and rib.draining
+        rest = []
+        while rib.draining:
+            rest += rib.drain()
+        assert sum(len(c.keys) for c in first + rest) == N and len(rib) == 0
