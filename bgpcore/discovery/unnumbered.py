@@ -24,7 +24,6 @@ or the link-local twice when the interface has no global address, as FRR does.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fnmatch
 import ipaddress
 import logging
@@ -134,53 +133,69 @@ class Unnumbered:
         self.listener = RaListener(self._router_heard, interval_s=ra_interval_s)
         self._links: dict[int, _Link] = {}
         self._monitor: kernel.LinkMonitor | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._own_monitor = True
         self.on_change: Callable[[UnnumberedPeer], None] | None = None
         """Called after a neighbor is added or removed (for logs, tests and ``show``)."""
 
     # -- lifecycle -------------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, links: kernel.LinkMonitor | None = None) -> None:
         """Check settings, then advertise on and peer over every matching interface.
+
+        Args:
+            links: a link monitor with neighbours and addresses shared with other consumers
+                (a router's FIB); by default discovery opens its own.
 
         Raises:
             ConfigError: a kernel setting is wrong (the message names the sysctl).
         """
-        self._monitor = kernel.LinkMonitor(neighbours=True, addresses=True, namespace=self.namespace)
-        links = self._monitor.snapshot()
+        self._own_monitor = links is None
+        monitor = links or kernel.LinkMonitor(neighbours=True, addresses=True, namespace=self.namespace)
+        now = monitor.snapshot()  # events from here on wait in the monitor's socket
         if self.check_settings:
-            names = [link.name for link in links if self._peering_for(link.name) is not None]
-            with kernel.netns(self.namespace):
-                check_interfaces(names, transit=self.transit)
-        for link in links:
+            names = [link.name for link in now if self._peering_for(link.name) is not None]
+            try:
+                with kernel.netns(self.namespace):
+                    check_interfaces(names, transit=self.transit)
+            except Exception:
+                if self._own_monitor:
+                    monitor.close()
+                raise
+        self._monitor = monitor
+        monitor.subscribe(self._events)
+        for link in now:
             self._link_event(link)
         self._starting = False
-        self._task = asyncio.get_running_loop().create_task(self._watch())
+
+    def _resync(self) -> None:
+        """Apply the links as they are now (when the kernel dropped events)."""
+        if self._monitor is not None:
+            for link in self._monitor.snapshot():
+                self._link_event(link)
 
     async def stop(self) -> None:
         """Stop advertising and remove every neighbor this object added."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        if self._monitor is not None:
+            self._monitor.unsubscribe(self._events)
         for link in self._links.values():
             self._settled(link, cancel=True)
             self._drop(link, "unnumbered peering stopped")
         self.listener.close()
         self._links.clear()
-        if self._monitor is not None:
+        if self._monitor is not None and self._own_monitor:
             self._monitor.close()
-            self._monitor = None
+        self._monitor = None
 
     def peers(self) -> list[UnnumberedPeer]:
         return [self._view(link) for link in sorted(self._links.values(), key=lambda link: link.name)]
 
     # -- events ----------------------------------------------------------------------------------
 
-    async def _watch(self) -> None:
-        assert self._monitor is not None
-        async for event in self._monitor.events():
+    def _events(self, events: list[kernel.LinkEvent], overrun: bool) -> None:
+        if overrun:
+            log.warning("unnumbered: the kernel dropped link events; re-reading the links")
+            self._resync()
+        for event in events:
             try:
                 if isinstance(event, nl.LinkMessage):
                     self._link_event(event)

@@ -85,6 +85,7 @@ class Fib:
         self.namespace = namespace
         self._sock: kernel.NetlinkSocket | None = None
         self._monitor: kernel.LinkMonitor | None = None
+        self._own_monitor = True
         self._loop: asyncio.AbstractEventLoop | None = None
         self._resolver: NextHopResolver | None = None
         self.state = FibState(table, metric, bool(nexthop_objects))
@@ -94,14 +95,17 @@ class Fib:
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
-    def start(self, routes: Iterable[FibRoute] | None = None) -> ApplyResult:
+    def start(self, routes: Iterable[FibRoute] | None = None, *,
+              links: kernel.LinkMonitor | None = None) -> ApplyResult:
         """Open netlink, detect kernel features and adopt the routes a previous run left.
 
         Kernel routes of ours that match what ``apply`` later asks for are adopted without a
         message (counted as ``unchanged``); the rest stay until :meth:`sync`. With ``routes``,
-        apply and sync at once.
+        apply and sync at once. ``links``: a link monitor (with addresses) shared with other
+        consumers, which ``attach`` subscribes to; by default the FIB opens its own.
         """
-        self._monitor = kernel.LinkMonitor(addresses=True, namespace=self.namespace)
+        self._own_monitor = links is None
+        self._monitor = links or kernel.LinkMonitor(addresses=True, namespace=self.namespace)
         self._sock = kernel.NetlinkSocket(namespace=self.namespace)
         self._resolver = NextHopResolver(self._sock)
         if self.v4_via_v6 is None:
@@ -134,7 +138,7 @@ class Fib:
             self._delete_routes(self._other_metric)
             self._collect_objects()
         self.detach()
-        if self._monitor is not None:
+        if self._monitor is not None and self._own_monitor:
             self._monitor.close()
         self._sock.close()
         self._sock = self._monitor = None
@@ -144,11 +148,17 @@ class Fib:
         if self._monitor is None:
             raise FibError(errno_mod.ENOTCONN, "Fib.start() first")
         self._loop = loop or asyncio.get_running_loop()
-        self._loop.add_reader(self._monitor.fileno(), self.process_link_events)
+        if self._own_monitor:
+            self._loop.add_reader(self._monitor.fileno(), self.process_link_events)
+        else:
+            self._monitor.subscribe(self.link_events)
 
     def detach(self) -> None:
         if self._loop is not None and self._monitor is not None:
-            self._loop.remove_reader(self._monitor.fileno())
+            if self._own_monitor:
+                self._loop.remove_reader(self._monitor.fileno())
+            else:
+                self._monitor.unsubscribe(self.link_events)
         self._loop = None
 
     def fileno(self) -> int:
@@ -409,17 +419,23 @@ class Fib:
         return show_fib(self.table, sock=self._require())
 
     def process_link_events(self) -> None:
-        """Read queued link events: routes through a link that went down wait for it; pending
-        routes are retried when a link comes up."""
+        """Read queued link events from the FIB's own monitor and handle them (``link_events``)."""
         if self._monitor is None:
+            return
+        events = self._monitor.read()
+        overrun, self._monitor.overrun = self._monitor.overrun, False
+        self.link_events(events, overrun)
+
+    def link_events(self, events: list[kernel.LinkEvent], overrun: bool = False) -> None:
+        """Routes through a link that went down wait for it; pending routes are retried when a
+        link comes up. ``overrun``: events were lost, so links are compared as they are now."""
+        if self._sock is None:
             return
         came_up: set[int] = set()
         went_down: set[int] = set()
         new_address: set[int] = set()
         new_name = False
-        events = self._monitor.read()
-        if self._monitor.overrun:  # events were lost: compare against the links as they are now
-            self._monitor.overrun = False
+        if overrun:
             events = [*kernel.list_links(self._require()), *self._resolve_links().vanished()]
         for event in events:
             if isinstance(event, nl.AddressMessage):

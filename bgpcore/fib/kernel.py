@@ -31,10 +31,11 @@ import contextlib
 import ctypes
 import errno as errno_mod
 import ipaddress
+import logging
 import os
 import socket
 from dataclasses import dataclass
-from typing import AsyncIterator, Final, Iterable, Iterator
+from typing import AsyncIterator, Callable, Final, Iterable, Iterator
 
 from bgpcore.errors import FibError
 from bgpcore.fib import netlink as nl
@@ -416,11 +417,17 @@ def add_neighbour(sock: NetlinkSocket, ifindex: int, address: str, mac: bytes) -
 
 # --- link events -------------------------------------------------------------------------------
 
+LinkEvent = nl.LinkMessage | nl.NeighbourMessage | nl.AddressMessage
+LinkHandler = Callable[[list[LinkEvent], bool], None]
+"""Takes a batch of events and whether the kernel dropped some before them (then re-read the state)."""
+
+
 class LinkMonitor:
     """Link (and optionally neighbour) events from the kernel's multicast groups.
 
     ``read()`` returns what is queued without blocking; ``events()`` is an async iterator for
-    asyncio code. When the kernel had to drop events (receive buffer full) ``overrun`` becomes
+    asyncio code; ``subscribe()`` shares one monitor between several consumers (a router's FIB
+    and its unnumbered discovery read one socket). When the kernel had to drop events (receive buffer full) ``overrun`` becomes
     True and the caller re-reads the state with :func:`list_links`. ``snapshot()`` lists the links as they are now, so a caller can subscribe
     first, then read the current state, then apply events without missing one in between.
     """
@@ -431,12 +438,40 @@ class LinkMonitor:
         self._sock = NetlinkSocket(groups, namespace=namespace, blocking=False)
         self._namespace = namespace
         self.overrun = False  # set when the kernel dropped events: re-read the state
+        self._handlers: list[LinkHandler] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def fileno(self) -> int:
         return self._sock.fileno()
 
     def close(self) -> None:
+        if self._loop is not None:
+            self._loop.remove_reader(self.fileno())
+            self._loop = None
+        self._handlers.clear()
         self._sock.close()
+
+    def subscribe(self, handler: LinkHandler) -> None:
+        """Hand every batch of events to ``handler`` (read on the running event loop)."""
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+            self._loop.add_reader(self.fileno(), self._dispatch)
+        self._handlers.append(handler)
+
+    def unsubscribe(self, handler: LinkHandler) -> None:
+        if handler in self._handlers:
+            self._handlers.remove(handler)
+
+    def _dispatch(self) -> None:
+        events = self.read()
+        overrun, self.overrun = self.overrun, False
+        if not events and not overrun:
+            return
+        for handler in list(self._handlers):
+            try:
+                handler(events, overrun)
+            except Exception:  # noqa: BLE001 - one consumer's failure must not starve the others
+                logging.getLogger("bgpcore.fib").exception("link events: %r failed", handler)
 
     def __enter__(self) -> LinkMonitor:
         return self
@@ -447,9 +482,9 @@ class LinkMonitor:
     def snapshot(self) -> list[nl.LinkMessage]:
         return list_links(namespace=self._namespace) if self._namespace else list_links()
 
-    def read(self) -> list[nl.LinkMessage | nl.NeighbourMessage | nl.AddressMessage]:
+    def read(self) -> list[LinkEvent]:
         """Every event queued now (empty when none); never blocks."""
-        out: list[nl.LinkMessage | nl.NeighbourMessage | nl.AddressMessage] = []
+        out: list[LinkEvent] = []
         while True:
             try:
                 data = self._sock.recv()

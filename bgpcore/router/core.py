@@ -23,6 +23,7 @@ from dataclasses import replace
 from bgpcore.discovery.unnumbered import Unnumbered, UnnumberedPeer
 from bgpcore.errors import UsageError
 from bgpcore.fib.install import Fib
+from bgpcore.fib.kernel import LinkMonitor
 from bgpcore.fib.routes import FibRoute
 from bgpcore.rib.decision import Reason, explain
 from bgpcore.rib.actions import CeasePeer
@@ -106,6 +107,7 @@ class Router:
             self.bfd = BfdLink(self.speaker, listen_addresses=bfd_listen_addresses(config.listen))
         self.fib: Fib | None = None
         self.unnumbered: Unnumbered | None = None
+        self._links: LinkMonitor | None = None
         self._fib_feed: FibFeed | None = None
         self._subscribers: set[RouterEvents] = set()
         self._stale_timer: asyncio.TimerHandle | None = None
@@ -128,10 +130,12 @@ class Router:
                  config.local_as, config.router_id, config.cluster_id or config.router_id, config.shards,
                  f"table {config.fib.table}" if config.fib else "off",
                  "Cython fast path (bgpcore_fast)" if accel.ACCELERATED else "pure Python (bgpcore_fast not loaded)")
+        if config.fib is not None or config.interfaces:  # one link monitor for the FIB and discovery
+            self._links = LinkMonitor(neighbours=bool(config.interfaces), addresses=True)
         if config.fib is not None:
             self.fib = Fib(table=config.fib.table, metric=config.fib.metric, policy=config.fib.policy,
                            keep_on_stop=config.fib.keep_on_stop)
-            self.fib.start()
+            self.fib.start(links=self._links)
             self.fib.attach()
             self._fib_feed = FibFeed(self.fib, self._interface_of)
         if self.bfd is not None:
@@ -144,7 +148,7 @@ class Router:
         if config.interfaces:
             self.unnumbered = Unnumbered(self, config.interfaces, make_config=NeighborConfig,
                                          ra_interval_s=config.ra_interval_s, transit=config.transit)
-            await self.unnumbered.start()
+            await self.unnumbered.start(links=self._links)
         self._started = True
         for network in config.networks:
             self.announce(network.prefix, next_hop=network.next_hop, attributes=network.attributes)
@@ -168,6 +172,9 @@ class Router:
         if self.fib is not None:
             self.fib.stop()
             self.fib = None
+        if self._links is not None:
+            self._links.close()
+            self._links = None
         self.rib.close()
         for stream in list(self._subscribers):
             stream.finish()

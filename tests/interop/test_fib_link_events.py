@@ -83,3 +83,28 @@ async def test_routes_by_interface_name_return_when_the_interface_is_recreated(l
     await _until(lambda: not fib.pending and hops_of(lab, a) == expected, "routes back on the new vA")
     fib.stop()
     assert hops_of(lab, a) == {}
+
+
+async def test_one_link_monitor_serves_the_fib_and_another_consumer(lab: Lab) -> None:
+    """A router's FIB and its unnumbered discovery share one monitor: both see every event."""
+    from bgpcore.fib.kernel import LinkEvent, LinkMonitor
+    from bgpcore.fib.netlink import LinkMessage
+    a, b = lab.ns("a"), lab.ns("b")
+    lab.link(a, "vA", b, "vB")
+    lab.addr(a, "vA", "192.0.2.1/24")
+    monitor = LinkMonitor(neighbours=True, addresses=True, namespace=a)
+    fib = Fib(namespace=a)
+    fib.start([FibRoute(net("203.0.113.0/26"), (NextHop("192.0.2.2", ifname="vA"),))], links=monitor)
+    fib.attach()
+    seen: list[LinkEvent] = []
+    monitor.subscribe(lambda events, overrun: seen.extend(events))
+    try:
+        await asyncio.to_thread(lab.exec, a, "ip", "link", "set", "vA", "down")
+        await _until(lambda: len(fib.pending) == 1, "the route through vA to wait")
+        assert any(isinstance(e, LinkMessage) and e.name == "vA" and not e.up for e in seen)
+        await asyncio.to_thread(lab.exec, a, "ip", "link", "set", "vA", "up")
+        await _until(lambda: not fib.pending, "the route to come back")
+        assert set(hops_of(lab, a)) == {"203.0.113.0/26"}
+    finally:
+        fib.stop()
+        monitor.close()
