@@ -18,8 +18,11 @@ seeds until ``BGPCORE_FUZZ_MESSAGES`` mutated messages were sent (1,000,000), at
 ``BGPCORE_FUZZ_EXAMPLES`` batches and ``BGPCORE_FUZZ_SECONDS`` when set, prints a progress line
 every 10,000 batches and then the figures: messages, batches, attacker sessions, tracebacks,
 resets, and the reflector's RSS (after ``gc.collect()``) at the start, its peak, and after the
-attacker left, which must be within 10 % of the start. ``BGPCORE_FUZZ_LOG=path`` keeps the
-reflector's log.
+attacker left, also once ``malloc_trim(0)`` returned the heap glibc keeps free, with the Python
+objects alive and what malloc holds in use and free. The run fails when the objects or the
+trimmed RSS end more than 10 % above the start, besides the fast decoder's cache of 65,536 ints
+(bounded; the attacker's random values fill it). ``BGPCORE_FUZZ_LOG=path`` keeps the reflector's
+log.
 """
 from __future__ import annotations
 
@@ -52,6 +55,8 @@ MESSAGES = int(os.environ.get("BGPCORE_FUZZ_MESSAGES", "0"))  # stop once this m
 EXAMPLES = int(os.environ.get("BGPCORE_FUZZ_EXAMPLES", "10000000" if MESSAGES else "200"))
 LONG_RUN = "BGPCORE_FUZZ_EXAMPLES" in os.environ or MESSAGES > 0  # random seeds; the normal run is derandomized
 REPORT_EVERY = 10_000  # batches between two progress lines of a long run
+INT_CACHE_SLOTS = 1 << 16  # bgpcore_fast._update's cache of AS numbers and community values: one int each
+INT_CACHE_KIB = INT_CACHE_SLOTS * 40 // 1024  # an int and its share of pymalloc's pools
 FEEDER, ATTACKER, GOOD1, GOOD2 = (f"127.0.0.{n}" for n in (2, 3, 4, 5))
 SLOTS = 64  # the feeder's prefixes: 10.0.<slot>.0/24
 _CTX = CodecContext(families=frozenset((IPV4_UNICAST, IPV6_UNICAST)))
@@ -376,7 +381,12 @@ def test_fuzz_reflector_keeps_good_clients_whole() -> None:
         assert not resets and not settled["tracebacks"]
         assert memory_end["tasks"] <= memory_start["tasks"]
         if LONG_RUN:
-            assert rss_end <= rss_start * 1.1, "the reflector's RSS did not come back within 10 % of its start"
+            # what the reflector itself still holds once the attacker left: its objects, and its RSS once
+            # glibc returned the heap it keeps free (it does not on its own: docs/hostile-peers.md);
+            # the fast decoder's int cache fills up with the attacker's random values, to its bound
+            assert memory_end["blocks"] <= memory_start["blocks"] * 1.1 + INT_CACHE_SLOTS, "objects left behind"
+            trimmed = memory_end.get("trimmed_rss_kib", rss_end)
+            assert trimmed <= rss_start * 1.1 + INT_CACHE_KIB, "the reflector's memory did not come back"
     finally:
         try:
             loop.run_until_complete(harness.stop())
