@@ -7,7 +7,6 @@ The control commands are listed in ``Daemon.commands`` and described in docs/ope
 from __future__ import annotations
 
 import asyncio
-import gc
 import ipaddress
 import logging
 import os
@@ -26,6 +25,7 @@ from bgpcore.program.control import (PROTOCOL_VERSION, Arg, Command, ControlServ
 from bgpcore.program.explain import explain_paths
 from bgpcore.program.ops import Operations
 from bgpcore.program.reload import apply_reload, plan_reload
+from bgpcore.program.tuning import tune_gc, tune_malloc
 from bgpcore.rib.decision import select_best
 from bgpcore.route import Path
 from bgpcore.router.core import Router
@@ -504,17 +504,6 @@ class Daemon:
             log.exception("reload failed")
 
 
-def _tune_gc() -> None:
-    """A full table is millions of long-lived tuples: move what start-up made out of the
-    collector's sight and collect the young generation less often, so a table load does not
-    spend its time re-scanning the RIB (route values hold no reference cycles)."""
-    if os.environ.get("BGPCORE_DEFAULT_GC"):
-        return
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
-
-
 async def serve(config: ProgramConfig, ready: asyncio.Event | None = None, config_path: str | None = None) -> None:
     """Run the router of ``config`` until SIGTERM or SIGINT; SIGHUP reloads ``config_path``.
 
@@ -531,7 +520,8 @@ async def serve(config: ProgramConfig, ready: asyncio.Event | None = None, confi
     loop.add_signal_handler(signal.SIGHUP, daemon.reload_logged)
     try:
         await daemon.start()
-        _tune_gc()
+        tune_gc()
+        tune_malloc()
         if ready is not None:
             ready.set()
         try:

@@ -37,6 +37,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from hostile_clients import start_reflector  # noqa: E402
 
+from bgpcore.program.tuning import tune_gc, tune_malloc  # noqa: E402
+
 
 class _Escaped(logging.Handler):
     """Collects log records that carry a traceback."""
@@ -85,6 +87,8 @@ async def _serve(args: argparse.Namespace) -> None:
     loop_errors: list[str] = []
     loop.set_exception_handler(lambda _loop, context: loop_errors.append(str(context)))
     router, port = await start_reflector(args.addresses, extended_message=args.extended_message)
+    tune_gc()  # the process set up as ``bgpcore run`` sets up its own
+    tune_malloc()
     out = sys.stdout
 
     def answer(value: dict[str, Any]) -> None:
