@@ -10,6 +10,7 @@ the client records it in ``errors``).
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import time
 from typing import Any, Iterable, Mapping
@@ -27,6 +28,18 @@ from bgpcore.wire.update import decode_update, encode_end_of_rib, encode_updates
 
 ASN = 65000
 FAMILIES = (IPV4_UNICAST, IPV6_UNICAST)
+
+
+class EscapedTracebacks(logging.Handler):
+    """Collects log records that carry a traceback (none may, in a reflector under attack)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info or record.exc_text or "Traceback" in record.getMessage():
+            self.records.append(self.format(record))
 
 
 def reflector_config(clients: Iterable[str], *, extended_message: Iterable[str] = (),

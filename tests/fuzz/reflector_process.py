@@ -35,21 +35,9 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from hostile_clients import start_reflector  # noqa: E402
+from hostile_clients import EscapedTracebacks as _Escaped, start_reflector  # noqa: E402
 
 from bgpcore.program.tuning import tune_gc, tune_malloc  # noqa: E402
-
-
-class _Escaped(logging.Handler):
-    """Collects log records that carry a traceback."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.exc_info or record.exc_text or "Traceback" in record.getMessage():
-            self.records.append(self.format(record))
 
 
 class _MallInfo2(ctypes.Structure):

@@ -51,6 +51,7 @@ from bgpcore.wire.refresh import encode_refresh
 from bgpcore.wire.types import PathAttributes
 from bgpcore.wire.update import encode_end_of_rib, encode_updates, encode_withdrawals
 from hostile_clients import ASN, Client, until
+from hostile_clients import EscapedTracebacks as _Escaped
 
 MESSAGES = int(os.environ.get("BGPCORE_FUZZ_MESSAGES", "0"))  # stop once this many were sent (0: no target)
 EXAMPLES = int(os.environ.get("BGPCORE_FUZZ_EXAMPLES", "10000000" if MESSAGES else "200"))
@@ -140,18 +141,6 @@ batches = st.tuples(
     st.binary(max_size=64),
     feeder_ops,
 )
-
-
-class _Escaped(logging.Handler):
-    """Collects log records that carry a traceback (in the test process: clients and harness)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.exc_info or record.exc_text or "Traceback" in record.getMessage():
-            self.records.append(self.format(record))
 
 
 class Reflector:
