@@ -19,10 +19,10 @@ seeds until ``BGPCORE_FUZZ_MESSAGES`` mutated messages were sent (1,000,000), at
 every 10,000 batches and then the figures: messages, batches, attacker sessions, tracebacks,
 resets, and the reflector's RSS (after ``gc.collect()``) at the start, its peak, and after the
 attacker left, also once ``malloc_trim(0)`` returned the heap glibc keeps free, with the Python
-objects alive and what malloc holds in use and free. The reflector's process is set up as
-``bgpcore run`` sets up its own (``bgpcore/program/tuning.py``). The run fails when the objects or
-the RSS end more than 10 % above the start, besides the fast decoder's cache of 65,536 ints
-(bounded; the attacker's random values fill it). ``BGPCORE_FUZZ_LOG=path`` keeps the reflector's
+objects alive and what malloc holds in use and free. The reflector's allocator is set up as
+``bgpcore run`` sets up its own (``bgpcore/program/tuning.py``; its collector keeps Python's
+defaults). The run fails when the objects or the RSS end more than 10 % above the start, besides
+the fast decoder's cache of 65,536 ints (bounded; the attacker's random values fill it). ``BGPCORE_FUZZ_LOG=path`` keeps the reflector's
 log.
 """
 from __future__ import annotations
