@@ -222,13 +222,9 @@ class Fib:
         run_sig: Signature | None = None
         unchanged = added = 0
         for rkey, nexthops in dict(changes).items():  # a prefix listed twice: its last change
-            key = rkey if v4 else rkey[1:].ljust(16, b"\0") + rkey[:1]  # IPv4: the RIB's own key object
-            if pending:
-                pending.pop(key, None)
-            if failed:
-                failed.pop(key, None)
-            if unresolved:
-                unresolved.pop(key, None)
+            key = rkey if v4 else fib_key(2, rkey)  # IPv4: the RIB's own key object
+            if pending or failed or unresolved:
+                state.forget_outcome(key)
             if not nexthops:
                 old = want.pop(key, None)
                 if old is not None and track:
@@ -287,12 +283,8 @@ class Fib:
         last_sig: Signature | None = None
         last_len = 0
         for key, nexthops in changes:
-            if pending:
-                pending.pop(key, None)
-            if failed:
-                failed.pop(key, None)
-            if unresolved:
-                unresolved.pop(key, None)
+            if pending or failed or unresolved:
+                state.forget_outcome(key)
             if not nexthops or (policy is not None and not policy(key_prefix(key))):
                 wish(key, None)
                 continue

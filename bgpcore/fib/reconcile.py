@@ -108,6 +108,13 @@ class FibState:
             self.names = names = {s: hops for s, hops in names.items() if s in live}
         names[sig] = nexthops
 
+    def forget_outcome(self, key: bytes) -> None:
+        """``key`` is asked for anew: what became of the last request (pending, refused,
+        unresolved) no longer holds."""
+        self.pending.pop(key, None)
+        self.failed.pop(key, None)
+        self.unresolved.pop(key, None)
+
     def wanted_hops(self, key: bytes) -> tuple[NextHop, ...] | None:
         """The next hops ``key`` is wanted with, as the caller named them; None: not wanted."""
         hops = self.unresolved.get(key)
