@@ -131,8 +131,8 @@ class Fib:
             return
         if not self.keep_on_stop:
             self.state.unresolved.clear()
-            self.state.want.clear()
             self.state.pending.clear()
+            self.state.unmet = dict.fromkeys(self.state.have)  # nothing is wanted any more
             self.state.refs = Counter(self.state.have.values())
             self._delete_routes([(k, self.metric) for k in self.state.have])
             self._delete_routes(self._other_metric)
@@ -205,10 +205,9 @@ class Fib:
         policy): per prefix, a key, a few dict operations and at most one operation to send."""
         sock = self._require()
         state = self.state
-        want, have, unresolved = state.want, state.have, state.unresolved
-        want_get, have_get = want.get, have.get
+        have_get, unmet, unresolved = state.have.get, state.unmet, state.unresolved
         pending, failed = state.pending, state.failed
-        track, refs, metric = state.nexthop_objects, state.refs, self.metric
+        metric = self.metric
         resolved_get = self._resolved.get
         v4 = afi == 1
         klen = 5 if v4 else V6_KEY_LEN
@@ -219,17 +218,16 @@ class Fib:
         install, delete = ops.installs.append, ops.deletes.append
         last_hops: tuple[NextHop, ...] | None = None
         sig: Signature | None = None
-        run_sig: Signature | None = None
-        unchanged = added = 0
+        unchanged = 0
         for rkey, nexthops in dict(changes).items():  # a prefix listed twice: its last change
             key = rkey if v4 else fib_key(2, rkey)  # IPv4: the RIB's own key object
             if pending or failed or unresolved:
                 state.forget_outcome(key)
+            if unmet and key in unmet:
+                state.settle(key)  # this change replaces the wish; done() records what is refused
             if not nexthops:
-                old = want.pop(key, None)
-                if old is not None and track:
-                    refs[old] -= 1
                 if have_get(key) is not None:
+                    unmet[key] = None
                     delete((key, metric))
                 continue
             if nexthops is not last_hops:
@@ -239,29 +237,17 @@ class Fib:
                         sig = self._resolve(family, nexthops)
                     except FibError as exc:
                         last_hops = None
-                        state.wish(key, None)
                         unresolved[key] = nexthops
                         state.refuse(key, exc, result)
                         if have_get(key) is not None:
+                            unmet[key] = None
                             delete((key, metric))
                         continue
-                if added:
-                    refs[run_sig] += added  # type: ignore[index]
-                    added = 0
-                last_hops, run_sig = nexthops, sig
-            old = want_get(key)
-            if old != sig:
-                want[key] = sig  # type: ignore[assignment]
-                if track:
-                    if old is not None:
-                        refs[old] -= 1
-                    added += 1  # references to ``sig`` are counted per run of prefixes
+                last_hops = nexthops
             if have_get(key) != sig:
                 install((key, sig))  # type: ignore[arg-type]
             else:
                 unchanged += 1
-        if added:
-            refs[run_sig] += added  # type: ignore[index]
         result.unchanged += unchanged
         state.add_creates(ops)
         try:
@@ -329,7 +315,8 @@ class Fib:
         """Remove stale routes of ours, retry pending ones and drop unused nexthop objects."""
         result = ApplyResult()
         sock = self._require()
-        stale = [k for k in self.state.have if k not in self.state.want]
+        have = self.state.have
+        stale = [k for k, sig in self.state.unmet.items() if sig is None and k in have]
         try:
             self._converge(sock, stale + list(self.state.pending), result)
         except kernel.BatchOverrun:
@@ -344,9 +331,7 @@ class Fib:
         remove whatever differs from the wanted routes (after lost netlink replies, or changes
         someone made behind our back)."""
         sock = self._require()
-        for sig in self.state.have.values():
-            self.state.refs[sig] -= 1
-        self.state.have.clear()
+        self.state.detach_have()
         self._other_metric = []
         if self.nexthop_objects:
             objects = self.state.objects
@@ -359,8 +344,9 @@ class Fib:
                         objects.present.add(msg.id)  # else: changed behind our back, re-sent
         self._read_kernel_routes()
         result = ApplyResult()
+        result.unchanged = self.state.settle_met()
         self.state.failed.clear()
-        self._converge(sock, [*self.state.want, *(k for k in self.state.have if k not in self.state.want)], result)
+        self._converge(sock, list(self.state.unmet), result)
         self._delete_routes(self._other_metric)
         self._other_metric = []
         if self.nexthop_objects:
@@ -377,7 +363,7 @@ class Fib:
         sock = self._require()
         state = self.state
         using = {sig for sig, hops in state.names.items() if old in hops}
-        routes = [(k, state.names[sig]) for k, sig in state.want.items() if sig in using]
+        routes = [(k, state.names[sig]) for k, sig in state.wanted_items() if sig in using]
         routes += [(k, hops) for k, hops in state.unresolved.items() if old in hops]
         moved = [(k, tuple(new if h == old else h for h in hops)) for k, hops in routes]
         if self.nexthop_objects and routes:
@@ -507,7 +493,7 @@ class Fib:
     # -- internals: talking to the kernel (the executor of FibState's operations) ------------------
 
     def _converge(self, sock: kernel.NetlinkSocket, keys: Iterable[bytes], result: ApplyResult) -> None:
-        """Send what makes the kernel match ``want`` for ``keys``: objects, routes, deletions."""
+        """Send what makes the kernel meet the wishes for ``keys``: objects, routes, deletions."""
         self._run_ops(sock, self.state.plan(keys, result), result)
 
     def _run_ops(self, sock: kernel.NetlinkSocket, ops: FibOps, result: ApplyResult) -> None:
@@ -531,7 +517,7 @@ class Fib:
             self._collect_objects()  # also the members of a group the kernel refused
         if refused and mode != self.v4_via_v6:  # retry what RTA_VIA could not carry
             retry = [(key, hops) for key, sig, _err in refused
-                     if state.want.get(key) == sig and (hops := state.names.get(sig)) is not None]
+                     if state.wanted(key) == sig and (hops := state.names.get(sig)) is not None]
             for key, _hops in retry:
                 result.failed.pop(key_prefix(key), None)
                 state.failed.pop(key, None)
@@ -600,8 +586,7 @@ class Fib:
                 continue
             # an object id that is not ours never equals a wanted signature: replaced or removed
             sig: Signature = msg.nh_id if msg.nh_id is not None else hops_of(msg)
-            self.state.have[key] = sig
-            self.state.refs[sig] += 1
+            self.state.adopt(key, sig)
 
     def _link_down(self, ifindexes: set[int]) -> None:
         """The kernel flushed routes and objects through these links: they now wait for them."""
@@ -612,16 +597,13 @@ class Fib:
         self._resolve_links().forget_gateways(ifindexes)
         for key, sig in list(self.state.have.items()):
             lost = sig in gone if isinstance(sig, int) else all(h[2] in ifindexes for h in sig)
-            if lost:
-                del self.state.have[key]
-                self.state.refs[sig] -= 1
-                if key in self.state.want:
-                    self.state.pending[key] = "next-hop link down"
+            if lost and self.state.lose(key) is not None:
+                self.state.pending[key] = "next-hop link down"
         log.info("links %s down: %d routes wait for them", sorted(ifindexes), len(self.state.pending))
 
     def _may_use(self, key: bytes, ifindexes: set[int]) -> bool:
         """Whether a pending route goes through one of these links (or through one unknown)."""
-        sig = self.state.want.get(key)
+        sig = self.state.wanted(key)
         if sig is None:
             return True
         if isinstance(sig, int):
@@ -645,20 +627,18 @@ class Fib:
             del self.state.pending[key]
         named = [(key, self.state.wanted_hops(key)) for key in keys]
         for key, nexthops in named:  # re-resolve: an interface index or a neighbour may have changed
-            old = self.state.want.pop(key, None)
-            if old is not None:
-                self.state.refs[old] -= 1
             if nexthops is None:
+                self.state.wish(key, None)
                 continue
             try:
                 sig = self._resolve(key_family(key), nexthops)
             except FibError as exc:
+                self.state.wish(key, None)
                 self.state.unresolved[key] = nexthops
                 self._refuse(key, exc, result)
                 continue
             self.state.unresolved.pop(key, None)
-            self.state.want[key] = sig
-            self.state.refs[sig] += 1
+            self.state.wish(key, sig)
         for group in objects.groups_touching(on_link):  # groups that lost members get them back
             if group not in objects.present:
                 continue

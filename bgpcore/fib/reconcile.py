@@ -1,4 +1,5 @@
-"""The FIB's reconcile state without I/O: wanted routes, installed routes, next-hop references.
+"""The FIB's reconcile state without I/O: installed routes, the wishes they do not meet yet,
+next-hop references.
 
 Shaped like the BGP session (``receive_data`` / ``data_to_send``): the caller tells the state
 what it wants (:meth:`FibState.wish`), asks for the netlink operations that bring the kernel
@@ -10,6 +11,11 @@ Keys are ``bgpcore.fib.routes.route_key``s: an IPv4 key is the RIB's own NLRI ke
 5 octets), an IPv6 key the packed address and the prefix length (17 octets). A signature is how
 a route reaches the kernel: a nexthop-object id, or its hops. The next hops a signature was
 resolved from are kept once per signature (``names``), not once per route.
+
+What is wanted is what is installed (``have``) except where ``unmet`` says otherwise: a key's
+wanted signature, or None for a route to remove. A settled table therefore costs one dict
+entry per route, and ``unmet`` holds only routes in flight, waiting for a link, refused, or
+adopted from a previous run and not asked for (yet).
 """
 from __future__ import annotations
 
@@ -70,11 +76,11 @@ class FibState:
         self.metric = metric
         self.nexthop_objects = nexthop_objects
         self.objects = NexthopObjects()
-        self.want: dict[bytes, Signature] = {}
+        self.have: dict[bytes, Signature] = {}  # what the kernel holds
+        self.unmet: dict[bytes, Signature | None] = {}  # wanted otherwise than installed (None: removed)
         self.names: dict[Signature, tuple[NextHop, ...]] = {}  # the next hops a signature was resolved from
         self.unresolved: dict[bytes, tuple[NextHop, ...]] = {}  # wanted, with next hops that did not resolve
-        self.have: dict[bytes, Signature] = {}
-        self.refs: Counter[Signature] = Counter()  # wanted + installed references (objects only)
+        self.refs: Counter[Signature] = Counter()  # installed + unmet references (objects only)
         self.pending: dict[bytes, str] = {}  # wanted, waiting for a link or gateway: why
         self.failed: dict[bytes, FibError] = {}  # wanted, refused by the kernel
         self._templates: dict[tuple[int, Signature], nl.RouteTemplate] = {}
@@ -82,29 +88,94 @@ class FibState:
 
     # -- what is wanted ----------------------------------------------------------------------------
 
+    def wanted(self, key: bytes) -> Signature | None:
+        """The signature ``key`` is wanted with; None: not wanted."""
+        unmet = self.unmet
+        return unmet[key] if key in unmet else self.have.get(key)
+
+    def wanted_items(self) -> list[tuple[bytes, Signature]]:
+        """Every wanted route and its signature."""
+        unmet = self.unmet
+        out = [(k, s) for k, s in self.have.items() if k not in unmet]
+        out += [(k, s) for k, s in unmet.items() if s is not None]
+        return out
+
     def wish(self, key: bytes, sig: Signature | None) -> None:
         """Want ``key`` installed with ``sig`` (None: removed)."""
-        want = self.want
-        old = want.get(key)
-        if old == sig:
-            return
-        track = self.nexthop_objects
-        if sig is None:
-            del want[key]
+        if sig == self.have.get(key):
+            self.settle(key)
         else:
-            want[key] = sig
-        if track:
+            self.set_unmet(key, sig)
+
+    def settle(self, key: bytes) -> None:
+        """``key`` is wanted as it is installed (or not installed and not wanted)."""
+        if key in self.unmet:
+            old = self.unmet.pop(key)
+            if old is not None and self.nexthop_objects:
+                self.refs[old] -= 1
+
+    def set_unmet(self, key: bytes, sig: Signature | None) -> None:
+        """``key`` is wanted with ``sig`` (None: removed), which the kernel does not hold yet."""
+        unmet = self.unmet
+        old = unmet.get(key)
+        unmet[key] = sig
+        if self.nexthop_objects and old != sig:
             refs = self.refs
             if old is not None:
                 refs[old] -= 1
             if sig is not None:
                 refs[sig] += 1
 
+    def adopt(self, key: bytes, sig: Signature) -> None:
+        """The kernel holds ``key`` with ``sig`` (read from a dump): installed, and unwanted
+        until asked for, unless a wish for it is already recorded."""
+        old = self.have.get(key)
+        self.have[key] = sig
+        refs = self.refs
+        if old is not None:
+            refs[old] -= 1
+        refs[sig] += 1
+        if key not in self.unmet:
+            self.unmet[key] = None
+
+    def detach_have(self) -> None:
+        """Forget what is installed but keep every wish (before re-reading the kernel)."""
+        for key, sig in self.have.items():
+            if key not in self.unmet:
+                self.set_unmet(key, sig)
+        refs = self.refs
+        for sig in self.have.values():
+            refs[sig] -= 1
+        self.have.clear()
+
+    def settle_met(self) -> int:
+        """Drop the wishes the kernel already meets (after re-reading it); returns how many."""
+        have_get = self.have.get
+        met = [k for k, s in self.unmet.items() if s is not None and have_get(k) == s]
+        for key in met:
+            self.settle(key)
+        return len(met)
+
+    def lose(self, key: bytes) -> Signature | None:
+        """The kernel dropped ``key`` on its own (its link went down); returns the signature it
+        is still wanted with, if any."""
+        sig = self.have.pop(key, None)
+        if sig is None:
+            return self.wanted(key)
+        self.refs[sig] -= 1
+        if key in self.unmet:
+            wanted = self.unmet[key]
+            if wanted is None:
+                del self.unmet[key]
+            return wanted
+        self.set_unmet(key, sig)
+        return sig
+
     def name(self, sig: Signature, nexthops: tuple[NextHop, ...]) -> None:
         """``nexthops`` resolve to ``sig`` now (kept once per signature, for re-resolving later)."""
         names = self.names
         if sig not in names and len(names) >= _NAMES_LIMIT:
-            live = set(self.want.values())
+            live = {*self.have.values(), *self.unmet.values()}
             self.names = names = {s: hops for s, hops in names.items() if s in live}
         names[sig] = nexthops
 
@@ -120,7 +191,7 @@ class FibState:
         hops = self.unresolved.get(key)
         if hops is not None:
             return hops
-        sig = self.want.get(key)
+        sig = self.wanted(key)
         return None if sig is None else self.names.get(sig)
 
     def refuse(self, key: bytes, exc: FibError, result: ApplyResult, quiet: bool = False) -> None:
@@ -137,15 +208,15 @@ class FibState:
     # -- what to send ------------------------------------------------------------------------------
 
     def plan(self, keys: Iterable[bytes], result: ApplyResult | None = None) -> FibOps:
-        """The operations that make the kernel match ``want`` for ``keys``."""
-        want_get, have_get = self.want.get, self.have.get
+        """The operations that make the kernel meet the wishes for ``keys``."""
+        unmet, have_get = self.unmet, self.have.get
         ops = FibOps()
         installs, deletes = ops.installs, ops.deletes
         metric = self.metric
         unchanged = 0
         for key in keys:
-            sig = want_get(key)
             current = have_get(key)
+            sig = unmet[key] if key in unmet else current
             if sig is None:
                 if current is not None:
                     deletes.append((key, metric))
@@ -153,6 +224,8 @@ class FibState:
                 installs.append((key, sig))
             else:
                 unchanged += 1
+                if key in unmet:
+                    self.settle(key)
         if result is not None:
             result.unchanged += unchanged
         self.add_creates(ops)
@@ -226,11 +299,11 @@ class FibState:
                 refused_objects[obj_id] = err
                 log.info("FIB: kernel refused nexthop object %d: %s", obj_id,
                             errno_mod.errorcode.get(err.errno, err.errno))
-        have, refs = self.have, self.refs
+        have, refs, unmet = self.have, self.refs, self.unmet
         installs = ops.installs
+        final = installs if ops.unique else dict(installs)  # a key listed twice: its last signature
+        pairs = final.items() if isinstance(final, dict) else final
         if self.nexthop_objects:  # counted per signature, not per route
-            final = installs if ops.unique else dict(installs)  # a key listed twice: its last signature
-            pairs = final.items() if isinstance(final, dict) else final
             olds: Counter[Signature] = Counter(filter(None, map(have.get, map(itemgetter(0), pairs))))
             for sig, count in olds.items():
                 refs[sig] -= count
@@ -238,7 +311,12 @@ class FibState:
             for sig, count in Counter(map(itemgetter(1), pairs)).items():
                 refs[sig] += count
         else:
-            have.update(installs)
+            have.update(pairs)
+        if unmet:  # the wishes these installs meet
+            settle = self.settle
+            for key, sig in pairs:
+                if key in unmet and unmet[key] == sig:
+                    settle(key)
         base = seq0 + n_creates
         refused: list[tuple[bytes, Signature, nl.ErrorMessage]] = []
         if errors:
@@ -247,6 +325,7 @@ class FibState:
                 if err is not None:
                     key, sig = installs[seq - base]
                     refs[have.pop(key)] -= 1
+                    self.set_unmet(key, sig)  # still wanted
                     if refused_objects and isinstance(sig, int):  # the object's reason is the route's
                         err = next((refused_objects[i] for i in objects.with_members(sig) if i in refused_objects), err)
                     refused.append((key, sig, err))
@@ -270,6 +349,11 @@ class FibState:
                 gone = have.pop(key, None)
                 if gone is not None:
                     refs[gone] -= 1
+                    if key in unmet:
+                        if unmet[key] is None:
+                            del unmet[key]
+                    else:  # removed while still wanted (a refused replacement's old route)
+                        self.set_unmet(key, gone)
         result.removed += len(ops.deletes) - kept
         return refused
 

@@ -125,7 +125,7 @@ class FibFeed:
     def _work(self, deadline: float | None) -> bool:
         """Apply pending changes until ``deadline`` (None: all); True if some remain."""
         fib, size = self.fib, self.slice_routes
-        for afi, pending in self._pending.items():
+        for afi, pending in list(self._pending.items()):
             while pending:
                 popitem = pending.popitem
                 batch = [popitem() for _ in range(min(size, len(pending)))]
@@ -133,6 +133,8 @@ class FibFeed:
                 fib.apply_keys(afi, batch)  # refusals are logged per prefix by the FIB
                 if deadline is not None and time.monotonic() >= deadline:
                     return any(self._pending.values())
+            if self._pending.get(afi) is pending:
+                del self._pending[afi]  # an emptied dict keeps the size of its largest backlog
         return False
 
     def flush(self) -> None:
