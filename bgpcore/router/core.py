@@ -137,7 +137,7 @@ class Router:
                            keep_on_stop=config.fib.keep_on_stop)
             self.fib.start(links=self._links)
             self.fib.attach()
-            self._fib_feed = FibFeed(self.fib, self._interface_of)
+            self._fib_feed = FibFeed(self.fib, self._interface_of, on_full=self._fib_full)
         if self.bfd is not None:
             await self.bfd.start()
         await self.speaker.start()
@@ -390,6 +390,15 @@ class Router:
         if self._fib_feed is not None:
             self._fib_feed.flush()
         return self.fib.routes() if self.fib is not None else []
+
+    def _fib_full(self, full: bool) -> None:
+        """The FIB's backlog is full: hold reading from peers, and the removal of peers that
+        went down, until it has eased."""
+        if full:
+            self.speaker.input.hold()
+        else:
+            self.speaker.input.release()
+        self._routes.hold_removals(full)
 
     # -- RibResults: where the RIB's results go --------------------------------------------------
 

@@ -7,6 +7,10 @@ kernel in slices: each loop turn sends at most ``slice_s`` seconds of work (chec
 prefixes, streams into the kernel while the sessions' timers keep running. No ``ipaddress``
 object is made on the way; next hops are resolved once per next-hop set.
 
+When the backlog reaches ``FULL_BACKLOG`` prefixes the feed says it is full (``on_full(True)``)
+and the router stops reading from peers until it is down to ``EASED_BACKLOG``: a table arrives
+at the pace the kernel takes it, and waits in the peers' sockets rather than in memory.
+
 Next hops are resolved to the interface of the session the path came from, which is what an
 RFC 8950 link-local next hop needs.
 """
@@ -28,6 +32,8 @@ log = logging.getLogger("bgpcore.router.fib")
 
 SLICE_S: Final = 0.02
 SLICE_ROUTES: Final = 2048
+FULL_BACKLOG: Final = 65536
+EASED_BACKLOG: Final = 16384
 
 _NO_HOPS: tuple[NextHop, ...] = ()
 
@@ -40,12 +46,18 @@ class FibFeed:
         interface_of: the interface of a peer's session (link-local peers), or None.
         slice_s: wall-clock budget of kernel work per loop turn.
         slice_routes: prefixes per ``apply_keys`` call (the budget is checked between calls).
+        on_full: told True when the backlog reaches ``FULL_BACKLOG``, False when it is
+            back to ``EASED_BACKLOG``.
     """
 
     def __init__(self, fib: Fib, interface_of: Callable[[PeerId], str | None], *,
-                 slice_s: float = SLICE_S, slice_routes: int = SLICE_ROUTES) -> None:
+                 slice_s: float = SLICE_S, slice_routes: int = SLICE_ROUTES,
+                 on_full: Callable[[bool], None] | None = None) -> None:
         self.fib = fib
         self.interface_of = interface_of
+        self.on_full = on_full
+        self.full = False
+        self.fulls = 0  # times the backlog reached FULL_BACKLOG
         self.slice_s = slice_s
         self.slice_routes = slice_routes
         self._pending: dict[int, dict[bytes, tuple[NextHop, ...]]] = {}
@@ -56,6 +68,7 @@ class FibFeed:
         self.batches = 0
         self.turns = 0
         self.longest_turn_s = 0.0
+        self.largest_backlog = 0  # prefixes of one family waiting for the kernel at once
 
     @property
     def backlog(self) -> int:
@@ -77,6 +90,12 @@ class FibFeed:
                 pending[keys[0]] = hops
             else:
                 pending.update(zip(keys, repeat(hops)))
+            if len(pending) > self.largest_backlog:
+                self.largest_backlog = len(pending)
+        if not self.full and self.on_full is not None and self.backlog >= FULL_BACKLOG:
+            self.full = True
+            self.fulls += 1
+            self.on_full(True)
         if self._scheduled is None:
             self._scheduled = asyncio.get_running_loop().call_soon(self._turn)
 
@@ -119,6 +138,10 @@ class FibFeed:
         self.turns += 1
         if elapsed > self.longest_turn_s:
             self.longest_turn_s = elapsed
+        if self.full and self.backlog <= EASED_BACKLOG:
+            self.full = False
+            if self.on_full is not None:
+                self.on_full(False)
         if more and self._scheduled is None:
             self._scheduled = asyncio.get_running_loop().call_soon(self._turn)
 
@@ -143,11 +166,16 @@ class FibFeed:
             self._scheduled.cancel()
             self._scheduled = None
         self._work(None)
+        if self.full:
+            self.full = False
+            if self.on_full is not None:
+                self.on_full(False)
 
     def close(self) -> None:
         if self.turns:
-            log.info("FIB feed: %d batches in %d loop turns, longest turn %.1f ms", self.batches, self.turns,
-                     self.longest_turn_s * 1000)
+            log.info("FIB feed: %d batches in %d loop turns, longest turn %.1f ms, largest backlog %d prefixes, "
+                     "full %d times", self.batches, self.turns, self.longest_turn_s * 1000, self.largest_backlog,
+                     self.fulls)
         if self._scheduled is not None:
             self._scheduled.cancel()
             self._scheduled = None

@@ -6,7 +6,8 @@ hands every result the RIB returns (best-path changes, peer actions, new output)
 router that owns it, which routes them to the FIB, subscribers, sessions and sockets.
 
 A peer that goes down leaves the RIB in slices, one per loop turn (``Rib.drain``), so a full
-table being withdrawn never holds up the other sessions' timers.
+table being withdrawn never holds up the other sessions' timers; the slices wait while the
+router says a consumer is full (``hold_removals``).
 """
 from __future__ import annotations
 
@@ -79,6 +80,7 @@ class RibRoutes:
         self._keys: dict[PeerId, PeerKey] = {}
         self._up: dict[PeerKey, PeerId] = {}
         self._draining: asyncio.Handle | None = None
+        self._removals_held = False
 
     def peer_key(self, number: PeerId) -> PeerKey | None:
         """The ``PeerKey`` of a RIB peer id."""
@@ -113,9 +115,15 @@ class RibRoutes:
         self.results.routed(changes)
         self.drain_later()
 
+    def hold_removals(self, hold: bool) -> None:
+        """Hold the slices of removals (a consumer of their changes is full), or go on."""
+        self._removals_held = hold
+        if not hold:
+            self.drain_later()
+
     def drain_later(self) -> None:
         """Schedule the next slice of a removal (all of it at once without a running loop)."""
-        if self._draining is not None or not self.rib.draining:
+        if self._draining is not None or self._removals_held or not self.rib.draining:
             return
         try:
             loop = asyncio.get_running_loop()

@@ -24,7 +24,7 @@ from bgpcore.session.fsm import State
 from bgpcore.transport.config import ListenRange, NeighborKey, neighbor_key
 from bgpcore.transport.limits import RateLimitedLog, SpeakerLimits
 from bgpcore.transport.neighbor import Neighbor, interface_name
-from bgpcore.transport.protocol import SessionProtocol
+from bgpcore.transport.protocol import InputGate, SessionProtocol
 from bgpcore.transport.sockopts import set_md5, set_ttl_security, socket_family, syn_ttl
 
 log = logging.getLogger("bgpcore.speaker")
@@ -177,7 +177,8 @@ class Admission:
         return True
 
 
-async def connect(n: Neighbor, limits: SpeakerLimits, attach: Callable[[Neighbor, SessionProtocol], None]) -> None:
+async def connect(n: Neighbor, limits: SpeakerLimits, attach: Callable[[Neighbor, SessionProtocol], None],
+                  gate: InputGate | None = None) -> None:
     """Open the neighbor's outgoing connection (TCP-MD5, GTSM, source address set before
     ``connect``); a failure goes to its main session as ``ConnectionFailed``."""
     cfg = n.config
@@ -197,7 +198,7 @@ async def connect(n: Neighbor, limits: SpeakerLimits, attach: Callable[[Neighbor
         target: tuple[Any, ...] = (cfg.address, cfg.port, 0, scope) if family == socket.AF_INET6 else (cfg.address, cfg.port)
         await asyncio.wait_for(loop.sock_connect(sock, target), timeout=max(1.0, cfg.timers.connect_retry_s))
         await loop.create_connection(lambda: SessionProtocol(lambda p: attach(n, p), outgoing=True,
-                                                             limits=limits), sock=sock)
+                                                             limits=limits, gate=gate), sock=sock)
     except asyncio.CancelledError:
         sock.close()
         raise

@@ -5,6 +5,10 @@ As aioquic's ``asyncio/protocol.py`` does, after every input the driver writes o
 from the transport's flow control (``pause_writing``/``resume_writing``): the speaker
 asks for more UPDATEs only while the socket is not paused, so a peer that stops reading
 leaves what is still to send as RIB state, not as a growing queue of bytes.
+
+Input is read ``READ_SIZE`` bytes at a time, so one loop turn decodes and routes a bounded
+amount of it, and an ``InputGate`` can hold every session's reading while a consumer
+downstream (the FIB) catches up: the bytes then wait in the socket and TCP slows the peer.
 """
 from __future__ import annotations
 
@@ -31,25 +35,84 @@ log = logging.getLogger("bgpcore.transport")
 WRITE_HIGH_WATER: int = 256 * 1024
 """Bytes buffered in the transport before the driver stops pulling UPDATEs."""
 
+READ_SIZE: int = 64 * 1024
+"""Bytes read from a socket per loop turn (asyncio's default is 256 KiB: about 60 ms of a
+full table's decoding and routing in one turn)."""
 
-class SessionProtocol(asyncio.Protocol):
+GATE_MAX_HOLD_S: float = 1.0
+"""The longest an ``InputGate`` holds reading at once, so peers' KEEPALIVEs are still read."""
+
+
+class InputGate:
+    """Holds and releases the reading of every session it knows.
+
+    A consumer that falls behind (the FIB, whose kernel work is slower than decoding) holds the
+    gate: what peers send then waits in their sockets instead of piling up in memory. The gate
+    releases itself after ``GATE_MAX_HOLD_S``, so hold timers never expire behind it.
+    """
+
+    def __init__(self) -> None:
+        self.held = False
+        self.holds = 0  # times the gate was held, for the log
+        self._transports: set[asyncio.Transport] = set()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, transport: asyncio.Transport) -> None:
+        self._transports.add(transport)
+        if self.held:
+            transport.pause_reading()
+
+    def discard(self, transport: asyncio.Transport) -> None:
+        self._transports.discard(transport)
+
+    def hold(self) -> None:
+        if self.held:
+            return
+        self.held = True
+        self.holds += 1
+        for transport in self._transports:
+            transport.pause_reading()
+        self._timer = asyncio.get_running_loop().call_later(GATE_MAX_HOLD_S, self.release)
+
+    def release(self) -> None:
+        if not self.held:
+            return
+        self.held = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for transport in self._transports:
+            transport.resume_reading()
+
+
+class SessionProtocol(asyncio.BufferedProtocol):
     """One TCP connection; hands bytes and flow control to the driver it is attached to."""
 
     def __init__(self, on_connect: Callable[[SessionProtocol], None], outgoing: bool,
-                 limits: SpeakerLimits = DEFAULT_LIMITS) -> None:
+                 limits: SpeakerLimits = DEFAULT_LIMITS, gate: InputGate | None = None) -> None:
         self.on_connect = on_connect
         self.outgoing = outgoing
         self.limits = limits
+        self.gate = gate
         self.transport: asyncio.Transport | None = None
         self.driver: SessionDriver | None = None
         self.paused = False
         self.bytes_in = 0
+        self._buffer = memoryview(bytearray(READ_SIZE))
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
+        if self.gate is not None:
+            self.gate.add(transport)
         self.on_connect(self)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(self._buffer[:nbytes].tobytes())
 
     def data_received(self, data: bytes) -> None:
         self.bytes_in += len(data)
@@ -57,6 +120,8 @@ class SessionProtocol(asyncio.Protocol):
             self.driver.data_received(self, data)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.gate is not None and self.transport is not None:
+            self.gate.discard(self.transport)
         driver, self.driver = self.driver, None
         if driver is not None:
             driver.connection_lost(self, exc)

@@ -68,7 +68,7 @@ from bgpcore.transport.neighbor import (
     neighbor_key_of,
     peer_key_of,
 )
-from bgpcore.transport.protocol import SessionDriver, SessionProtocol
+from bgpcore.transport.protocol import InputGate, SessionDriver, SessionProtocol
 from bgpcore.transport.routes import NextHop, PeerInfo, RouteHandler, SimpleRoutes
 from bgpcore.transport.sockopts import (
     open_listener,
@@ -110,6 +110,8 @@ class Speaker:
         self._pump_all = False
         self._pump_scheduled = False
         self._started = False
+        self.input = InputGate()
+        """Holds every session's reading while a consumer downstream catches up."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -125,7 +127,7 @@ class Speaker:
             sock = open_listener(address, port)
             self._listeners.append(sock)
             self._servers.append(Acceptor([sock], admission.admit, lambda: SessionProtocol(
-                self._accept, outgoing=False, limits=limits), limits))
+                self._accept, outgoing=False, limits=limits, gate=self.input), limits))
             admission.acceptor = self._servers[-1]  # one pending count per address is enough
         self._started = True
         for n in list(self._neighbors.values()):  # added before start: keys and TTL now, then go
@@ -586,4 +588,4 @@ class Speaker:
         n.connect_task = asyncio.get_running_loop().create_task(self._connect(n))
 
     async def _connect(self, n: Neighbor) -> None:
-        await connect(n, self.config.limits, self._attach)
+        await connect(n, self.config.limits, self._attach, self.input)

@@ -6,6 +6,8 @@
   ``ip route get`` sends every flow where it went before.
 * Random announce / withdraw / peer-flap sequences through ``FibFeed`` leave the kernel holding
   exactly the best routes of a model RIB.
+* A backlog of ``FULL_BACKLOG`` prefixes makes the feed say it is full (the router then holds
+  reading from peers) until the kernel has taken all but ``EASED_BACKLOG``.
 """
 from __future__ import annotations
 
@@ -219,3 +221,41 @@ def test_random_announce_withdraw_flap_leaves_the_kernel_equal_to_the_ribs_best(
     asyncio.run(run())
     expected = {_prefix_text(k): PEERS[min(ps)][0] for k, ps in rib.items() if ps}
     assert _kernel(lab, ns) == expected
+
+
+def test_a_full_backlog_says_so_and_eases_as_the_kernel_takes_it(small_lab: Any) -> None:
+    """The feed reports full at FULL_BACKLOG prefixes (the router then holds reading from peers)
+    and eased once the kernel has taken all but EASED_BACKLOG, and the kernel ends up with all."""
+    from bgpcore.router import fib_feed
+
+    lab, ns, fib = small_lab
+    count = fib_feed.FULL_BACKLOG + 4096
+    keys = [bytes((32,)) + (0x0A000000 + i).to_bytes(4, "big") for i in range(count)]  # 10.0.0.0/32 up
+    source = Source(0, "192.0.2.2", "192.0.2.2", 64501, True)
+    path = RibPath(PathAttributes(origin=0), ("192.0.2.2",), source)
+    seen: list[tuple[bool, int]] = []
+    before = e2e.kernel_count(ns, 186)  # what earlier tests on this FIB left
+
+    async def run() -> None:
+        feed = FibFeed(fib, lambda peer: None, on_full=lambda full: seen.append((full, feed.backlog)))
+        feed.changes([BestChange(IPV4_UNICAST, keys[:fib_feed.FULL_BACKLOG - 1], path, (path,))])
+        assert seen == []  # one short of full
+        feed.changes([BestChange(IPV4_UNICAST, keys[fib_feed.FULL_BACKLOG - 1:], path, (path,))])
+        assert seen == [(True, count)]
+        while feed.backlog:
+            await asyncio.sleep(0)
+        assert [full for full, _ in seen] == [True, False]
+        assert seen[1][1] <= fib_feed.EASED_BACKLOG
+        assert feed.fulls == 1 and not feed.full
+        assert e2e.kernel_count(ns, 186) == before + count
+        feed.changes([BestChange(IPV4_UNICAST, keys, None, ())])  # and all of them away again
+        while feed.backlog:
+            await asyncio.sleep(0)
+        feed.close()
+        assert [full for full, _ in seen] == [True, False, True, False]
+
+    try:
+        asyncio.run(run())
+        assert e2e.kernel_count(ns, 186) == before
+    finally:
+        fib.apply_keys(1, [(k, ()) for k in keys])
