@@ -99,6 +99,7 @@ asn = {DUT_AS}
 router_id = "{DUT_IP}"
 listen = ["{DUT_IP}"]
 port = 179
+control_socket = "{d / 'bgpcore.sock'}"
 
 [fib]
 
