@@ -1,29 +1,40 @@
 """Adj-RIB-In of one neighbor: what it sent, after import policy, plus graceful-restart staleness.
 
-Prefixes are stored under their wire keys (with the ADD-PATH id when the neighbor sends
-one) and point at one shared ``Path`` per attribute set. With soft reconfiguration the
-paths as received (before policy) are kept too, so a changed import policy can be
-re-applied without asking the neighbor to resend (``reapply``).
+A plain neighbor's family (no import policy, no soft reconfiguration, no ADD-PATH receive) keeps
+no table here when the Adj-RIB-In sits beside a Loc-RIB (``loc``): what it sent is exactly the
+prefixes whose Loc-RIB entry holds its path, so only their number is kept (``counted``, moved
+by what the Loc-RIB reports after each change: ``settle``) and the rest is read from the Loc-RIB
+(``LocRib.held``), which spares a dict entry per prefix of a full table. The other families keep
+a table: prefixes under their wire keys (with the ADD-PATH id when the neighbor sends one)
+pointing at one shared ``Path`` per attribute set, and with soft reconfiguration the paths as
+received (before policy) too, so a changed import policy can be re-applied without asking the
+neighbor to resend (``reapply``).
 
 Paths no prefix uses any more (withdrawn, replaced) leave the shared-path cache lazily: once
 the prefixes withdrawn or replaced since the last sweep reach half of those held, one pass
-over the tables keeps only the paths still in use (amortised O(1) per withdrawn prefix, and
-nothing at all while a table only grows). A peer that goes down leaves nothing behind.
+keeps only the paths still in use (amortised O(1) per withdrawn prefix, and nothing at all
+while a table only grows). A peer that goes down leaves nothing behind.
 
 Every method returns what the Loc-RIB must do: ``Accepted`` runs (a path and the plain
 prefix keys it now covers) and ``Removed`` runs (path id and plain prefix keys that lost
-this neighbor's path).
+this neighbor's path; for a counted family, every key withdrawn: the Loc-RIB ignores those
+without the path).
 """
 from __future__ import annotations
 
+import sys
 from typing import Final, Iterable, NamedTuple
 
 from bgpcore.policy.hooks import RoutePolicy, prefix_independent
+from bgpcore.rib.loc import LocRib
 from bgpcore.route import Path, Source
 from bgpcore.wire.context import Family
 from bgpcore.wire.types import PathAttributes
 
 _PATH_CACHE_LIMIT: Final = 1 << 18
+_UNREFERENCED: Final = 4
+"""``sys.getrefcount`` of a cached path nothing else refers to, as ``sweep`` looks at it (the
+cache, its item tuple, the loop variable and the argument)."""
 
 
 class Accepted(NamedTuple):
@@ -34,6 +45,17 @@ class Accepted(NamedTuple):
 class Removed(NamedTuple):
     path_id: int
     keys: list[bytes]
+
+
+class Gone(NamedTuple):
+    """Prefixes of a neighbor that went down, for the Loc-RIB to remove the path ``path_id`` of:
+    ``held`` of ``keys`` hold it (all of them, or, for a counted family, some of the keys of
+    the Loc-RIB's table when the neighbor went down)."""
+
+    family: Family
+    path_id: int
+    keys: list[bytes]
+    held: int
 
 
 def _split_path_ids(keys: list[bytes]) -> dict[int, list[bytes]]:
@@ -51,14 +73,17 @@ class AdjRibIn:
         import_policy: applied to every received path; None accepts all.
         keep_received: soft reconfiguration inbound (keep pre-policy paths).
         addpath: families whose keys carry a path id (ADD-PATH receive).
+        loc: the Loc-RIB the accepted paths go to: plain families are then counted, not kept.
     """
 
     def __init__(self, source: Source, import_policy: RoutePolicy | None = None, keep_received: bool = False,
-                 addpath: frozenset[Family] = frozenset()) -> None:
+                 addpath: frozenset[Family] = frozenset(), loc: LocRib | None = None) -> None:
         self.source = source
         self.import_policy = import_policy
         self.addpath = addpath
+        self.loc = loc
         self.accepted: dict[Family, dict[bytes, Path]] = {}
+        self.counted: dict[Family, int] = {}  # plain families held in ``loc`` only: how many prefixes
         self.received: dict[Family, dict[bytes, Path]] | None = {} if keep_received else None
         self.stale: dict[Family, set[bytes]] = {}
         self._paths: dict[int | tuple[int, int], Path] = {}
@@ -76,15 +101,59 @@ class AdjRibIn:
             path = self._paths[key] = Path(attrs, next_hop, self.source, path_id)
         return path
 
+    def configure(self, source: Source, import_policy: RoutePolicy | None, keep_received: bool,
+                  addpath: frozenset[Family]) -> None:
+        """New settings (the session came back): a counted family that is no longer plain gets
+        its table back from the Loc-RIB (path id 0 when it now carries ADD-PATH ids)."""
+        self.source = source
+        self.import_policy = import_policy
+        self.addpath = addpath
+        if keep_received and self.received is None:
+            self.received = {}
+        for family in [f for f in self.counted if not self._plain(f)]:
+            del self.counted[family]
+            table = self._held(family)
+            self.accepted[family] = {bytes(4) + k: p for k, p in table.items()} if family in addpath else table
+
+    def _plain(self, family: Family) -> bool:
+        """Accepted paths are the received ones, under plain prefix keys."""
+        return self.import_policy is None and self.received is None and family not in self.addpath
+
+    def _held(self, family: Family) -> dict[bytes, Path]:
+        """A counted family's prefixes with this neighbor's path, read from the Loc-RIB."""
+        return {} if self.loc is None else self.loc.held(family, self.source.peer_id)
+
+    def settle(self, family: Family, announced: int, gained: int, lost: int) -> None:
+        """What the Loc-RIB did with keys of a counted family (other families: nothing to do):
+        ``gained`` of the ``announced`` keys got this neighbor's path (the rest had it and
+        were replaced), ``lost`` withdrawn keys lost it."""
+        count = self.counted.get(family)
+        if count is not None:
+            self.counted[family] = count + gained - lost
+            moved = announced - gained + lost
+            if moved:
+                self._moved(moved)
+
     def _moved(self, count: int) -> None:
-        """``count`` prefixes were withdrawn or replaced: sweep ``_paths`` once they are half the table."""
+        """``count`` prefixes were withdrawn or replaced: sweep ``_paths`` once they are half the table
+        (or, with counted families, half the cache, which is what such a sweep goes through)."""
         self._churn += count
-        if self._paths and 2 * self._churn >= self.count():
+        held = max(self.count(), len(self._paths)) if self.counted else self.count()
+        if self._paths and 2 * self._churn >= held:
             self.sweep()
 
     def sweep(self) -> None:
-        """Forget the shared paths no prefix refers to (withdrawn or replaced ones)."""
+        """Forget the shared paths no prefix refers to (withdrawn or replaced ones).
+
+        With counted families the prefixes are in the Loc-RIB, shared with other neighbors: rather
+        than a pass over all of it, a path stays while anything refers to it (the Loc-RIB, or a
+        cache there or in an update group, which lets it go in its own sweep)."""
         self._churn = 0
+        if self.counted:
+            for key, path in list(self._paths.items()):
+                if sys.getrefcount(path) <= _UNREFERENCED:
+                    del self._paths[key]
+            return
         live: set[int] = set()
         for table in self.accepted.values():
             live.update(map(id, table.values()))
@@ -95,7 +164,8 @@ class AdjRibIn:
 
     def count(self) -> int:
         """Prefixes accepted, all families (what maximum-prefix limits)."""
-        return sum(map(len, self.accepted.values()))
+        total = sum(self.counted.values())
+        return total + sum(map(len, self.accepted.values())) if self.accepted else total
 
     def announce(self, family: Family, attrs: PathAttributes, next_hop: tuple[str, ...],
                  keys: list[bytes]) -> tuple[list[Accepted], list[Removed]]:
@@ -103,10 +173,15 @@ class AdjRibIn:
         stale = self.stale.get(family)
         if stale:
             stale.difference_update(keys)
-        if self.import_policy is None and self.received is None and family not in self.addpath:
+        if family in self.counted:  # the shard settles the count once the Loc-RIB has the keys
+            return [Accepted(self._path(attrs, next_hop, 0), keys)], []
+        if self._plain(family):
             path = self._path(attrs, next_hop, 0)
             table = self.accepted.get(family)
             if table is None:
+                if self.loc is not None:
+                    self.counted[family] = 0
+                    return [Accepted(path, keys)], []
                 table = self.accepted[family] = {}
             size = len(table)
             table.update(dict.fromkeys(keys, path))
@@ -170,6 +245,8 @@ class AdjRibIn:
         stale = self.stale.get(family)
         if stale:
             stale.difference_update(keys)
+        if family in self.counted:  # the Loc-RIB knows which keys had the path
+            return [Removed(0, keys)] if keys else []
         table = self.accepted.get(family)
         pop = table.pop if table else None
         gone = [k for k in keys if pop(k, None) is not None] if pop is not None else []
@@ -181,30 +258,49 @@ class AdjRibIn:
             return [Removed(pid, [k[4:] for k in run]) for pid, run in _split_path_ids(gone).items()]
         return [Removed(0, gone)]
 
-    def withdraw_all(self) -> dict[Family, list[Removed]]:
-        """Forget everything (session down without graceful restart)."""
+    def withdraw_all(self) -> list[Gone]:
+        """Forget everything (session down without graceful restart).
+
+        A counted family's keys are those of the Loc-RIB's table now (a copy, no search): the
+        Loc-RIB finds which hold the path while it removes them, in slices."""
         self._paths = {}
-        out: dict[Family, list[Removed]] = {}
+        out: list[Gone] = []
+        for family, count in self.counted.items():
+            if count and self.loc is not None:
+                out.append(Gone(family, 0, list(self.loc.keys(family)), count))
         for family, table in self.accepted.items():
             if family in self.addpath:
-                out[family] = [Removed(pid, [k[4:] for k in run]) for pid, run in _split_path_ids(list(table)).items()]
-            else:
-                out[family] = [Removed(0, list(table))]
+                out.extend(Gone(family, pid, [k[4:] for k in run], len(run))
+                           for pid, run in _split_path_ids(list(table)).items())
+            elif table:
+                out.append(Gone(family, 0, list(table), len(table)))
+        self.counted.clear()
         self.accepted.clear()
         if self.received is not None:
             self.received.clear()
         self.stale.clear()
         self._churn = 0
-        return {family: removed for family, removed in out.items() if any(r.keys for r in removed)}
+        return out
 
     def mark_stale(self, families: Iterable[Family] | None = None) -> None:
         """RFC 4724 §4.2: the neighbor restarted; its routes are stale until refreshed."""
         for family, table in self.accepted.items():
             if families is None or family in families:
                 self.stale[family] = set(table)
+        for family, count in self.counted.items():
+            if families is None or family in families:
+                self.stale[family] = set(self._held(family)) if count else set()
 
     def stale_count(self) -> int:
         return sum(map(len, self.stale.values()))
+
+    def routes(self, family: Family, received: bool = False) -> dict[bytes, Path]:
+        """A copy of the family's routes after import policy, or as received (soft reconfiguration only)."""
+        if received:
+            return dict((self.received or {}).get(family, {}))
+        if family in self.counted:
+            return self._held(family)
+        return dict(self.accepted.get(family, {}))
 
     def purge_stale(self, family: Family | None = None) -> dict[Family, list[Removed]]:
         """Withdraw what is still stale (End-of-RIB received or the restart timer fired)."""

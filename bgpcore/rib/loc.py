@@ -9,7 +9,10 @@ cache lazily: once the prefixes whose paths were removed or replaced since the l
 reach half of the table, one pass keeps the ranks of paths still in a destination.
 
 ``update``/``remove`` return ``BestChange`` deltas grouped by new best path, so a run of
-prefixes announced together costs one change, not one per prefix.
+prefixes announced together costs one change, not one per prefix. They also leave in
+``gained``/``lost`` how many prefixes got or lost the path of that peer and path id: the
+Adj-RIB-In of a plain neighbor keeps no table of its own, only these counts, and answers
+everything else (``held``) from the paths held here.
 """
 from __future__ import annotations
 
@@ -68,6 +71,8 @@ class LocRib:
         self._keyed = options.deterministic_med or options.always_compare_med
         self._ranks: dict[int, Ranked] = {}
         self._churn = 0  # prefixes whose path was removed or replaced since the last sweep of _ranks
+        self.gained = 0  # prefixes the last ``update`` gave a path of its peer and path id they had none of
+        self.lost = 0  # prefixes the last ``remove`` took the path of its peer and path id from
 
     def _decide(self, dest: Destination, added: Path | None = None, removed: Path | None = None) -> bool:
         """Re-select; returns whether best or multipath changed.
@@ -135,9 +140,12 @@ class LocRib:
         """Add ``path`` to each prefix in ``keys``, replacing the path from the same peer and path id."""
         table = self.tables.setdefault(family, {})
         if insert_absent is not None and insert_absent(table, keys, path):
+            self.gained = len(keys)
             return [BestChange(family, list(keys), path, (path,))] if keys else []
         if table.keys().isdisjoint(keys):
+            size = len(table)
             table.update(dict.fromkeys(keys, path))
+            self.gained = len(table) - size  # a key given twice is gained once
             return [BestChange(family, list(keys), path, (path,))] if keys else []
         get = table.get
         peer = path.source.peer_id
@@ -145,7 +153,8 @@ class LocRib:
         single = BestChange(family, [], path, (path,))
         plain = single.keys
         changes = _Changes(family)
-        moved = 0
+        moved = 0  # keys whose destination had a path of the peer, replaced
+        kept = 0  # other keys that had one: the same path, or a bare path replaced
         for key in keys:
             cur = get(key)
             if cur is None:
@@ -153,11 +162,13 @@ class LocRib:
                 plain.append(key)
                 continue
             if cur is path:
+                kept += 1
                 continue
             if not isinstance(cur, Destination):
                 if cur.source.peer_id == peer and cur.path_id == path_id:
                     table[key] = path
                     plain.append(key)
+                    kept += 1
                     continue
                 dest = Destination([cur, path], cur)
                 table[key] = dest
@@ -176,6 +187,7 @@ class LocRib:
                     paths.append(path)
             if self._decide(dest, path, replaced):
                 changes.add(key, dest.best, dest.multipath)
+        self.gained = len(keys) - kept - moved
         if moved and self._ranks:
             self._moved(moved)
         return changes.result(single)
@@ -183,12 +195,14 @@ class LocRib:
     def remove(self, family: Family, peer_id: PeerId, path_id: int, keys: list[bytes]) -> list[BestChange]:
         """Remove the path of ``(peer_id, path_id)`` from each prefix in ``keys``."""
         table = self.tables.get(family)
+        self.lost = 0
         if not table:
             return []
         get = table.get
         gone = BestChange(family, [], None, ())
         withdrawn = gone.keys
         changes = _Changes(family)
+        shared = 0  # keys whose destination lost the path
         for key in keys:
             cur = get(key)
             if cur is None:
@@ -206,6 +220,7 @@ class LocRib:
             else:
                 continue
             removed = old
+            shared += 1
             if len(paths) == 1:
                 last = paths[0]
                 table[key] = last
@@ -213,9 +228,31 @@ class LocRib:
                     changes.add(key, last, (last,))
             elif self._decide(cur, None, removed):
                 changes.add(key, cur.best, cur.multipath)
-        if self._ranks:
-            self._moved(len(keys))
+        self.lost = len(withdrawn) + shared
+        if self._ranks and self.lost:
+            self._moved(self.lost)  # not ``keys``: a plain peer's removal looks at other peers' keys too
         return changes.result(gone)
+
+    def held(self, family: Family, peer_id: PeerId) -> dict[bytes, Path]:
+        """Every prefix holding a path of ``peer_id`` without path id, with that path: what
+        the Adj-RIB-In of a plain neighbor holds. One pass over the table."""
+        out: dict[bytes, Path] = {}
+        last: Entry | None = None
+        found: Path | None = None
+        for key, entry in self.tables.get(family, {}).items():
+            if entry is not last:  # consecutive prefixes often share one path
+                last = entry
+                found = None
+                if isinstance(entry, Destination):
+                    for path in entry.paths:
+                        if path.source.peer_id == peer_id and not path.path_id:
+                            found = path
+                            break
+                elif entry.source.peer_id == peer_id and not entry.path_id:
+                    found = entry
+            if found is not None:
+                out[key] = found
+        return out
 
     def best(self, family: Family, key: bytes) -> Path | None:
         """The best path to a prefix, or None."""

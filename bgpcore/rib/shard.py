@@ -24,7 +24,7 @@ from multiprocessing.connection import Connection
 from typing import Any, Callable, Final
 
 from bgpcore.policy.hooks import RoutePolicy
-from bgpcore.rib.adj_in import AdjRibIn, Removed
+from bgpcore.rib.adj_in import AdjRibIn, Gone, Removed
 from bgpcore.rib.adj_out import AddPathSelect, AdjRibOut, ExportSpec
 from bgpcore.rib.decision import DEFAULT_OPTIONS, DecisionOptions
 from bgpcore.rib.loc import LocRib
@@ -56,6 +56,18 @@ class ShardConfig:
     track_changes: bool = True
 
 
+class _Removal:
+    """Keys of a peer that went down still to look at in the Loc-RIB, from ``at`` on, ``held``
+    of them still holding its path (``Gone``): done when none is left, or no key."""
+
+    __slots__ = ("peer_id", "family", "path_id", "keys", "at", "held")
+
+    def __init__(self, peer_id: PeerId, gone: Gone) -> None:
+        self.peer_id = peer_id
+        self.family, self.path_id, self.keys, self.held = gone
+        self.at = 0
+
+
 class RibShard:
     """One slice of the RIB. Every public method takes and returns plain, picklable values."""
 
@@ -69,7 +81,7 @@ class RibShard:
         self._attrs: dict[PathAttributes, PathAttributes] = {}
         self._sweep_at = _INTERN_SWEEP
         self._all_paths: list[AdjRibOut] = []
-        self._gone: deque[tuple[PeerId, Family, int, list[bytes]]] = deque()  # removals still to apply
+        self._gone: deque[_Removal] = deque()  # removals still to apply
 
     # -- inbound -------------------------------------------------------------------------
 
@@ -80,53 +92,59 @@ class RibShard:
         An earlier removal of the peer still going on is finished first. Returns its best-path
         changes and how many prefixes of other peers are still to remove (as ``drain``).
         """
-        done = self.drain(None) if any(gone[0] == peer_id for gone in self._gone) else ([], 0)
-        done = done[0], sum(len(entry[3]) for entry in self._gone)
+        done = self.drain(None) if any(gone.peer_id == peer_id for gone in self._gone) else ([], 0)
+        done = done[0], self._left()
         adj = self.peers.get(peer_id)
         if adj is None:
-            self.peers[peer_id] = AdjRibIn(source, import_policy, keep_received, addpath)
-            return done
-        adj.source = source
-        adj.import_policy = import_policy
-        adj.addpath = addpath
-        if keep_received and adj.received is None:
-            adj.received = {}
+            self.peers[peer_id] = AdjRibIn(source, import_policy, keep_received, addpath, self.loc)
+        else:
+            adj.configure(source, import_policy, keep_received, addpath)
         return done
 
     def remove_peer(self, peer_id: PeerId, budget: int | None = None) -> tuple[list[BestChange], int]:
         """The session went down for good: withdraw everything it sent.
 
-        Its Adj-RIB-In goes at once; its paths leave the Loc-RIB ``budget`` prefixes at a time
+        Its Adj-RIB-In goes at once; its paths leave the Loc-RIB ``budget`` keys at a time
         (None: all now), the rest with ``drain``, so a full table leaves in bounded steps.
         Returns the changes so far and how many prefixes are still to remove.
         """
         adj = self.peers.pop(peer_id, None)
         if adj is not None:
-            for family, removed in adj.withdraw_all().items():
-                self._gone.extend((peer_id, family, path_id, keys) for path_id, keys in removed if keys)
+            self._gone.extend(_Removal(peer_id, gone) for gone in adj.withdraw_all())
         return self.drain(budget)
 
     def drain(self, budget: int | None) -> tuple[list[BestChange], int]:
-        """Remove up to ``budget`` prefixes (None: all) of peers that went down; returns the
-        changes and how many prefixes are still to remove."""
+        """Look at up to ``budget`` keys (None: all) of peers that went down and remove their
+        paths; returns the changes and how many prefixes are still to remove.
+
+        The keys of a plain peer's family are all the Loc-RIB's (see ``AdjRibIn.withdraw_all``):
+        a slice removes its prefixes among them, and the search ends with its last one."""
         changes: list[BestChange] = []
         gone = self._gone
+        loc = self.loc
         left = budget
         while gone and (left is None or left > 0):
-            peer_id, family, path_id, keys = gone[0]
-            if left is not None and len(keys) > left:
-                keys, rest = keys[:left], keys[left:]
-                gone[0] = (peer_id, family, path_id, rest)
-            else:
-                gone.popleft()
+            removal = gone[0]
+            keys = removal.keys
+            start = removal.at
+            stop = len(keys) if left is None else min(len(keys), start + left)
+            changes.extend(loc.remove(removal.family, removal.peer_id, removal.path_id,
+                                      keys[start:stop] if start or stop < len(keys) else keys))
+            removal.at = stop
+            removal.held -= loc.lost
             if left is not None:
-                left -= len(keys)
-            changes.extend(self.loc.remove(family, peer_id, path_id, keys))
+                left -= stop - start
+            if stop == len(keys) or removal.held <= 0:
+                gone.popleft()
         report = self._report(changes)
         if not gone and budget != 0:
             for group in self.groups.values():
                 group.sweep_cache()  # the paths are gone: so are their cached exports
-        return report, sum(len(entry[3]) for entry in gone)
+        return report, self._left()
+
+    def _left(self) -> int:
+        """Prefixes of peers that went down still to remove."""
+        return sum(removal.held for removal in self._gone)
 
     def _sweep(self) -> None:
         """Forget interned attribute sets nothing else refers to any more."""
@@ -159,11 +177,12 @@ class RibShard:
         if len(accepted) == 1 and not removed:
             path, run = accepted[0]
             changes = loc.update(family, path, run)
+            adj.settle(family, len(run), loc.gained, 0)  # a counted family's announce: one run
         else:
             changes = []
             for path, run in accepted:
                 changes.extend(loc.update(family, path, run))
-            changes.extend(self._remove(family, peer_id, removed))
+            changes.extend(self._remove(family, peer_id, adj, removed))
         if self._all_paths:
             self._touch(family, keys, adj)
         return self._report(changes), adj.count()
@@ -171,14 +190,19 @@ class RibShard:
     def withdraw(self, peer_id: PeerId, family: Family, keys: list[bytes]) -> tuple[list[BestChange], int]:
         """The peer withdrew ``keys``."""
         adj = self.peers[peer_id]
-        changes = self._remove(family, peer_id, adj.withdraw(family, keys))
+        changes = self._remove(family, peer_id, adj, adj.withdraw(family, keys))
         self._touch(family, keys, adj)
         return self._report(changes), adj.count()
 
-    def _remove(self, family: Family, peer_id: PeerId, removed: list[Removed]) -> list[BestChange]:
+    def _remove(self, family: Family, peer_id: PeerId, adj: AdjRibIn, removed: list[Removed]) -> list[BestChange]:
+        """Take the peer's paths off ``removed``'s keys, and tell its Adj-RIB-In how many had one."""
         changes: list[BestChange] = []
+        loc = self.loc
+        lost = 0
         for path_id, keys in removed:
-            changes.extend(self.loc.remove(family, peer_id, path_id, keys))
+            changes.extend(loc.remove(family, peer_id, path_id, keys))
+            lost += loc.lost
+        adj.settle(family, 0, 0, lost)
         return changes
 
     def _touch(self, family: Family, keys: list[bytes], adj: AdjRibIn) -> None:
@@ -216,7 +240,7 @@ class RibShard:
         for fam, removed in adj.purge_stale(family).items():
             if removed:
                 log.info("peer %s: %d stale %s prefixes purged", peer_id, sum(len(r.keys) for r in removed), fam)
-            changes.extend(self._remove(fam, peer_id, removed))
+            changes.extend(self._remove(fam, peer_id, adj, removed))
         return self._report(changes)
 
     def soft_reset_in(self, peer_id: PeerId, import_policy: RoutePolicy | None) -> list[BestChange]:
@@ -228,7 +252,7 @@ class RibShard:
             for path, keys in runs:
                 changes.extend(self.loc.update(family, path, keys))
         for family, gone in removed.items():
-            changes.extend(self._remove(family, peer_id, gone))
+            changes.extend(self._remove(family, peer_id, adj, gone))
         return self._report(changes)
 
     # -- outbound ------------------------------------------------------------------------
@@ -281,10 +305,7 @@ class RibShard:
     def adj_rib_in(self, peer_id: PeerId, family: Family, received: bool) -> dict[bytes, Path]:
         """A peer's routes after import policy, or as received (soft reconfiguration only)."""
         adj = self.peers.get(peer_id)
-        if adj is None:
-            return {}
-        tables = adj.received if received else adj.accepted
-        return dict((tables or {}).get(family, {}))
+        return {} if adj is None else adj.routes(family, received)
 
     def advertised(self, group_id: int, family: Family) -> dict[bytes, tuple[PathAttributes, tuple[str, ...], PeerId]]:
         """What an update group has sent (without ADD-PATH): prefix -> (attributes, next hop,
