@@ -28,6 +28,7 @@ import dataclasses
 import json
 import os
 import platform
+import select
 import shutil
 import socket
 import statistics
@@ -183,35 +184,44 @@ class RouteCounter(threading.Thread):
                 break
             except OSError:
                 pass
-        self.sock.sock.settimeout(0.2)
         self.count = 0
         self.lost = False
         self.stopping = False
         self.cond = threading.Condition()
 
     def run(self) -> None:
+        """The kernel sends one route event per datagram: every datagram queued is read before
+        the sum is published, so a lock and a wake-up per event never make this thread the
+        slowest part of a router's withdraw (it was, at about 100 k events/s)."""
         buf = bytearray(1 << 20)
         sock, proto = self.sock.sock, self.protocol
+        sock.setblocking(False)
+        recv_into = sock.recv_into
         hdr = nl.NLMSG_HDR.unpack_from
+        new, gone, main = nl.MsgType.NEWROUTE, nl.MsgType.DELROUTE, nl.RT_TABLE_MAIN
         while not self.stopping:
-            try:
-                n = sock.recv_into(buf)
-            except socket.timeout:
+            if not select.select([sock], [], [], 0.2)[0]:
                 continue
-            except OSError:
-                self.lost = True
-                continue
-            pos, delta = 0, 0
-            while pos + 16 <= n:
-                length, msg_type = hdr(buf, pos)[:2]
-                if length < 16:
+            delta = 0
+            for _ in range(1 << 16):  # publish at least every 65,536 datagrams
+                try:
+                    n = recv_into(buf)
+                except BlockingIOError:
                     break
-                if buf[pos + 21] == proto and buf[pos + 20] == nl.RT_TABLE_MAIN:
-                    if msg_type == nl.MsgType.NEWROUTE:
-                        delta += 1
-                    elif msg_type == nl.MsgType.DELROUTE:
-                        delta -= 1
-                pos += (length + 3) & ~3
+                except OSError:
+                    self.lost = True
+                    break
+                pos = 0
+                while pos + 16 <= n:
+                    length, msg_type = hdr(buf, pos)[:2]
+                    if length < 16:
+                        break
+                    if buf[pos + 21] == proto and buf[pos + 20] == main:
+                        if msg_type == new:
+                            delta += 1
+                        elif msg_type == gone:
+                            delta -= 1
+                    pos += (length + 3) & ~3
             if delta:
                 with self.cond:
                     self.count += delta

@@ -125,6 +125,7 @@ class Session:
         self._flaps = 0
         self._listen_first = False
         self._now = 0.0
+        self._keepalive_due: float | None = None  # the KeepaliveTimer deadline ``handle_timer`` found
         self._error: ProtocolError | None = None
         self._cease: tuple[int, str, bytes | None] = (CeaseSubcode.ADMINISTRATIVE_SHUTDOWN, "", None)
         self._update: Update | None = None
@@ -207,6 +208,7 @@ class Session:
     def handle_timer(self, now: float) -> list[Event]:
         """Fire every timer due at ``now``."""
         self._now = now
+        self._keepalive_due = self._timers.deadline(Timer.KEEPALIVE)
         for timer in self._timers.pop_expired(now):
             if timer is Timer.IDLE_HOLD:
                 listen = self.passive or self._listen_first
@@ -355,9 +357,14 @@ class Session:
         if self.params is not None and self.params.hold_time_s:
             self._timers.start(Timer.HOLD, self._now, self.params.hold_time_s)
 
-    def _restart_keepalive(self) -> None:
+    def _restart_keepalive(self, due: float | None = None) -> None:
+        """Arm the KeepaliveTimer. ``due``: the deadline that just expired; the next one counts
+        from it rather than from a loop turn that ran late, so the lateness of one turn does
+        not lengthen the gap between two KEEPALIVEs (unless it exceeds the next interval)."""
         if self.params is not None and self.params.keepalive_s:
-            self._timers.start(Timer.KEEPALIVE, self._now, jittered(self.params.keepalive_s, self._rng))
+            interval = jittered(self.params.keepalive_s, self._rng)
+            start = due if due is not None and 0 <= self._now - due < interval else self._now
+            self._timers.start(Timer.KEEPALIVE, start, interval)
 
     def _go_down(self, reason: str, sent: Notification | None = None, received: Notification | None = None) -> None:
         """Leave the connection and schedule the automatic restart (RFC 4271 §8.1.1 damping)."""
@@ -473,7 +480,8 @@ class Session:
 
     def _do_send_keepalive(self, _: Input) -> None:
         self._queue(MsgType.KEEPALIVE, KEEPALIVE)
-        self._restart_keepalive()
+        self._restart_keepalive(self._keepalive_due)
+        self._keepalive_due = None
 
     def _do_restart_hold(self, _: Input) -> None:
         self._restart_hold()

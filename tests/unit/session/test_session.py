@@ -28,7 +28,7 @@ from bgpcore.session.events import (
 from bgpcore.session.fsm import State
 from bgpcore.session.negotiate import OpenPolicy
 from bgpcore.session.session import Session, keeps_outgoing
-from bgpcore.session.timers import TimerSettings
+from bgpcore.session.timers import Timer, TimerSettings
 from bgpcore.wire.context import IPV4_UNICAST, IPV6_UNICAST
 from bgpcore.wire.framing import frame
 from bgpcore.wire.messages import KEEPALIVE
@@ -373,3 +373,22 @@ def test_after_a_collision_the_lower_identifier_listens_first(peer_id: str, list
     assert any(isinstance(e, ConnectRequested) for e in events) is not listens_first
     if listens_first:  # it still connects out once ConnectRetry expires
         assert any(isinstance(e, ConnectRequested) for e in s.handle_timer(s.next_deadline() or 0))
+
+
+def test_a_late_keepalive_turn_does_not_push_the_next_keepalive_back(established: Pair) -> None:
+    """The next KeepaliveTimer deadline counts from the one that expired, not from when a busy
+    loop got round to it; a turn later than a whole interval starts afresh."""
+    a = established.a
+    timers = a._timers
+    due = timers.deadline(Timer.KEEPALIVE)
+    assert due is not None
+    sent = a.messages_out[MsgType.KEEPALIVE]
+    a.handle_timer(due + 2.0)  # late, but by less than the shortest interval (0.75 * 3 s)
+    assert a.messages_out[MsgType.KEEPALIVE] == sent + 1
+    following = timers.deadline(Timer.KEEPALIVE)
+    assert following is not None and 0.75 * 3 <= following - due <= 3  # hold 9 s: keepalive every 3 s
+    a.receive_data(KEEPALIVE, following)  # the peer is alive: no hold timer expiry below
+    very_late = following + 3.5
+    a.handle_timer(very_late)
+    last = timers.deadline(Timer.KEEPALIVE)
+    assert a.state is State.ESTABLISHED and last is not None and 0.75 * 3 <= last - very_late <= 3
