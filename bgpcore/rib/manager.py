@@ -67,7 +67,7 @@ log = logging.getLogger("bgpcore.rib")
 _NO_FAMILIES: Final[frozenset[Family]] = frozenset()
 _BATCH_PREFIXES: Final = 8192
 """Inbound prefixes gathered before a batch goes to the shard workers."""
-_DRAIN_PREFIXES: Final = 32768
+_DRAIN_PREFIXES: Final = 8192
 """Prefixes of a peer that went down removed per step with ``peer_down(stream=True)``."""
 
 

@@ -30,7 +30,7 @@ from bgpcore.route import BestChange, Path, PeerId
 
 log = logging.getLogger("bgpcore.router.fib")
 
-SLICE_S: Final = 0.02
+SLICE_S: Final = 0.01
 SLICE_ROUTES: Final = 2048
 FULL_BACKLOG: Final = 65536
 EASED_BACKLOG: Final = 16384

@@ -7,6 +7,7 @@ from receiver import Receiver
 
 from bgpcore.constants import AsPathSegmentType
 from bgpcore.rib import Rib, RibConfig, RibPeer
+from bgpcore.rib.manager import _DRAIN_PREFIXES
 from bgpcore.wire.context import IPV4_UNICAST
 from bgpcore.wire.types import PathAttributes, Update
 
@@ -51,7 +52,7 @@ def test_a_streamed_removal_comes_in_slices_and_ends_where_a_whole_one_does(shar
         while rib.draining:
             slices.append(rib.drain())
         assert len(slices) >= 2  # bounded steps, not one
-        assert max(sum(len(c.keys) for c in part) for part in slices) <= 32768 * shards
+        assert max(sum(len(c.keys) for c in part) for part in slices) <= _DRAIN_PREFIXES * shards
         gone = [k for part in slices for c in part if c.best is None for k in c.keys]
         moved = [k for part in slices for c in part if c.best is not None for k in c.keys]
         assert sorted(gone) == sorted(KEYS[N // 2:]) and sorted(moved) == sorted(KEYS[: N // 2])
@@ -71,7 +72,7 @@ def test_a_peer_that_comes_back_during_its_removal_starts_from_nothing() -> None
         rib.peer_up(1, client(1))  # the rest of the old session's routes leave first ...
         gone = rib.flush()
         assert len(rib) == 0 and not rib.draining
-        assert sum(len(c.keys) for c in gone) == N - 32768
+        assert sum(len(c.keys) for c in gone) == N - _DRAIN_PREFIXES
         feed(rib, 1, KEYS[:10])  # ... so the new session's routes are not removed with them
         assert len(rib) == 10 and rib.drain() == [] and len(rib) == 10
         assert rib.prefix_count(1) == 10
@@ -84,7 +85,7 @@ def test_routes_of_a_restarting_peer_that_never_came_back_also_leave_in_slices()
         feed(rib, 1, KEYS)
         assert rib.peer_down(1, graceful=True, now=0.0) == [] and len(rib) == N  # kept, stale
         first = rib.handle_timer(10.0, stream=True)
-        assert 0 < sum(len(c.keys) for c in first) <= 32768 and rib.draining
+        assert 0 < sum(len(c.keys) for c in first) <= _DRAIN_PREFIXES and rib.draining
         rest = []
         while rib.draining:
             rest += rib.drain()
