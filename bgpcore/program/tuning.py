@@ -3,7 +3,7 @@
 * The collector: a full table is millions of long-lived tuples; ``tune_gc`` moves what start-up
   made out of the collector's sight and collects the young generation less often, so a table
   load does not spend its time re-scanning the RIB (route values hold no reference cycles).
-* The allocator: with glibc's defaults, memory freed from large blocks (asyncio's 256 KiB
+* The allocator: with glibc's defaults, memory freed from large blocks (a session's 64 KiB
   reads, a dict's old table after it grew) stays in the heap, so the RSS only ever grows, by
   tens of MiB after a peer that sent a storm of messages has gone. ``tune_malloc`` has blocks
   of 64 KiB and more mapped on their own, so they go back to the system when freed.
