@@ -392,11 +392,9 @@ class Router:
         return self.fib.routes() if self.fib is not None else []
 
     def _fib_full(self, full: bool) -> None:
-        """The FIB's backlog is full: hold reading from peers, and the removal of peers that
-        went down, until it has eased."""
-        if full:
-            self.speaker.input.hold()
-        else:
+        """The FIB's backlog is full: hold reading from peers (see ``routed``), and the removal
+        of peers that went down, until it has eased."""
+        if not full:
             self.speaker.input.release()
         self._routes.hold_removals(full)
 
@@ -415,6 +413,8 @@ class Router:
         if changes:
             if self._fib_feed is not None:
                 self._fib_feed.changes(changes)
+                if self._fib_feed.full and not self.speaker.input.held:
+                    self.speaker.input.hold()  # again, if it let itself go to read KEEPALIVEs
             if self._subscribers:
                 self._publish_changes(changes)
         self.speaker.pump(None)

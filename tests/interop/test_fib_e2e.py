@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import sys
 import time
@@ -84,6 +85,12 @@ def test_hold_time_3s_peer_stays_established_while_200k_routes_leave_the_kernel(
         for proc in procs:
             proc.terminate()
             proc.wait(15)
+    # the node read at the kernel's pace: its FIB backlog stayed within one full mark plus what
+    # one 64 KiB read (at most 16,384 prefixes) or one removal slice adds before reading stops
+    from bgpcore.router.fib_feed import FULL_BACKLOG
+    report = re.search(r"largest backlog (\d+) prefixes, full (\d+) times", (tmp_path / "bgpcore.log").read_text())
+    assert report is not None, "the node did not report its FIB feed at stop"
+    assert int(report[1]) <= FULL_BACKLOG + 16384, report[0]
 
 
 def _flows(lab: Lab, ns: str) -> list[str]:
