@@ -11,6 +11,7 @@ the next hop. Well-known communities (RFC 1997) restrict advertisement further.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Final
 
 from bgpcore.constants import WellKnownCommunity
@@ -81,8 +82,15 @@ def reflected_attributes(attrs: PathAttributes, source: Source, cluster_id: str)
     values = list(attrs)
     values[_NEXT_HOP] = None
     values[_ORIGINATOR] = attrs.originator_id or source.router_id
-    values[_CLUSTER_LIST] = (cluster_id, *attrs.cluster_list)
+    values[_CLUSTER_LIST] = (cluster_id, *attrs.cluster_list) if attrs.cluster_list else _cluster_alone(cluster_id)
     return PathAttributes._make(values)
+
+
+@lru_cache(maxsize=16)
+def _cluster_alone(cluster_id: str) -> tuple[str]:
+    """The CLUSTER_LIST of a path reflected once: one tuple shared by every such attribute set
+    (a full table has hundreds of thousands of them)."""
+    return (cluster_id,)
 
 
 def ebgp_export_attributes(attrs: PathAttributes, local_asn: int, send_med: bool = False) -> PathAttributes:

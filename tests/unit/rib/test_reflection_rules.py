@@ -49,6 +49,14 @@ def test_reflection_sets_originator_id_once_and_prepends_cluster_id() -> None:
     assert second.cluster_list == ("10.255.0.2", "10.255.0.1")
 
 
+def test_attribute_sets_reflected_once_share_one_cluster_list() -> None:
+    """A full table reflected once holds one CLUSTER_LIST tuple, not one per attribute set."""
+    a = reflected_attributes(PathAttributes(origin=0, med=1), CLIENT, "10.255.0.3")
+    b = reflected_attributes(PathAttributes(origin=0, med=2), CLIENT, "10.255.0.3")
+    assert a.cluster_list == b.cluster_list == ("10.255.0.3",)
+    assert a.cluster_list is b.cluster_list
+
+
 def test_own_router_id_or_cluster_id_or_as_means_a_loop() -> None:
     assert loop_reason(PathAttributes(originator_id="10.0.0.1"), CLIENT, "10.0.0.1", "10.9.9.9", 65000)
     assert loop_reason(PathAttributes(cluster_list=("1.1.1.1", "10.9.9.9")), CLIENT, "10.0.0.1", "10.9.9.9", 65000)
