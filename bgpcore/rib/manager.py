@@ -50,7 +50,8 @@ from bgpcore.rib.adj_out import ExportSpec, group_spec
 from bgpcore.rib.groups import ShardKeys, UpdateGroups
 from bgpcore.rib.messages import (AddGroup, AddMember, AddPeer, AdjRibInRoutes, Advertised, AttachMember, BestPaths,
                                   Candidates, DetachMember, Drain, Forget, Generate, GenerateMember, Ingest, IngestBatch,
-                                  MarkStale, PurgeStale, RemoveGroup, RemovePeer, ShardRequest, Size, SoftResetIn)
+                                  MarkStale, PrefixCount, PurgeStale, RemoveGroup, RemovePeer, ShardRequest, Size,
+                                  SoftResetIn)
 from bgpcore.rib.packing import SELF, Part, Plan, encode_round, ops_to_wire, split_keys
 from bgpcore.rib.peers import LimitBatch, PeerState, limit_action, own_addresses
 from bgpcore.rib.settings import MaxPrefixAction as MaxPrefixAction
@@ -407,10 +408,15 @@ class Rib:
             peer.stale.discard(family)
             if not peer.stale:
                 peer.deadline = None
-            for changes in self._call_all(PurgeStale(peer_id=peer_id, family=family)):
-                self._changes.extend(changes)
+            self._purge_stale(peer_id, peer, family)
             self.groups.note_changes()
         return self.flush()
+
+    def _purge_stale(self, peer_id: PeerId, peer: PeerState, family: Family | None) -> None:
+        """Withdraw the peer's routes still stale, then take its prefix counts anew."""
+        for changes in self._call_all(PurgeStale(peer_id=peer_id, family=family)):
+            self._changes.extend(changes)
+        peer.counts[:] = self._call_all(PrefixCount(peer_id=peer_id))
 
     def soft_reset_in(self, peer_id: PeerId, import_policy: RoutePolicy | None) -> list[BestChange]:
         """Apply a new import policy to the routes kept by soft reconfiguration.
@@ -460,8 +466,7 @@ class Rib:
             peer.stale.clear()
             if peer.up:
                 log.info("peer %s: no End-of-RIB in time, purging stale routes", peer_id)
-                for changes in self._call_all(PurgeStale(peer_id=peer_id, family=None)):
-                    self._changes.extend(changes)
+                self._purge_stale(peer_id, peer, None)
             else:
                 log.info("peer %s did not come back in time: withdrawing its routes", peer_id)
                 del self._peers[peer_id]

@@ -277,7 +277,8 @@ def test_a_plain_peer_through_the_rib_in_one_or_two_shards(shards: int) -> None:
         rib.peer_up(1, peer(1, restart_time_s=5.0), now=1.0)
         rib.receive(1, Update([], attrs(1, 2), KEYS[200:210]))
         rib.end_of_rib(1, IPV4_UNICAST)
-        rib.receive(1, Update(KEYS[390:], None, []))  # unknown keys; the count comes with the answer
+        assert rib.prefix_count(1) == 10  # the purge's own count, before any other UPDATE
+        rib.receive(1, Update(KEYS[390:], None, []))  # unknown keys change nothing
         assert sorted(rib.adj_rib_in(1, IPV4_UNICAST)) == KEYS[200:210] and rib.prefix_count(1) == 10
         assert len(rib) == 110
         rib.peer_down(1, stream=True)
