@@ -102,9 +102,15 @@ class AdjRibIn:
         return path
 
     def configure(self, source: Source, import_policy: RoutePolicy | None, keep_received: bool,
-                  addpath: frozenset[Family]) -> None:
+                  addpath: frozenset[Family]) -> list[tuple[Family, list[Removed]]]:
         """New settings (the session came back): a counted family that is no longer plain gets
-        its table back from the Loc-RIB (path id 0 when it now carries ADD-PATH ids)."""
+        its table back from the Loc-RIB (path id 0 when it now carries ADD-PATH ids).
+
+        Returns the kept routes of families whose ADD-PATH receive changed: the neighbor
+        cannot refresh them under the new keys, so they are forgotten here and must leave the
+        Loc-RIB now."""
+        flipped = [f for f in self.accepted if (f in self.addpath) != (f in addpath)]
+        gone = [(family, self._forget_family(family)) for family in flipped]
         self.source = source
         self.import_policy = import_policy
         self.addpath = addpath
@@ -114,6 +120,17 @@ class AdjRibIn:
             del self.counted[family]
             table = self._held(family)
             self.accepted[family] = {bytes(4) + k: p for k, p in table.items()} if family in addpath else table
+        return gone
+
+    def _forget_family(self, family: Family) -> list[Removed]:
+        """Drop a kept family's table (its keys as the current ADD-PATH setting made them)."""
+        table = self.accepted.pop(family)
+        self.stale.pop(family, None)
+        if self.received is not None:
+            self.received.pop(family, None)
+        if family in self.addpath:
+            return [Removed(pid, [k[4:] for k in run]) for pid, run in _split_path_ids(list(table)).items()]
+        return [Removed(0, list(table))] if table else []
 
     def _plain(self, family: Family) -> bool:
         """Accepted paths are the received ones, under plain prefix keys."""

@@ -98,7 +98,11 @@ class RibShard:
         if adj is None:
             self.peers[peer_id] = AdjRibIn(source, import_policy, keep_received, addpath, self.loc)
         else:
-            adj.configure(source, import_policy, keep_received, addpath)
+            for family, removed in adj.configure(source, import_policy, keep_received, addpath):
+                count = sum(len(r.keys) for r in removed)
+                log.info("peer %s: ADD-PATH receive for %s changed: %d kept prefixes withdrawn", peer_id, family,
+                         count)
+                done = done[0] + self._report(self._remove(family, peer_id, adj, removed)), done[1]
         return done
 
     def remove_peer(self, peer_id: PeerId, budget: int | None = None) -> tuple[list[BestChange], int]:

@@ -206,6 +206,28 @@ def test_a_plain_peer_that_gets_an_import_policy_gets_its_table_back(loops: str)
     assert holders(shard) == {k: (2,) for k in KEYS[:20]}
 
 
+@pytest.mark.parametrize(("before", "after"), [("addpath", "policy"), ("policy", "addpath"), ("addpath", "plain")])
+def test_a_peer_whose_add_path_receive_changed_loses_its_kept_routes_at_once(before: str, after: str,
+                                                                             loops: str) -> None:
+    """Kept (stale) routes cannot be refreshed under keys of another ADD-PATH setting: they
+    leave the Loc-RIB when the session comes back, and the new session starts clean."""
+    shard = RibShard(CONFIG)
+    other, peer = Peer(shard, 2), Peer(shard, 1, before)
+    other.announce(KEYS[:20])
+    peer.announce(KEYS[10:30])
+    shard.mark_stale(1, None)  # graceful restart: routes kept
+    assert holders(shard)[KEYS[25]] == (1,)
+    peer.kind = after
+    changes, _left = peer.up()
+    assert keys_of([c for c in changes if c.best is None]) == KEYS[20:30]
+    assert keys_of([c for c in changes if c.best is not None]) == KEYS[10:20]  # back to the other peer's path
+    assert holders(shard) == {k: (2,) for k in KEYS[:20]}
+    assert shard.count(1) == 0 and shard.mark_stale(1, None) == 0
+    assert peer.announce(KEYS[:5])[1] == 5 and sorted(peer.routes()) == KEYS[:5]
+    assert shard.purge_stale(1, None) == []  # nothing stale is left to purge
+    assert sorted(peer.routes()) == KEYS[:5]
+
+
 def test_the_path_cache_of_a_plain_peer_keeps_only_paths_in_use(loops: str) -> None:
     shard = RibShard(CONFIG)
     peer = Peer(shard, 1)
