@@ -386,9 +386,27 @@ def test_a_late_keepalive_turn_does_not_push_the_next_keepalive_back(established
     a.handle_timer(due + 2.0)  # late, but by less than the shortest interval (0.75 * 3 s)
     assert a.messages_out[MsgType.KEEPALIVE] == sent + 1
     following = timers.deadline(Timer.KEEPALIVE)
-    assert following is not None and 0.75 * 3 <= following - due <= 3  # hold 9 s: keepalive every 3 s
+    # hold 9 s: keepalive every 3 s, jittered, less the lateness seen (at most 0.3 s)
+    assert following is not None and 0.75 * 3 - 0.3 <= following - due <= 3 - 0.3
     a.receive_data(KEEPALIVE, following)  # the peer is alive: no hold timer expiry below
     very_late = following + 3.5
     a.handle_timer(very_late)
     last = timers.deadline(Timer.KEEPALIVE)
     assert a.state is State.ESTABLISHED and last is not None and 0.75 * 3 <= last - very_late <= 3
+
+
+def test_a_keepalive_timer_that_fires_late_is_set_early_by_that_much_and_lets_go(established: Pair) -> None:
+    """On a loop that runs late, the next KEEPALIVE is aimed early by the recent lateness, so
+    the gap between two KEEPALIVEs stays within the jittered interval; the lead halves at each
+    firing once the loop is on time again."""
+    a = established.a
+    a._rng = random.Random()
+    a._rng.random = lambda: 1.0  # type: ignore[method-assign]  # no jitter: the interval is 3 s
+    timers = a._timers
+    due = timers.deadline(Timer.KEEPALIVE)
+    assert due is not None
+    a.handle_timer(due + 0.05)
+    following = timers.deadline(Timer.KEEPALIVE)
+    assert following == pytest.approx(due + 3 - 0.05)
+    a.handle_timer(following)  # on time: the lead halves
+    assert timers.deadline(Timer.KEEPALIVE) == pytest.approx(following + 3 - 0.025)
