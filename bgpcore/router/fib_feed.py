@@ -138,10 +138,8 @@ class FibFeed:
         self.turns += 1
         if elapsed > self.longest_turn_s:
             self.longest_turn_s = elapsed
-        if self.full and self.backlog <= EASED_BACKLOG:
-            self.full = False
-            if self.on_full is not None:
-                self.on_full(False)
+        if self.backlog <= EASED_BACKLOG:
+            self._ease()
         if more and self._scheduled is None:
             self._scheduled = asyncio.get_running_loop().call_soon(self._turn)
 
@@ -166,6 +164,10 @@ class FibFeed:
             self._scheduled.cancel()
             self._scheduled = None
         self._work(None)
+        self._ease()
+
+    def _ease(self) -> None:
+        """The backlog is down to ``EASED_BACKLOG`` (or gone): say so once if it was full."""
         if self.full:
             self.full = False
             if self.on_full is not None:

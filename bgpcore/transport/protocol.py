@@ -39,6 +39,10 @@ READ_SIZE: int = 64 * 1024
 """Bytes read from a socket per loop turn (asyncio's default is 256 KiB: about 60 ms of a
 full table's decoding and routing in one turn)."""
 
+_READ_BUFFER = memoryview(bytearray(READ_SIZE))
+"""One read buffer for every session: asyncio fills it and calls ``buffer_updated`` in the same
+callback, which copies the bytes out before any other socket is read."""
+
 GATE_MAX_HOLD_S: float = 1.0
 """The longest an ``InputGate`` holds reading at once, so peers' KEEPALIVEs are still read."""
 
@@ -53,7 +57,6 @@ class InputGate:
 
     def __init__(self) -> None:
         self.held = False
-        self.holds = 0  # times the gate was held, for the log
         self._transports: set[asyncio.Transport] = set()
         self._timer: asyncio.TimerHandle | None = None
 
@@ -69,7 +72,6 @@ class InputGate:
         if self.held:
             return
         self.held = True
-        self.holds += 1
         for transport in self._transports:
             transport.pause_reading()
         self._timer = asyncio.get_running_loop().call_later(GATE_MAX_HOLD_S, self.release)
@@ -98,7 +100,6 @@ class SessionProtocol(asyncio.BufferedProtocol):
         self.driver: SessionDriver | None = None
         self.paused = False
         self.bytes_in = 0
-        self._buffer = memoryview(bytearray(READ_SIZE))
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -109,10 +110,10 @@ class SessionProtocol(asyncio.BufferedProtocol):
         self.on_connect(self)
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        return self._buffer
+        return _READ_BUFFER
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(self._buffer[:nbytes].tobytes())
+        self.data_received(_READ_BUFFER[:nbytes].tobytes())
 
     def data_received(self, data: bytes) -> None:
         self.bytes_in += len(data)
