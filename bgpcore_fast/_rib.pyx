@@ -8,7 +8,8 @@ Each function here is its namesake ``py_*`` in ``bgpcore.rib.accel``:
   the rest by exported route);
 - ``insert_absent``: the Loc-RIB's single-path case, new prefixes of one path;
 - ``add_keys`` and ``take_keys``: marking prefixes pending in an update group, and taking
-  a round's worth from the front.
+  a round's worth from the front;
+- ``split_by_shard``: prefixes by RIB shard (CRC-32 of the key, as ``zlib.crc32``).
 
 They take the Loc-RIB's classes and callbacks as arguments, so this module imports nothing
 from bgpcore.
@@ -134,3 +135,35 @@ def take_keys(dict dirty, Py_ssize_t count):
     for k in out:
         PyDict_DelItem(dirty, k)
     return out
+
+
+cdef unsigned int _CRC_TABLE[256]
+
+
+cdef void _fill_crc_table():
+    cdef unsigned int c, n, k
+    for n in range(256):
+        c = n
+        for k in range(8):
+            c = (0xEDB88320 ^ (c >> 1)) if c & 1 else (c >> 1)
+        _CRC_TABLE[n] = c
+
+
+_fill_crc_table()
+
+
+def split_by_shard(list keys, Py_ssize_t cut, Py_ssize_t count):
+    """See ``bgpcore.rib.accel.py_split_by_shard``."""
+    cdef list parts = [[] for _ in range(count)]
+    cdef bytes key
+    cdef const unsigned char* data
+    cdef Py_ssize_t i, n
+    cdef unsigned int c
+    for key in keys:
+        data = key
+        n = len(key)
+        c = 0xFFFFFFFF
+        for i in range(cut, n):
+            c = _CRC_TABLE[(c ^ data[i]) & 0xFF] ^ (c >> 8)
+        PyList_Append(parts[(c ^ 0xFFFFFFFF) % count], key)
+    return parts

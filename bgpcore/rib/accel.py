@@ -2,7 +2,7 @@
 
 ``insert_absent`` is the Loc-RIB's single-path case (prefixes new to the table, one probe
 each); ``add_keys`` and ``take_keys`` mark prefixes pending in an update group and take a
-round's worth of them. ``group_runs`` is the loop of an update group's encoding round: for each dirty prefix it
+round's worth of them; ``split_by_shard`` splits prefixes by RIB shard. ``group_runs`` is the loop of an update group's encoding round: for each dirty prefix it
 finds the exported route of its best path, skips what the group already advertised, and
 groups the rest by exported route (one run per attribute set, encoded once). The pure-Python
 function here is the reference; the C one (``bgpcore_fast._rib.group_runs``) gives equal
@@ -11,6 +11,7 @@ it, which also honours ``BGPCORE_NO_EXTENSIONS``. ``ACCELERATED`` says which one
 """
 from __future__ import annotations
 
+import zlib
 from itertools import islice
 from typing import Any, Callable
 
@@ -112,6 +113,16 @@ def py_take_keys(dirty: dict[bytes, None], count: int) -> list[bytes]:
     return keys
 
 
+def py_split_by_shard(keys: list[bytes], cut: int, count: int) -> list[list[bytes]]:
+    """``keys`` by RIB shard, ``crc32(key[cut:]) % count`` (``cut``: an ADD-PATH id to skip),
+    each part in the order of ``keys``."""
+    parts: list[list[bytes]] = [[] for _ in range(count)]
+    crc = zlib.crc32
+    for key in keys:
+        parts[crc(key[cut:]) % count].append(key)
+    return parts
+
+
 add_keys: Callable[[dict[bytes, None], list[bytes]], None] = getattr(_wire_accel, "add_keys", None) or py_add_keys
 take_keys: Callable[[dict[bytes, None], int], list[bytes]] = getattr(_wire_accel, "take_keys", None) or py_take_keys
 
@@ -120,7 +131,9 @@ insert_absent: Callable[[dict[bytes, Any], list[bytes], Any], bool] | None = get
 
 group_runs: Callable[..., tuple[list[tuple[OutRoute, list[bytes]]], list[bytes]]] = getattr(
     _wire_accel, "group_runs", None) or py_group_runs
+split_by_shard: Callable[[list[bytes], int, int], list[list[bytes]]] = getattr(
+    _wire_accel, "split_by_shard", None) or py_split_by_shard
 ACCELERATED: bool = group_runs is not py_group_runs
 
 __all__ = ["ACCELERATED", "add_keys", "group_runs", "insert_absent", "py_add_keys", "py_group_runs", "py_insert_absent",
-           "py_take_keys", "take_keys"]
+           "py_split_by_shard", "py_take_keys", "split_by_shard", "take_keys"]

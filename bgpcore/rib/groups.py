@@ -49,8 +49,13 @@ class Round(NamedTuple):
 class GroupOutput(Protocol):
     """What the groups ask of the RIB shards."""
 
-    def generate(self, group_id: int, budget_bytes: int) -> tuple[list[Part], ShardKeys, bool]:
-        """Next group round: (parts, keys per shard, nothing left pending)."""
+    def request_round(self, group_id: int, budget_bytes: int) -> None:
+        """Plan the group's next round; ``UpdateGroups.round_done`` receives it, at once or
+        when the shard workers have answered."""
+        ...
+
+    def settle(self) -> None:
+        """Wait until every round asked for has been received."""
         ...
 
     def generate_member(self, group_id: int, member: PeerId, budget_bytes: int) -> tuple[list[Part], bool]:
@@ -96,6 +101,14 @@ class UpdateGroup:
         self.log: list[Round] = []
         self.base = 0
         self.drained = False
+        self.in_flight = False
+        """A round has been asked of the shards and is not back yet."""
+        self.noted = 0
+        """Changes noted so far (``note_changes``): a round asked before the last of them
+        cannot say the group is drained."""
+        self.asked_at = 0
+        self.progressed = False
+        """The last round received added a round or found nothing pending."""
 
     @property
     def end(self) -> int:
@@ -128,7 +141,11 @@ class UpdateGroups:
                  round_bytes: int = 1 << 17) -> None:
         """``round_bytes``: output encoded per group round, the slice of output work one
         ``next_messages`` call may add (128 KiB is one chunk of prefixes, a few ms): reading
-        from peers is never held up for long while a group encodes a full table."""
+        from peers is never held up for long while a group encodes a full table.
+
+        With shard workers planning in the background, a round is asked for when a member
+        has read everything: asking ahead makes more, smaller rounds, which cost more than
+        the overlap gains (and pack worse)."""
         self.output = output
         self.round_bytes = round_bytes
         self.shards = shards
@@ -198,6 +215,8 @@ class UpdateGroups:
             member.coalesced += 1
             return None
         member.refreshing, member.coalesced = True, 0
+        if not member.catching_up and group.in_flight:
+            self.output.settle()  # the round in flight is part of what it has not read
         if not member.catching_up and member.cursor < group.end:
             # What it has not read yet may withdraw routes it holds: keep those prefixes.
             self.output.detach_member(group.id, peer_id, group.unread_keys(member, self.shards))
@@ -224,6 +243,7 @@ class UpdateGroups:
         """Something may be pending in the shards for these groups (all when None)."""
         for group in groups if groups is not None else self.by_id.values():
             group.drained = False
+            group.noted += 1
 
     def next_messages(self, peer_id: PeerId, budget_bytes: int) -> list[bytes]:
         """UPDATEs for a member: whole messages, stopping once ``budget_bytes`` is reached
@@ -247,6 +267,7 @@ class UpdateGroups:
                     # this member is still detached, so they join its private work; the
                     # member may only rejoin where the group's state and its own agree.
                     self._generate(group)
+                    self.output.settle()
                     continue
                 if done:
                     self.output.attach_member(group.id, peer_id)
@@ -272,25 +293,36 @@ class UpdateGroups:
         return out
 
     def _generate(self, group: UpdateGroup) -> bool:
-        """Run one group round; False when there was nothing to do."""
-        if group.drained:
+        """Ask for one group round; False when there was nothing to do or it is not back yet."""
+        if group.drained or group.in_flight:
             return False
-        parts, keys, drained = self.output.generate(group.id, self.round_bytes)
+        group.in_flight, group.progressed, group.asked_at = True, False, group.noted
+        self.output.request_round(group.id, self.round_bytes)
+        return not group.in_flight and group.progressed
+
+    def round_done(self, group_id: int, parts: list[Part], keys: ShardKeys, drained: bool) -> None:
+        """A round the group asked for (``GroupOutput.request_round``): append it to the log."""
+        group = self.by_id.get(group_id)
+        if group is None:
+            return  # the group was removed meanwhile
+        group.in_flight = False
         if parts:
             offsets = [list(accumulate(map(len, p[0]), initial=0)) for p in parts]
             group.log.append(Round(parts, parts_size(parts), keys, offsets))
-        group.drained = drained
+        group.drained = drained and group.asked_at == group.noted
+        group.progressed = bool(parts) or group.drained
         if drained:
             for member in group.members.values():
                 if member.eor and not member.catching_up and member.eor_at is None:
                     member.eor_at = group.end
-        return bool(parts) or drained
 
     def _detach_laggards(self, group: UpdateGroup) -> None:
         for member in group.members.values():
             if member.catching_up or member.cursor >= group.end:
                 continue
             if group.lag_bytes(member) > self.lag_limit_bytes:
+                if group.in_flight:
+                    self.output.settle()  # the round in flight is part of what it has not read
                 self.output.detach_member(group.id, member.peer_id, group.unread_keys(member, self.shards))
                 member.catching_up = True
                 member.cursor, member.offset, member.index = group.end, 0, 0

@@ -52,15 +52,15 @@ from bgpcore.rib.messages import (AddGroup, AddMember, AddPeer, AdjRibInRoutes, 
                                   Candidates, DetachMember, Drain, Forget, Generate, GenerateMember, Ingest, IngestBatch,
                                   MarkStale, PrefixCount, PurgeStale, RemoveGroup, RemovePeer, ShardRequest, Size,
                                   SoftResetIn)
-from bgpcore.rib.packing import SELF, Part, Plan, encode_round, ops_to_wire, split_keys
-from bgpcore.rib.peers import LimitBatch, PeerState, limit_action, own_addresses
+from bgpcore.rib.packing import SELF, Part, Plan, encode_round, ops_to_wire, split_keys, split_ops
+from bgpcore.rib.peers import LimitBatch, PeerState, limit_action, own_addresses, own_next_hop_withdrawn
 from bgpcore.rib.settings import MaxPrefixAction as MaxPrefixAction
 from bgpcore.rib.settings import RibConfig as RibConfig
 from bgpcore.rib.settings import RibPeer as RibPeer
 from bgpcore.rib.shard import LocalShard, ProcessShard, ShardConfig, ShardHandle, shard_of
 from bgpcore.route import LOCAL_PEER, LOCAL_SOURCE, BestChange, Path, PeerId, Source
 from bgpcore.wire.context import IPV4_UNICAST, CodecContext, Family
-from bgpcore.wire.types import MpUnreach, PathAttributes, Update
+from bgpcore.wire.types import PathAttributes, Update
 from bgpcore.wire.update import encode_end_of_rib
 
 log = logging.getLogger("bgpcore.rib")
@@ -70,6 +70,10 @@ _BATCH_PREFIXES: Final = 8192
 """Inbound prefixes gathered before a batch goes to the shard workers."""
 _DRAIN_PREFIXES: Final = 8192
 """Prefixes of a peer that went down removed per step with ``peer_down(stream=True)``."""
+
+
+def _ignore(result: object) -> None:
+    """A shard result nobody needs (it only keeps the order of the pipe)."""
 
 
 class Rib:
@@ -89,6 +93,8 @@ class Rib:
         self._ops: list[Ingest] = []
         self._ops_weight = 0
         self._local = self.shards[0].shard if count == 1 and isinstance(self.shards[0], LocalShard) else None
+        self._background = config.rounds_in_background and any(isinstance(s, ProcessShard) for s in self.shards)
+        self._rounds_back = False
         self.groups = UpdateGroups(self, count, config.lag_limit_bytes)
         self._peers: dict[PeerId, PeerState] = {}
         self._changes: list[BestChange] = []
@@ -144,13 +150,12 @@ class Rib:
                     self._check_limit(peer_id, peer, family, totals[peer_id])
 
     def _send_ops(self) -> None:
-        """Send the pending inbound batch: pickled once, the same bytes to every shard."""
+        """Send the pending inbound batch: each shard gets the ops with its own prefixes."""
         if not self._ops:
             return
         ops, self._ops, self._ops_weight = self._ops, [], 0
-        packed = b""
-        if any(isinstance(shard, ProcessShard) for shard in self.shards):
-            packed = pickle.dumps(IngestBatch(ops=ops_to_wire(ops)), protocol=pickle.HIGHEST_PROTOCOL)
+        count = len(self.shards)
+        parts = split_ops(ops, count)
         batch = None
         peers = self._peers
         if any(peer.info.max_prefix is not None for peer in peers.values()):
@@ -161,7 +166,11 @@ class Rib:
                     families[peer_id] = family
             batch = LimitBatch(families, len(self.shards)) if families else None
         for index, shard in enumerate(self.shards):
-            shard.ingest(ops, packed, partial(self._on_ingested, index, batch))
+            mine = parts[index]
+            packed = b""
+            if isinstance(shard, ProcessShard):
+                packed = pickle.dumps(IngestBatch(ops=ops_to_wire(mine)), protocol=pickle.HIGHEST_PROTOCOL)
+            shard.ingest(mine, packed, partial(self._on_ingested, index, batch))
 
     def _take_changes(self) -> list[BestChange]:
         changes, self._changes = self._changes, []
@@ -186,10 +195,52 @@ class Rib:
 
     # -- GroupOutput (called by UpdateGroups) --------------------------------------------
 
-    def generate(self, group_id: int, budget_bytes: int) -> tuple[list[Part], ShardKeys, bool]:
-        results = self._call_all(Generate(group_id=group_id, budget_bytes=max(1, budget_bytes // len(self.shards))))
-        plans: list[Plan] = [plan for planned, _, _ in results for plan in planned]
-        return self._encode(group_id, plans), [r[1] for r in results], all(r[2] for r in results)
+    def request_round(self, group_id: int, budget_bytes: int) -> None:
+        """Every shard plans its part of the group's next round; the round is encoded once
+        all are back (at once, unless rounds are planned in the background)."""
+        self._send_ops()
+        request = Generate(group_id=group_id, budget_bytes=max(1, budget_bytes // len(self.shards)))
+        replies: list[Any] = [None] * len(self.shards)
+        waiting = [len(self.shards)]
+        for index, shard in enumerate(self.shards):
+            shard.call(request, partial(self._round_part, group_id, replies, waiting, index))
+        if not self._background:
+            self.settle()
+
+    def _round_part(self, group_id: int, replies: list[Any], waiting: list[int], index: int,
+                    result: tuple[list[Plan], dict[Family, list[bytes]], bool]) -> None:
+        replies[index] = result
+        waiting[0] -= 1
+        if waiting[0]:
+            return
+        plans: list[Plan] = [plan for planned, _, _ in replies for plan in planned]
+        parts = self._encode(group_id, plans) if group_id in self.groups.by_id else []
+        drained = all(r[2] for r in replies)
+        self.groups.round_done(group_id, parts, [r[1] for r in replies], drained)
+        self._rounds_back = True
+
+    def settle(self) -> None:
+        """Wait for every shard result in flight, rounds included."""
+        for shard in self.shards:
+            shard.finish()
+
+    def poll(self) -> list[BestChange]:
+        """Handle the shard results that are back (``shard_fds`` became readable), without
+        waiting: rounds planned in the background join their group's log. Returns the
+        best-path changes not yet returned; output may be ready (``next_messages``)."""
+        for shard in self.shards:
+            shard.poll()
+        return self._take_changes()
+
+    def take_rounds_back(self) -> bool:
+        """Whether a round planned in the background came back since the last call: its
+        members have output (``next_messages``), whichever call received it."""
+        back, self._rounds_back = self._rounds_back, False
+        return back
+
+    def shard_fds(self) -> list[int]:
+        """File descriptors that become readable when a shard worker has a result back."""
+        return [shard.fileno() for shard in self.shards if isinstance(shard, ProcessShard)]
 
     def generate_member(self, group_id: int, member: PeerId, budget_bytes: int) -> tuple[list[Part], bool]:
         share = max(1, budget_bytes // len(self.shards))
@@ -200,8 +251,7 @@ class Rib:
         """One packing whatever the shard count: runs of one route merge across shards."""
         def forget(family: Family, keys: list[bytes], strip: int) -> None:
             for shard, mine in zip(self.shards, split_keys(keys, strip, len(self.shards))):
-                shard.send(Forget(group_id=group_id, family=family, keys=mine, strip=strip))
-                shard.result()
+                shard.call(Forget(group_id=group_id, family=family, keys=mine, strip=strip), _ignore)
         return encode_round(plans, self.groups.by_id[group_id].spec, forget)
 
     def detach_member(self, group_id: int, member: PeerId, keys: ShardKeys) -> None:
@@ -341,7 +391,9 @@ class Rib:
         attrs = update.attributes
         if attrs is not None and peer.own and (attrs.next_hop in peer.own or (
                 update.mp_reach is not None and update.mp_reach.next_hop[:1] and update.mp_reach.next_hop[0] in peer.own)):
-            update = self._own_next_hop(peer_id, peer, update)
+            update, apart = own_next_hop_withdrawn(peer_id, peer.own, update)
+            if apart is not None:
+                self._post(peer_id, peer, False, apart[0], None, (), apart[1])
         if update.withdrawn:
             self._post(peer_id, peer, False, IPV4_UNICAST, None, (), update.withdrawn)
         mp_unreach = update.mp_unreach
@@ -364,32 +416,6 @@ class Rib:
                 return self.end_of_rib(peer_id, eor)
         self.groups.note_changes()
         return self._take_changes()
-
-    def _own_next_hop(self, peer_id: PeerId, peer: PeerState, update: Update) -> Update:
-        """RFC 4271 §6.3: a NEXT_HOP that is our own address on the session makes the route
-        unfeasible: its prefixes are withdrawn instead (one log line)."""
-        attrs = update.attributes
-        assert attrs is not None
-        withdrawn = list(update.withdrawn)
-        nlri, mp_reach, mp_unreach = update.nlri, update.mp_reach, update.mp_unreach
-        dropped = 0
-        if nlri and attrs.next_hop in peer.own:
-            withdrawn += nlri
-            dropped, nlri = len(nlri), []
-        if mp_reach is not None and mp_reach.next_hop[:1] and mp_reach.next_hop[0] in peer.own and mp_reach.nlri:
-            dropped += len(mp_reach.nlri)
-            family = (mp_reach.afi, mp_reach.safi)
-            if family == IPV4_UNICAST:
-                withdrawn += mp_reach.nlri
-            elif mp_unreach is None or not mp_unreach.nlri:
-                mp_unreach = MpUnreach(mp_reach.afi, mp_reach.safi, list(mp_reach.nlri))
-            else:  # two families withdrawn at once (RFC 7606 forbids it): withdraw this one on its own
-                self._post(peer_id, peer, False, family, None, (), mp_reach.nlri)
-            mp_reach = None
-        if dropped:
-            log.warning("peer %s: %d prefixes with our own address as next hop treated as withdrawn (RFC 4271 §6.3)",
-                        peer_id, dropped)
-        return update._replace(withdrawn=withdrawn, nlri=nlri, mp_reach=mp_reach, mp_unreach=mp_unreach)
 
     def take_actions(self) -> list[PeerAction]:
         """What the speaker must do to sessions (close them for maximum-prefix), oldest first.

@@ -12,7 +12,8 @@ from bgpcore.constants import CeaseSubcode
 from bgpcore.rib.actions import CeasePeer
 from bgpcore.rib.settings import MaxPrefixAction, RibPeer
 from bgpcore.route import PeerId, Source
-from bgpcore.wire.context import Family
+from bgpcore.wire.context import IPV4_UNICAST, Family
+from bgpcore.wire.types import MpUnreach, Update
 
 log = logging.getLogger("bgpcore.rib")
 
@@ -21,6 +22,40 @@ def own_addresses(info: RibPeer) -> frozenset[str]:
     """Our addresses on a peer's session: a NEXT_HOP among them is not accepted."""
     return frozenset(a.split("%", 1)[0] for a in (info.local_address, info.local_address6, *info.local_next_hop)
                      if a and a not in ("0.0.0.0", "::"))
+
+
+def own_next_hop_withdrawn(peer_id: PeerId, own: frozenset[str], update: Update
+                           ) -> tuple[Update, tuple[Family, list[bytes]] | None]:
+    """RFC 4271 §6.3: a NEXT_HOP that is our own address on the session makes the route
+    unfeasible: its prefixes are withdrawn instead (one log line).
+
+    Returns:
+        The UPDATE with those prefixes withdrawn, and prefixes of a second family to withdraw
+        apart (an MP_UNREACH of another family is already there: RFC 7606 allows one).
+    """
+    attrs = update.attributes
+    assert attrs is not None
+    withdrawn = list(update.withdrawn)
+    nlri, mp_reach, mp_unreach = update.nlri, update.mp_reach, update.mp_unreach
+    apart: tuple[Family, list[bytes]] | None = None
+    dropped = 0
+    if nlri and attrs.next_hop in own:
+        withdrawn += nlri
+        dropped, nlri = len(nlri), []
+    if mp_reach is not None and mp_reach.next_hop[:1] and mp_reach.next_hop[0] in own and mp_reach.nlri:
+        dropped += len(mp_reach.nlri)
+        family = (mp_reach.afi, mp_reach.safi)
+        if family == IPV4_UNICAST:
+            withdrawn += mp_reach.nlri
+        elif mp_unreach is None or not mp_unreach.nlri:
+            mp_unreach = MpUnreach(mp_reach.afi, mp_reach.safi, list(mp_reach.nlri))
+        else:
+            apart = family, list(mp_reach.nlri)
+        mp_reach = None
+    if dropped:
+        log.warning("peer %s: %d prefixes with our own address as next hop treated as withdrawn (RFC 4271 §6.3)",
+                    peer_id, dropped)
+    return update._replace(withdrawn=withdrawn, nlri=nlri, mp_reach=mp_reach, mp_unreach=mp_unreach), apart
 
 
 class PeerState:

@@ -37,6 +37,10 @@ class RibConfig:
         lag_limit_bytes: unread shared output after which a slow member catches up alone.
         start_method: multiprocessing start method of shard workers, or ``"inline"`` to
             run every shard in this process (same results, no parallelism: for tests).
+        rounds_in_background: with shard workers, update-group rounds are planned while the
+            caller goes on: ``next_messages`` returns what is ready, ``pending`` stays true
+            while a round is out, and the caller calls ``Rib.poll`` when one of
+            ``Rib.shard_fds`` is readable (the router does). Off: each round is waited for.
     """
 
     local_asn: int
@@ -48,6 +52,7 @@ class RibConfig:
     stale_path_time_s: float = 360.0
     lag_limit_bytes: int = 16 << 20
     start_method: str = "spawn"
+    rounds_in_background: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -321,30 +321,19 @@ class RibShard:
         return len(self.loc)
 
     def ingest(self, ops: list[Ingest]) -> tuple[list[BestChange], dict[PeerId, int]]:
-        """Inbound work for every shard at once: each keeps the prefixes that hash to it.
-
-        The parent pickles one batch and sends the same bytes to all shards, so splitting
-        prefixes by shard costs it nothing; the shards filter in parallel.
+        """Inbound work: ops with this shard's prefixes (``packing.split_ops``).
 
         Returns:
             (changes, accepted prefix count in this shard of each peer in the batch, after it:
-            also of peers none of whose prefixes of the batch hash here, so that the counts
-            of one batch from every shard add up to a peer's total).
+            an op without prefixes only asks for the count).
         """
         changes: list[BestChange] = []
         counts: dict[PeerId, int] = {}
-        index, count = self.index, self.count_of_shards
-        crc = zlib.crc32
         for announce, peer_id, family, attrs, next_hop, keys, cut in ops:
-            if count > 1:
-                if cut:
-                    keys = [k for k in keys if crc(k[cut:]) % count == index]
-                else:
-                    keys = [k for k in keys if crc(k) % count == index]
-                if not keys:
-                    if peer_id not in counts and (adj := self.peers.get(peer_id)) is not None:
-                        counts[peer_id] = adj.count()
-                    continue
+            if not keys:
+                if peer_id not in counts and (adj := self.peers.get(peer_id)) is not None:
+                    counts[peer_id] = adj.count()
+                continue
             if announce:
                 assert attrs is not None
                 if attrs.__class__ is tuple:  # from a worker's pipe (``packing.ops_to_wire``)
@@ -369,16 +358,42 @@ def _send_replies(conn: Connection, replies: queue.SimpleQueue[object]) -> None:
 
 
 _STOP: Final = object()
+_NOTHING: Final = object()
 
 
-def serve(conn: Connection, config: ShardConfig, index: int = 0, count: int = 1) -> None:
+@dataclass(frozen=True, slots=True)
+class ShardLog:
+    """A worker's log record, which the parent logs again (with its handlers and format)."""
+
+    name: str
+    level: int
+    message: str
+
+
+class _LogToParent(logging.Handler):
+    def __init__(self, replies: queue.SimpleQueue[object]) -> None:
+        super().__init__()
+        self.replies = replies
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.replies.put(ShardLog(record.name, record.levelno, self.format(record)))
+
+
+def serve(conn: Connection, config: ShardConfig, index: int = 0, count: int = 1,
+          log_level: int = logging.WARNING) -> None:
     """Worker process main loop: a ``ShardRequest`` in, its result out, ``None`` to stop.
 
     Replies leave from a second thread, so the worker keeps reading requests while the
-    parent is still busy sending: neither side can block the other on a full pipe.
+    parent is still busy sending: neither side can block the other on a full pipe. Log
+    records at ``log_level`` and above go to the parent between the replies (``ShardLog``).
     """
     shard = RibShard(config, index, count)
     replies: queue.SimpleQueue[object] = queue.SimpleQueue()
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(_LogToParent(replies))
+    root.setLevel(log_level)
     sender = threading.Thread(target=_send_replies, args=(conn, replies), daemon=True)
     sender.start()
     try:
@@ -422,7 +437,13 @@ class LocalShard:
     def ingest(self, ops: list[Ingest], packed: bytes, on_result: Callback) -> None:
         on_result(self.shard.ingest(ops))
 
+    def call(self, request: ShardRequest, on_result: Callback) -> None:
+        on_result(handle(self.shard, request))
+
     def poll(self) -> None:
+        pass
+
+    def finish(self) -> None:
         pass
 
     def close(self) -> None:
@@ -432,15 +453,16 @@ class LocalShard:
 class ProcessShard:
     """A shard in a worker process.
 
-    ``ingest`` sends inbound work without waiting (its result goes to a callback when it is
-    back); ``send`` then ``result`` is a call whose answer is awaited, after the results of
+    ``ingest`` and ``call`` send work without waiting (its result goes to a callback when it
+    is back); ``send`` then ``result`` is a call whose answer is awaited, after the results of
     everything sent before it have been handled (one pipe keeps the order).
     """
 
     def __init__(self, config: ShardConfig, start_method: str = "spawn", index: int = 0, count: int = 1) -> None:
         ctx: Any = multiprocessing.get_context(start_method)
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=serve, args=(child, config, index, count), daemon=True,
+        level = logging.getLogger("bgpcore").getEffectiveLevel()
+        self.process = ctx.Process(target=serve, args=(child, config, index, count, level), daemon=True,
                                    name=f"bgpcore-rib-shard-{index}")
         self.process.start()
         child.close()
@@ -451,14 +473,22 @@ class ProcessShard:
         failure.__cause__ = exc
         return failure
 
-    def _receive(self) -> Any:
-        try:
-            answer = self.conn.recv()
-        except (EOFError, OSError) as exc:
-            raise self._died(exc) from exc
-        if isinstance(answer, ShardFailure):
-            raise answer
-        return answer
+    def _receive(self, block: bool = True) -> Any:
+        """The next answer (``_NOTHING`` when not ``block`` and none is there yet); the
+        worker's log records before it are logged here."""
+        while True:
+            try:
+                if not block and not self.conn.poll(0):
+                    return _NOTHING
+                answer = self.conn.recv()
+            except (EOFError, OSError) as exc:
+                raise self._died(exc) from exc
+            if isinstance(answer, ShardLog):
+                logging.getLogger(answer.name).log(answer.level, "%s", answer.message)
+                continue
+            if isinstance(answer, ShardFailure):
+                raise answer
+            return answer
 
     def ingest(self, ops: list[Ingest], packed: bytes, on_result: Callback) -> None:
         """Send ``packed``, the pickled ``IngestBatch(ops=ops)`` request, as is."""
@@ -469,12 +499,37 @@ class ProcessShard:
             raise self._died(exc) from exc
         self._waiting.append(on_result)
 
+    def call(self, request: ShardRequest, on_result: Callback) -> None:
+        """Send a request without waiting; its result goes to ``on_result`` when it is back."""
+        self.poll()
+        try:
+            self.conn.send(request)
+        except OSError as exc:
+            raise self._died(exc) from exc
+        self._waiting.append(on_result)
+
+    def fileno(self) -> int:
+        """Readable when a result is back (for an event loop's reader)."""
+        return int(self.conn.fileno())
+
+    def finish(self) -> None:
+        """Wait for the results of everything sent and hand them to their callbacks."""
+        while self._waiting:
+            callback = self._waiting[0]
+            if callback is None:
+                return  # a call's answer, which its ``result`` takes
+            self._waiting.popleft()
+            callback(self._receive())
+
     def poll(self) -> None:
-        """Handle the ingest results that are already back, without waiting."""
-        while self._waiting and self._waiting[0] is not None and self.conn.poll(0):
+        """Handle the results that are already back, without waiting."""
+        while self._waiting and self._waiting[0] is not None:
+            answer = self._receive(block=False)
+            if answer is _NOTHING:
+                return
             callback = self._waiting.popleft()
             assert callback is not None
-            callback(self._receive())
+            callback(answer)
 
     def send(self, request: ShardRequest) -> None:
         try:

@@ -28,6 +28,7 @@ from bgpcore.fib.routes import FibRoute
 from bgpcore.rib.decision import Reason, explain
 from bgpcore.rib.actions import CeasePeer
 from bgpcore.rib.manager import Rib, RibConfig
+from bgpcore.rib.shard import ShardFailure
 from bgpcore.route import BestChange, Path, PeerId
 from bgpcore.session.session import Session
 from bgpcore.router.bfd import BfdLink, bfd_listen_addresses, bfd_wanted
@@ -91,7 +92,7 @@ class Router:
         self.rib = Rib(RibConfig(
             local_asn=config.local_as, router_id=config.router_id, cluster_id=config.cluster_id,
             decision=config.decision, shards=config.shards, track_changes=config.track_changes,
-            stale_path_time_s=config.stale_path_time_s))
+            stale_path_time_s=config.stale_path_time_s, rounds_in_background=True))
         self._routes = RibRoutes(self.rib, self)
         self._hostname = socket.gethostname()
         speaker_config = config.speaker_config()
@@ -114,6 +115,7 @@ class Router:
         self._sessions: dict[PeerKey, PeerInfo] = {}
         self._started = False
         self._bfd_following = False
+        self._shard_readers: list[int] = []
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -140,6 +142,10 @@ class Router:
             self._fib_feed = FibFeed(self.fib, self._interface_of, on_full=self._fib_full)
         if self.bfd is not None:
             await self.bfd.start()
+        loop = asyncio.get_running_loop()
+        for fd in self.rib.shard_fds():  # update-group rounds come back from the workers here
+            loop.add_reader(fd, self._shard_results)
+            self._shard_readers.append(fd)
         await self.speaker.start()
         if self.bfd is not None:
             for status in self.speaker.neighbors():
@@ -175,6 +181,7 @@ class Router:
         if self._links is not None:
             self._links.close()
             self._links = None
+        self._stop_shard_readers()
         self.rib.close()
         for stream in list(self._subscribers):
             stream.finish()
@@ -397,6 +404,23 @@ class Router:
         if not full:
             self.speaker.input.release()
         self._routes.hold_removals(full)
+
+    def _shard_results(self) -> None:
+        """A RIB shard worker has results back: route them (output rounds wake the sessions)."""
+        try:
+            changes = self.rib.poll()
+        except ShardFailure as exc:
+            log.error("RIB shard worker failed, the router cannot go on: %s", str(exc).splitlines()[0])
+            self._stop_shard_readers()
+            return
+        self.rib.take_rounds_back()
+        self.routed(changes)
+
+    def _stop_shard_readers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for fd in self._shard_readers:
+            loop.remove_reader(fd)
+        self._shard_readers.clear()
 
     # -- RibResults: where the RIB's results go --------------------------------------------------
 

@@ -161,7 +161,10 @@ class RibRoutes:
         number = self._up.get(peer)
         if number is None:
             return []
-        return self.rib.next_messages(number, max_messages * _MESSAGE_BUDGET)
+        messages = self.rib.next_messages(number, max_messages * _MESSAGE_BUDGET)
+        if self.rib.take_rounds_back():
+            self.results.routed([])  # a round of another group may have come back: wake its members
+        return messages
 
     def announce(self, family: Family, key: bytes, attributes: PathAttributes, next_hop: NextHop | None) -> list[PeerKey]:
         self.results.routed(self.rib.originate(family, [key], attributes, next_hop or ()))

@@ -14,7 +14,6 @@ import ipaddress
 import logging
 import random
 from collections import Counter
-from operator import itemgetter
 from typing import Callable, Final
 
 from bgpcore.constants import MAX_MESSAGE_LEN, CeaseSubcode, ErrorCode, FsmSubcode, MsgType, OpenSubcode, error_name
@@ -75,7 +74,6 @@ _TIMER_INPUTS: Final = {
 }
 
 
-_TYPE_OCTET: Final = itemgetter(18)
 _MSG_TYPES: Final[dict[int, MsgType]] = {int(t): t for t in MsgType}  # a dict hit, not an enum lookup per message
 
 def keeps_outgoing(local_id: str, remote_id: str) -> bool:
@@ -319,9 +317,8 @@ class Session:
         data = b"".join(messages)  # one copy for a whole batch: a full table is 10^5 messages per peer
         self._out.append(data)
         self._out_len += len(data)
-        counted = self.messages_out
-        for msg_type, count in Counter(map(_TYPE_OCTET, messages)).items():
-            counted[_MSG_TYPES[msg_type]] += count
+        for msg_type, count in Counter(message[18] for message in messages).items():
+            self.messages_out[_MSG_TYPES[msg_type]] += count
         self._restart_keepalive()
 
     def _request_refresh(self, afi: int, safi: int) -> None:

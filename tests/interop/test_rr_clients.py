@@ -45,12 +45,13 @@ def _lan(lab: Any, members: tuple[tuple[str, str], ...] = (("frr", FRR), ("bird"
     return spaces
 
 
-def start_bgpcore(lab: Any, ns: str, neighbors: list[tuple[str, bool]], router_id: str = CLUSTER) -> Path:
-    """``bgpcore run`` in ``ns``; returns its control socket."""
+def start_bgpcore(lab: Any, ns: str, neighbors: list[tuple[str, bool]], router_id: str = CLUSTER,
+                  shards: int = 1) -> Path:
+    """``bgpcore run`` in ``ns`` (``shards`` > 1: RIB worker processes); returns its control socket."""
     d = Path(lab.dir) / f"{ns}-rr"
     d.mkdir(exist_ok=True)
     text = (f'[speaker]\nasn = {ASN}\nrouter_id = "{router_id}"\nlisten = ["0.0.0.0"]\n'
-            f'control_socket = "{d / "ctl.sock"}"\n')
+            f'control_socket = "{d / "ctl.sock"}"\nshards = {shards}\n')
     for address, client in neighbors:
         text += f'\n[[neighbor]]\naddress = "{address}"\nasn = {ASN}\nrr_client = {str(client).lower()}\nhold_time = 9\n'
     (d / "rr.toml").write_text(text)
@@ -138,9 +139,10 @@ def _gobgp_reflection(gobgp: GoBgp, prefix: str) -> tuple[str, list[str]] | None
 
 @pytest.mark.skipif(not all(shutil.which(b) for b in ("bird", "gobgpd")) or not Path("/usr/lib/frr/bgpd").exists(),
                     reason="needs FRR, BIRD 2 and GoBGP installed")
-def test_bgpcore_reflects_between_frr_bird_and_gobgp_and_drops_a_cluster_loop(lab: Any) -> None:
+@pytest.mark.parametrize("shards", [1, 2])
+def test_bgpcore_reflects_between_frr_bird_and_gobgp_and_drops_a_cluster_loop(lab: Any, shards: int) -> None:
     ns = _lan(lab)
-    ctl = start_bgpcore(lab, ns["rr"], [(FRR, True), (BIRD, True), (GOBGP, True)])
+    ctl = start_bgpcore(lab, ns["rr"], [(FRR, True), (BIRD, True), (GOBGP, True)], shards=shards)
     frr, bird, gobgp = _frr(lab, ns["frr"]), _bird(lab, ns["bird"]), _gobgp(lab, ns["gobgp"])
     gobgp.cli_text("global", "rib", "add", "-a", "ipv4", FROM_GOBGP, "nexthop", GOBGP)
 

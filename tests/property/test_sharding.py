@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+import select
 import sys
 from pathlib import Path as FsPath
 
@@ -62,11 +63,24 @@ def updates_from(ops: list[Op]) -> list[tuple[int, Update]]:
     return out
 
 
-def run(ops: list[Op], shards: int, start_method: str, pull_every: int = 5):
+def pull(rib: Rib, peer: int, budget: int, wait: bool) -> list[bytes]:
+    """``next_messages``; with rounds planned in the background and ``wait``, waits (as the
+    router's event loop does, on ``shard_fds``) until the peer has output or nothing pending."""
+    while True:
+        messages = rib.next_messages(peer, budget)
+        if messages or not wait or not rib.pending(peer) or not rib.shard_fds():
+            return messages
+        readable, _, _ = select.select(rib.shard_fds(), [], [], 10)
+        assert readable, "a round asked of the workers came back"
+        rib.poll()
+
+
+def run(ops: list[Op], shards: int, start_method: str, pull_every: int = 5, background: bool = False):
     """Feed the same updates to a RIB; returns (best paths, what every peer received and in how
     many UPDATEs, change replay)."""
     config = RibConfig(local_asn=65000, router_id=ME, shards=shards, start_method=start_method,
-                       decision=DecisionOptions(maximum_paths=2, multipath_relax=True))
+                       decision=DecisionOptions(maximum_paths=2, multipath_relax=True),
+                       rounds_in_background=background)
     receivers = {p: Receiver(i.send_ctx) for p, i in peers().items()}
     replay: dict[tuple, tuple] = {}
 
@@ -82,10 +96,10 @@ def run(ops: list[Op], shards: int, start_method: str, pull_every: int = 5):
             apply(rib.receive(peer, update))
             if step % pull_every == 0:
                 for p, receiver in receivers.items():
-                    receiver.feed(rib.next_messages(p, 4096))
+                    receiver.feed(pull(rib, p, 4096, False))
         apply(rib.flush())
         for p, receiver in receivers.items():
-            while messages := rib.next_messages(p, 1 << 20):
+            while messages := pull(rib, p, 1 << 20, True):
                 receiver.feed(messages)
         best = {(fam, key): tuple((p.source.peer_id, p.path_id, p.attrs) for p in paths)
                 for fam in (IPV4_UNICAST, IPV6_UNICAST) for key, paths in rib.best_paths(fam).items()}
@@ -135,3 +149,16 @@ def test_worker_processes_give_the_same_routes_and_output_as_one_shard(seed: int
     assert workers == one, "same routes, same UPDATE count per peer (one packing)"
     assert len(one[0]) > 300, "the workload exercised a real table"
     check_split_horizon(*one[:2])
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_rounds_planned_in_the_background_give_the_same_routes_as_one_shard(seed: int) -> None:
+    """The router's mode: ``next_messages`` never waits for the workers; output comes once
+    their rounds are back (``poll``). Every peer ends with the same routes and End-of-RIB;
+    rounds cut at other moments may pack into a different number of UPDATEs."""
+    ops = random_ops(seed, 300)
+    one = run(ops, 1, "spawn")
+    background = run(ops, 2, "spawn", background=True)
+    assert background[0] == one[0] and background[2] == one[2]
+    assert {p: r[:2] for p, r in background[1].items()} == {p: r[:2] for p, r in one[1].items()}
+    check_split_horizon(*background[:2])

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import logging
+
 import pytest
 from rib_factories import source
 
+from bgpcore.rib import accel
 from bgpcore.rib.messages import AddPeer, Announce, Size
+from bgpcore.rib.packing import split_ops
 from bgpcore.rib.shard import ProcessShard, RibShard, ShardConfig, ShardFailure, shard_of
 from bgpcore.wire.context import IPV4_UNICAST
 from bgpcore.wire.types import PathAttributes
@@ -19,16 +23,38 @@ def test_shard_of_is_crc32_of_the_key_and_spreads_prefixes() -> None:
     assert len({shard_of(k, 3) for k in KEYS}) == 3
 
 
-def test_each_shard_keeps_only_its_prefixes_of_a_broadcast_batch() -> None:
+def test_split_ops_gives_each_shard_its_prefixes_and_every_shard_the_count() -> None:
     shards = [RibShard(CONFIG, i, 3) for i in range(3)]
     for shard in shards:
         shard.add_peer(1, source(1, client=True), None, False, frozenset())
-    for shard in shards:
-        shard.ingest([(True, 1, IPV4_UNICAST, ATTRS, ("192.0.2.1",), KEYS, 0)])
+    parts = split_ops([(True, 1, IPV4_UNICAST, ATTRS, ("192.0.2.1",), KEYS, 0)], 3)
+    for shard, ops in zip(shards, parts):
+        assert all(shard_of(k, 3) == shard.index for op in ops for k in op[5])
+        shard.ingest(ops)
     held = [set(s.loc.keys(IPV4_UNICAST)) for s in shards]
     assert set().union(*held) == set(KEYS) and sum(map(len, held)) == len(KEYS)
-    changes, counts = shards[0].ingest([(False, 1, IPV4_UNICAST, None, (), KEYS, 0)])
-    assert counts == {1: 0} and sorted(k for c in changes for k in c.keys) == sorted(held[0])
+    assert all(held)
+    # a batch none of whose prefixes hash to a shard still asks it for the peer's count
+    mine = [k for k in KEYS if shard_of(k, 3) == 1]
+    parts = split_ops([(False, 1, IPV4_UNICAST, None, (), mine, 0)], 3)
+    assert parts[0] == [(False, 1, IPV4_UNICAST, None, (), [], 0)]
+    changes, counts = shards[0].ingest(parts[0])
+    assert counts == {1: len(held[0])} and changes == []
+    changes, counts = shards[1].ingest(parts[1])
+    assert counts == {1: 0} and sorted(k for c in changes for k in c.keys) == sorted(held[1])
+
+
+def test_split_by_shard_matches_crc32_on_both_paths() -> None:
+    import os
+    import random
+    rng = random.Random(7)
+    keys = [bytes(rng.randrange(256) for _ in range(rng.randrange(1, 22))) for _ in range(2000)]
+    for cut in (0, 4):
+        for count in (1, 2, 3, 5):
+            expected = accel.py_split_by_shard(keys, cut, count)
+            assert expected == accel.split_by_shard(keys, cut, count)
+            assert all(shard_of(k[cut:], count) == i for i, part in enumerate(expected) for k in part)
+    assert os.environ.get("BGPCORE_NO_EXTENSIONS") or accel.split_by_shard is not accel.py_split_by_shard
 
 
 def test_ebgp_local_pref_is_ignored() -> None:
@@ -68,3 +94,21 @@ def test_a_dead_worker_is_reported_not_waited_for() -> None:
             worker.result()
     finally:
         worker.close()
+
+
+def test_a_workers_log_lines_reach_the_parents_log(caplog: pytest.LogCaptureFixture) -> None:
+    """A route dropped in a worker (here: our cluster id in its CLUSTER_LIST) is logged by the
+    parent, as with one shard."""
+    looped = ATTRS._replace(originator_id="192.0.2.9", cluster_list=("10.0.0.254",))
+    with caplog.at_level(logging.INFO, logger="bgpcore"):
+        worker = ProcessShard(CONFIG)
+        try:
+            worker.send(AddPeer(peer_id=1, source=source(1, client=True), import_policy=None,
+                                soft_reconfiguration=False, addpath=frozenset()))
+            worker.result()
+            worker.send(Announce(peer_id=1, family=IPV4_UNICAST, attrs=looped, next_hop=("192.0.2.1",), keys=KEYS[:3]))
+            assert worker.result() == ([], 0)
+        finally:
+            worker.close()
+    dropped = [r for r in caplog.records if r.name == "bgpcore.rib" and "3 prefixes dropped" in r.getMessage()]
+    assert dropped and "cluster id 10.0.0.254" in dropped[0].getMessage()
