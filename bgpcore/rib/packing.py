@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import struct
-import zlib
 from typing import TYPE_CHECKING, Callable, NamedTuple
 
 from bgpcore.errors import UsageError
@@ -235,10 +234,7 @@ def encode_round(plans: list[Plan], spec: ExportSpec, forget: Callable[[Family, 
 
 def split_keys(keys: list[bytes], strip: int, shards: int) -> list[list[bytes]]:
     """Keys by the shard that holds them (``strip``: octets of ADD-PATH id to skip)."""
-    out: list[list[bytes]] = [[] for _ in range(shards)]
-    for key in keys:
-        out[zlib.crc32(key[strip:]) % shards].append(key)
-    return out
+    return rib_accel.split_by_shard(keys, strip, shards)
 
 
 def group_label(spec: ExportSpec) -> str:

@@ -14,6 +14,7 @@ import ipaddress
 import logging
 import random
 from collections import Counter
+from operator import itemgetter
 from typing import Callable, Final
 
 from bgpcore.constants import MAX_MESSAGE_LEN, CeaseSubcode, ErrorCode, FsmSubcode, MsgType, OpenSubcode, error_name
@@ -74,6 +75,7 @@ _TIMER_INPUTS: Final = {
 }
 
 
+_TYPE_OCTET: Final = itemgetter(18)
 _MSG_TYPES: Final[dict[int, MsgType]] = {int(t): t for t in MsgType}  # a dict hit, not an enum lookup per message
 
 def keeps_outgoing(local_id: str, remote_id: str) -> bool:
@@ -118,7 +120,6 @@ class Session:
         self._inbuf = bytearray()
         self._max_message_len = MAX_MESSAGE_LEN
         self._out: list[bytes] = []
-        self._out_len = 0
         self._events: list[Event] = []
         self._connected = False
         self._admin_down = True
@@ -227,13 +228,12 @@ class Session:
         """Bytes to write to the connection, in order; empties the buffer."""
         data = b"".join(self._out)
         self._out.clear()
-        self._out_len = 0
         return data
 
     @property
     def pending_output(self) -> int:
         """Bytes queued but not yet taken by ``data_to_send``."""
-        return self._out_len
+        return sum(map(len, self._out))  # a few chunks: one per batch of UPDATEs
 
     # ------------------------------------------------------------------ input side
 
@@ -316,8 +316,7 @@ class Session:
             raise UsageError(f"{self.label}: cannot send UPDATEs in state {self.state.name}")
         data = b"".join(messages)  # one copy for a whole batch: a full table is 10^5 messages per peer
         self._out.append(data)
-        self._out_len += len(data)
-        for msg_type, count in Counter(message[18] for message in messages).items():
+        for msg_type, count in Counter(map(_TYPE_OCTET, messages)).items():  # counted in C
             self.messages_out[_MSG_TYPES[msg_type]] += count
         self._restart_keepalive()
 
@@ -331,7 +330,6 @@ class Session:
 
     def _queue(self, msg_type: MsgType, message: bytes) -> None:
         self._out.append(message)
-        self._out_len += len(message)
         self.messages_out[msg_type] += 1
 
     def _queue_notification(self, note: Notification) -> None:
