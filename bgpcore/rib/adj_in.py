@@ -31,7 +31,7 @@ from bgpcore.route import Path, Source
 from bgpcore.wire.context import Family
 from bgpcore.wire.types import PathAttributes
 
-_PATH_CACHE_LIMIT: Final = 1 << 18
+_PATH_CACHE_LIMIT: Final = 1 << 14
 _UNREFERENCED: Final = 4
 """``sys.getrefcount`` of a cached path nothing else refers to, as ``sweep`` looks at it (the
 cache, its item tuple, the loop variable and the argument)."""

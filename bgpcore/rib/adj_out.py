@@ -415,8 +415,10 @@ class AdjRibOut:
                     private.setdefault(family, {}).update(dict.fromkeys(keys))
                 parts.extend(built)
                 size += sum(map(plan_size, built))
-        if self._churn and not self.pending() and self._churn * 4 >= self.cache_size():
-            self.sweep_cache()  # amortized: at most four entries looked at per route replaced
+        if not self.pending():  # drained: every path it held is exported; a later round
+            for cache in self._cache.values():  # exports the paths it meets again, once each
+                cache.clear()
+            self._churn = 0
         return parts, covered
 
     def generate_member(self, member: int, loc: LocRib, budget_bytes: int) -> tuple[list[Plan], bool]:

@@ -166,9 +166,10 @@ class LocRib:
                 continue
             if not isinstance(cur, Destination):
                 if cur.source.peer_id == peer and cur.path_id == path_id:
-                    table[key] = path
-                    plain.append(key)
                     kept += 1
+                    if cur != path:  # an equal route in another Path object changes nothing
+                        table[key] = path
+                        plain.append(key)
                     continue
                 dest = Destination([cur, path], cur)
                 table[key] = dest
@@ -180,11 +181,15 @@ class LocRib:
                 for i, old in enumerate(paths):
                     if old.source.peer_id == peer and old.path_id == path_id:
                         replaced = old
-                        paths[i] = path
-                        moved += 1
                         break
                 else:
                     paths.append(path)
+                if replaced is not None:
+                    if replaced == path:  # the same route again: nothing to decide
+                        kept += 1
+                        continue
+                    paths[i] = path
+                    moved += 1
             if self._decide(dest, path, replaced):
                 changes.add(key, dest.best, dest.multipath)
         self.gained = len(keys) - kept - moved

@@ -21,6 +21,24 @@ def test_single_path_is_stored_bare_and_reported_once_per_run() -> None:
     assert loc.update(F, p, [K1]) == [], "re-announcing the same path changes nothing"
 
 
+def test_an_equal_route_in_another_path_object_changes_nothing() -> None:
+    """A peer sending a route again may come with a new ``Path`` object (the Adj-RIB-In's path
+    cache is bounded): equal is unchanged, alone or beside other peers' paths."""
+    loc = LocRib()
+    a = make_path(1, local_pref=200)
+    again = make_path(1, local_pref=200, src=a.source)
+    assert again == a and again is not a
+    loc.update(F, a, [K1, K2])
+    assert loc.update(F, again, [K1, K2]) == [] and loc.gained == 0
+    b = make_path(2)
+    loc.update(F, b, [K1])
+    assert loc.update(F, make_path(1, local_pref=200, src=a.source), [K1]) == []
+    assert loc.update(F, make_path(2, src=b.source), [K1]) == []
+    assert loc.paths(F, K1) == [a, b] and loc.best(F, K1) is a
+    changed = make_path(1, local_pref=10, src=a.source)
+    assert [(c.keys, c.best) for c in loc.update(F, changed, [K1])] == [([K1], b)]
+
+
 def test_second_path_runs_the_decision_and_reports_only_real_changes() -> None:
     loc = LocRib()
     worse = make_path(1, local_pref=50)
