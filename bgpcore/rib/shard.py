@@ -380,13 +380,17 @@ class _LogToParent(logging.Handler):
 
 
 def serve(conn: Connection, config: ShardConfig, index: int = 0, count: int = 1,
-          log_level: int = logging.WARNING) -> None:
+          log_level: int = logging.WARNING, gc_threshold: tuple[int, ...] | None = None) -> None:
     """Worker process main loop: a ``ShardRequest`` in, its result out, ``None`` to stop.
 
     Replies leave from a second thread, so the worker keeps reading requests while the
     parent is still busy sending: neither side can block the other on a full pipe. Log
     records at ``log_level`` and above go to the parent between the replies (``ShardLog``).
+    The collector runs at the parent's ``gc_threshold`` (a program tuned for a full table
+    has its workers tuned alike).
     """
+    if gc_threshold is not None:
+        gc.set_threshold(*gc_threshold)
     shard = RibShard(config, index, count)
     replies: queue.SimpleQueue[object] = queue.SimpleQueue()
     root = logging.getLogger()
@@ -462,7 +466,8 @@ class ProcessShard:
         ctx: Any = multiprocessing.get_context(start_method)
         self.conn, child = ctx.Pipe()
         level = logging.getLogger("bgpcore").getEffectiveLevel()
-        self.process = ctx.Process(target=serve, args=(child, config, index, count, level), daemon=True,
+        self.process = ctx.Process(target=serve, args=(child, config, index, count, level, gc.get_threshold()),
+                                   daemon=True,
                                    name=f"bgpcore-rib-shard-{index}")
         self.process.start()
         child.close()
