@@ -156,14 +156,16 @@ class RibRoutes:
         number = self._up.get(peer)
         if number is not None:
             self.rib.route_refresh(number)
+            self.results.routed(self.rib.poll())  # with what waiting for the shards took in
 
     def pull(self, peer: PeerKey, max_messages: int) -> list[bytes]:
         number = self._up.get(peer)
         if number is None:
             return []
         messages = self.rib.next_messages(number, max_messages * _MESSAGE_BUDGET)
-        if self.rib.take_rounds_back():
-            self.results.routed([])  # a round of another group may have come back: wake its members
+        changes = self.rib.poll()  # shard results that call took in: changes, other groups' rounds
+        if changes or self.rib.take_rounds_back():
+            self.results.routed(changes)
         return messages
 
     def announce(self, family: Family, key: bytes, attributes: PathAttributes, next_hop: NextHop | None) -> list[PeerKey]:

@@ -76,6 +76,40 @@ async def test_best_path_events_name_the_deciding_step_and_the_stream_ends_at_st
     await asyncio.wait_for(collector, 5)  # the subscription ended with the router
 
 
+async def test_with_shard_workers_every_change_and_reflected_route_arrives_without_more_input() -> None:
+    """RIB shards in worker processes: the results they send back (best-path changes, update
+    group rounds) reach the events and the sessions on their own, whichever call took them in."""
+    hub = Router(RouterConfig(local_as=65000, router_id=HUB, listen=((HUB, 0),), shards=2, neighbors=tuple(
+        NeighborConfig(address=a, remote_as=65000, passive=True, rr_client=True) for a in (A, B))))
+    await hub.start()
+    seen: list[RouterEvent] = []
+    events = hub.events()
+
+    async def collect() -> None:
+        async for event in events:
+            seen.append(event)
+
+    collector = asyncio.get_running_loop().create_task(collect())
+    port = hub.speaker.listening[0][1]
+    a, b = _spoke(A, port), _spoke(B, port)
+    await a.start()
+    await b.start()
+    prefixes = [f"10.{i // 256}.{i % 256}.0/24" for i in range(300)]
+    try:
+        await _until(lambda: sum(isinstance(e, PeerUp) for e in seen) == 2)
+        for prefix in prefixes:
+            a.announce(prefix, next_hop=A, attributes=PathAttributes(origin=Origin.IGP, local_pref=100))
+        await _until(lambda: all(b.route(p) for p in prefixes), 20)
+        await _until(lambda: {str(e.prefix) for e in seen if isinstance(e, BestPathChanged)} == set(prefixes), 5)
+        reflected = b.route(prefixes[-1])[0]
+        assert reflected.attrs.originator_id == A and reflected.attrs.cluster_list == (HUB,)
+    finally:
+        await a.stop()
+        await b.stop()
+        await hub.stop()
+    await asyncio.wait_for(collector, 5)
+
+
 @pytest.mark.parametrize("build, words", [
     (lambda: NeighborConfig(address="not-an-ip", remote_as=65000), ["neighbor address", "not-an-ip"]),
     (lambda: NeighborConfig(address="192.0.2.1", remote_as=0), ["192.0.2.1", "remote-as"]),
