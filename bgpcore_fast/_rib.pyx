@@ -9,7 +9,8 @@ Each function here is its namesake ``py_*`` in ``bgpcore.rib.accel``:
 - ``insert_absent``: the Loc-RIB's single-path case, new prefixes of one path;
 - ``add_keys`` and ``take_keys``: marking prefixes pending in an update group, and taking
   a round's worth from the front;
-- ``split_by_shard``: prefixes by RIB shard (CRC-32 of the key, as ``zlib.crc32``).
+- ``split_by_shard``: prefixes by RIB shard (CRC-32 of the key, as ``zlib.crc32``), and
+  ``split_ops``: a batch of inbound ops by shard.
 
 They take the Loc-RIB's classes and callbacks as arguments, so this module imports nothing
 from bgpcore.
@@ -152,8 +153,7 @@ cdef void _fill_crc_table():
 _fill_crc_table()
 
 
-def split_by_shard(list keys, Py_ssize_t cut, Py_ssize_t count):
-    """See ``bgpcore.rib.accel.py_split_by_shard``."""
+cdef list _split(list keys, Py_ssize_t cut, Py_ssize_t count):
     cdef list parts = [[] for _ in range(count)]
     cdef bytes key
     cdef const unsigned char* data
@@ -166,4 +166,36 @@ def split_by_shard(list keys, Py_ssize_t cut, Py_ssize_t count):
         for i in range(cut, n):
             c = _CRC_TABLE[(c ^ data[i]) & 0xFF] ^ (c >> 8)
         PyList_Append(parts[(c ^ 0xFFFFFFFF) % count], key)
+    return parts
+
+
+def split_by_shard(list keys, Py_ssize_t cut, Py_ssize_t count):
+    """See ``bgpcore.rib.accel.py_split_by_shard``."""
+    return _split(keys, cut, count)
+
+
+def split_ops(list ops, Py_ssize_t count, bint wire):
+    """See ``bgpcore.rib.accel.py_split_ops``."""
+    if count == 1:
+        return [[(a, p, f, None if t is None else tuple(t), n, k, c) for a, p, f, t, n, k, c in ops]
+                if wire else ops]
+    cdef list parts = [[] for _ in range(count)]
+    cdef list seen = [set() for _ in range(count)]
+    cdef list mine, split
+    cdef tuple op
+    cdef object announce, peer, family, attrs, next_hop, cut
+    cdef Py_ssize_t i
+    for op in ops:
+        announce, peer, family, attrs, next_hop, keys, cut = op
+        if wire and attrs is not None:
+            attrs = tuple(attrs)
+        split = _split(keys, cut, count)
+        for i in range(count):
+            mine = split[i]
+            if mine:
+                PyList_Append(parts[i], (announce, peer, family, attrs, next_hop, mine, cut))
+                (<set>seen[i]).add(peer)
+            elif peer not in <set>seen[i]:
+                PyList_Append(parts[i], (False, peer, family, None, (), mine, cut))
+                (<set>seen[i]).add(peer)
     return parts

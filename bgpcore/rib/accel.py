@@ -2,7 +2,8 @@
 
 ``insert_absent`` is the Loc-RIB's single-path case (prefixes new to the table, one probe
 each); ``add_keys`` and ``take_keys`` mark prefixes pending in an update group and take a
-round's worth of them; ``split_by_shard`` splits prefixes by RIB shard. ``group_runs`` is the loop of an update group's encoding round: for each dirty prefix it
+round's worth of them; ``split_by_shard`` and ``split_ops`` split prefixes and inbound ops by
+RIB shard. ``group_runs`` is the loop of an update group's encoding round: for each dirty prefix it
 finds the exported route of its best path, skips what the group already advertised, and
 groups the rest by exported route (one run per attribute set, encoded once). The pure-Python
 function here is the reference; the C one (``bgpcore_fast._rib.group_runs``) gives equal
@@ -123,6 +124,33 @@ def py_split_by_shard(keys: list[bytes], cut: int, count: int) -> list[list[byte
     return parts
 
 
+def py_split_ops(ops: list[Any], count: int, wire: bool) -> list[list[Any]]:
+    """Inbound ops (``rib.messages.Ingest``) by shard, each with the prefixes that hash to it.
+
+    A shard none of whose prefixes an op carries still gets the op, with no prefixes and no
+    attributes, the first time a peer appears in the batch: it answers with that peer's
+    count, so that the counts of one batch from every shard add up to the peer's total.
+    ``wire``: attribute sets become plain tuples, once per op (pickled at C speed, where a
+    ``PathAttributes`` goes through ``__getnewargs__``; ``RibShard.ingest`` makes them back).
+    """
+    if count == 1:
+        return [[(a, p, f, None if t is None else tuple(t), n, k, c) for a, p, f, t, n, k, c in ops]
+                if wire else ops]
+    parts: list[list[Any]] = [[] for _ in range(count)]
+    seen: list[set[Any]] = [set() for _ in range(count)]
+    for announce, peer, family, attrs, next_hop, keys, cut in ops:
+        if wire and attrs is not None:
+            attrs = tuple(attrs)
+        for index, mine in enumerate(split_by_shard(keys, cut, count)):
+            if mine:
+                parts[index].append((announce, peer, family, attrs, next_hop, mine, cut))
+                seen[index].add(peer)
+            elif peer not in seen[index]:
+                parts[index].append((False, peer, family, None, (), mine, cut))
+                seen[index].add(peer)
+    return parts
+
+
 add_keys: Callable[[dict[bytes, None], list[bytes]], None] = getattr(_wire_accel, "add_keys", None) or py_add_keys
 take_keys: Callable[[dict[bytes, None], int], list[bytes]] = getattr(_wire_accel, "take_keys", None) or py_take_keys
 
@@ -133,7 +161,8 @@ group_runs: Callable[..., tuple[list[tuple[OutRoute, list[bytes]]], list[bytes]]
     _wire_accel, "group_runs", None) or py_group_runs
 split_by_shard: Callable[[list[bytes], int, int], list[list[bytes]]] = getattr(
     _wire_accel, "split_by_shard", None) or py_split_by_shard
+split_ops: Callable[[list[Any], int, bool], list[list[Any]]] = getattr(_wire_accel, "split_ops", None) or py_split_ops
 ACCELERATED: bool = group_runs is not py_group_runs
 
 __all__ = ["ACCELERATED", "add_keys", "group_runs", "insert_absent", "py_add_keys", "py_group_runs", "py_insert_absent",
-           "py_split_by_shard", "py_take_keys", "split_by_shard", "take_keys"]
+           "py_split_by_shard", "py_split_ops", "py_take_keys", "split_by_shard", "split_ops", "take_keys"]

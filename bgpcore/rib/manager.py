@@ -52,7 +52,8 @@ from bgpcore.rib.messages import (AddGroup, AddMember, AddPeer, AdjRibInRoutes, 
                                   Candidates, DetachMember, Drain, Forget, Generate, GenerateMember, Ingest, IngestBatch,
                                   MarkStale, PrefixCount, PurgeStale, RemoveGroup, RemovePeer, ShardRequest, Size,
                                   SoftResetIn)
-from bgpcore.rib.packing import SELF, Part, Plan, encode_round, ops_to_wire, split_keys, split_ops
+from bgpcore.rib.accel import split_ops
+from bgpcore.rib.packing import SELF, Part, Plan, encode_round, split_keys
 from bgpcore.rib.peers import LimitBatch, PeerState, limit_action, own_addresses, own_next_hop_withdrawn
 from bgpcore.rib.settings import MaxPrefixAction as MaxPrefixAction
 from bgpcore.rib.settings import RibConfig as RibConfig
@@ -154,8 +155,8 @@ class Rib:
         if not self._ops:
             return
         ops, self._ops, self._ops_weight = self._ops, [], 0
-        count = len(self.shards)
-        parts = split_ops(ops, count)
+        wire = isinstance(self.shards[0], ProcessShard)
+        parts: list[list[Ingest]] = split_ops(ops, len(self.shards), wire)
         batch = None
         peers = self._peers
         if any(peer.info.max_prefix is not None for peer in peers.values()):
@@ -167,9 +168,7 @@ class Rib:
             batch = LimitBatch(families, len(self.shards)) if families else None
         for index, shard in enumerate(self.shards):
             mine = parts[index]
-            packed = b""
-            if isinstance(shard, ProcessShard):
-                packed = pickle.dumps(IngestBatch(ops=ops_to_wire(mine)), protocol=pickle.HIGHEST_PROTOCOL)
+            packed = pickle.dumps(IngestBatch(ops=mine), protocol=pickle.HIGHEST_PROTOCOL) if wire else b""
             shard.ingest(mine, packed, partial(self._on_ingested, index, batch))
 
     def _take_changes(self) -> list[BestChange]:

@@ -25,7 +25,6 @@ from bgpcore.wire.types import PathAttributes
 
 if TYPE_CHECKING:
     from bgpcore.rib.adj_out import ExportSpec
-    from bgpcore.rib.messages import Ingest
 
 log = logging.getLogger("bgpcore.rib")
 
@@ -80,36 +79,6 @@ class Plan(NamedTuple):
 Refused = tuple[Family, list[bytes], int]
 """Keys of a group round whose attribute set the encoder refused, and their ``strip``: the
 group must forget them as advertised."""
-
-
-def ops_to_wire(ops: list[Ingest]) -> list[Ingest]:
-    """Inbound ops for a worker, attribute sets as plain tuples (pickled at C speed, where a
-    ``PathAttributes`` goes through ``__getnewargs__``; ``RibShard.ingest`` makes them back)."""
-    return [(a, p, f, None if attrs is None else tuple(attrs), n, k, c)  # type: ignore[misc]
-            for a, p, f, attrs, n, k, c in ops]
-
-
-def split_ops(ops: list[Ingest], count: int) -> list[list[Ingest]]:
-    """Inbound ops by shard, each with the prefixes that hash to it (``shard.shard_of``).
-
-    A shard none of whose prefixes an op carries still gets the op, with no prefixes and no
-    attributes, the first time a peer appears in the batch: it answers with that peer's
-    count, so that the counts of one batch from every shard add up to the peer's total."""
-    if count == 1:
-        return [ops]
-    parts: list[list[Ingest]] = [[] for _ in range(count)]
-    seen: list[set[PeerId]] = [set() for _ in range(count)]
-    split = rib_accel.split_by_shard
-    for op in ops:
-        announce, peer_id, family, attrs, next_hop, keys, cut = op
-        for index, mine in enumerate(split(keys, cut, count)):
-            if mine:
-                parts[index].append((announce, peer_id, family, attrs, next_hop, mine, cut))
-                seen[index].add(peer_id)
-            elif peer_id not in seen[index]:
-                parts[index].append((False, peer_id, family, None, (), mine, cut))
-                seen[index].add(peer_id)
-    return parts
 
 
 def plans_to_wire(plans: list[Plan]) -> list[Plan]:

@@ -321,7 +321,7 @@ class RibShard:
         return len(self.loc)
 
     def ingest(self, ops: list[Ingest]) -> tuple[list[BestChange], dict[PeerId, int]]:
-        """Inbound work: ops with this shard's prefixes (``packing.split_ops``).
+        """Inbound work: ops with this shard's prefixes (``accel.split_ops``).
 
         Returns:
             (changes, accepted prefix count in this shard of each peer in the batch, after it:
@@ -336,7 +336,7 @@ class RibShard:
                 continue
             if announce:
                 assert attrs is not None
-                if attrs.__class__ is tuple:  # from a worker's pipe (``packing.ops_to_wire``)
+                if attrs.__class__ is tuple:  # from a worker's pipe (``accel.split_ops``)
                     attrs = self._attrs.get(attrs) or PathAttributes._make(attrs)
                 done, counts[peer_id] = self.announce(peer_id, family, attrs, next_hop, keys)
             else:

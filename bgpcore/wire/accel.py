@@ -45,7 +45,7 @@ if not TYPE_CHECKING and not NO_EXTENSIONS:
     else:
         group_runs, insert_absent = _rib.group_runs, _rib.insert_absent
         add_keys, take_keys = _rib.add_keys, _rib.take_keys
-        split_by_shard = _rib.split_by_shard
+        split_by_shard, split_ops = _rib.split_by_shard, _rib.split_ops
 
 __all__ = ["ACCELERATED", "NO_EXTENSIONS", "decode_prefixes", "decode_update", "encode_updates", "encode_withdrawals",
            "split_messages"]

@@ -7,7 +7,6 @@ from rib_factories import source
 
 from bgpcore.rib import accel
 from bgpcore.rib.messages import AddPeer, Announce, Size
-from bgpcore.rib.packing import split_ops
 from bgpcore.rib.shard import ProcessShard, RibShard, ShardConfig, ShardFailure, shard_of
 from bgpcore.wire.context import IPV4_UNICAST
 from bgpcore.wire.types import PathAttributes
@@ -27,7 +26,7 @@ def test_split_ops_gives_each_shard_its_prefixes_and_every_shard_the_count() -> 
     shards = [RibShard(CONFIG, i, 3) for i in range(3)]
     for shard in shards:
         shard.add_peer(1, source(1, client=True), None, False, frozenset())
-    parts = split_ops([(True, 1, IPV4_UNICAST, ATTRS, ("192.0.2.1",), KEYS, 0)], 3)
+    parts = accel.split_ops([(True, 1, IPV4_UNICAST, ATTRS, ("192.0.2.1",), KEYS, 0)], 3, False)
     for shard, ops in zip(shards, parts):
         assert all(shard_of(k, 3) == shard.index for op in ops for k in op[5])
         shard.ingest(ops)
@@ -36,7 +35,7 @@ def test_split_ops_gives_each_shard_its_prefixes_and_every_shard_the_count() -> 
     assert all(held)
     # a batch none of whose prefixes hash to a shard still asks it for the peer's count
     mine = [k for k in KEYS if shard_of(k, 3) == 1]
-    parts = split_ops([(False, 1, IPV4_UNICAST, None, (), mine, 0)], 3)
+    parts = accel.split_ops([(False, 1, IPV4_UNICAST, None, (), mine, 0)], 3, False)
     assert parts[0] == [(False, 1, IPV4_UNICAST, None, (), [], 0)]
     changes, counts = shards[0].ingest(parts[0])
     assert counts == {1: len(held[0])} and changes == []
@@ -112,3 +111,21 @@ def test_a_workers_log_lines_reach_the_parents_log(caplog: pytest.LogCaptureFixt
             worker.close()
     dropped = [r for r in caplog.records if r.name == "bgpcore.rib" and "3 prefixes dropped" in r.getMessage()]
     assert dropped and "cluster id 10.0.0.254" in dropped[0].getMessage()
+
+
+def test_split_ops_gives_equal_results_on_both_paths() -> None:
+    import random
+    rng = random.Random(3)
+    ops = []
+    for n in range(300):
+        keys = [bytes((24, 10, rng.randrange(256), rng.randrange(256))) for _ in range(rng.randrange(0, 9))]
+        announce = rng.random() < 0.8
+        ops.append((announce, n % 4, IPV4_UNICAST, ATTRS._replace(med=n) if announce else None,
+                    ("192.0.2.1",) if announce else (), keys, 0))
+    for count in (1, 2, 3):
+        for wire in (False, True):
+            fast, slow = accel.split_ops(ops, count, wire), accel.py_split_ops(ops, count, wire)
+            assert fast == slow
+            assert all(op[3] is None or type(op[3]) is (tuple if wire else PathAttributes)
+                       for part in fast for op in part)
+            assert sorted(k for part in fast for op in part for k in op[5]) == sorted(k for op in ops for k in op[5])
