@@ -162,3 +162,43 @@ def test_rounds_planned_in_the_background_give_the_same_routes_as_one_shard(seed
     assert background[0] == one[0] and background[2] == one[2]
     assert {p: r[:2] for p, r in background[1].items()} == {p: r[:2] for p, r in one[1].items()}
     check_split_horizon(*background[:2])
+
+
+@pytest.mark.parametrize("background", [False, True])
+def test_a_late_joiner_and_a_route_refresh_mid_stream_end_with_the_table(background: bool) -> None:
+    """With worker processes, a client that joins while the table streams, a client that asks
+    for a ROUTE-REFRESH meanwhile and a client that lags until it is detached catch up from
+    the group's state and end with every route they may hold, End-of-RIB included (rounds
+    waited for, and in the background)."""
+    late = RibPeer(asn=65000, router_id="1.1.1.6", address="10.0.6.1", local_address="10.0.6.254",
+                   local_address6="2001:db8:6::fe", families=BOTH, rr_client=True)
+    config = RibConfig(local_asn=65000, router_id=ME, shards=2, start_method="spawn",
+                       decision=DecisionOptions(maximum_paths=2, multipath_relax=True),
+                       rounds_in_background=background, lag_limit_bytes=2000)
+    receivers = {p: Receiver(i.send_ctx) for p, i in peers().items()}
+    with Rib(config) as rib:
+        for peer, info in peers().items():
+            rib.peer_up(peer, info)
+        for step, (peer, update) in enumerate(updates_from(random_ops(5, 300))):
+            rib.receive(peer, update)
+            if step == 100:
+                rib.peer_up(6, late)
+                receivers[6] = Receiver(late.send_ctx)
+            if step % 5 == 0:
+                for p, receiver in receivers.items():
+                    if p != 2 or step > 250:  # peer 2 lags, beyond the limit: it is detached
+                        receiver.feed(pull(rib, p, 4096, False))
+            if step == 150:
+                rib.route_refresh(1)  # just after a pull: a round may be out with the workers
+        rib.flush()
+        for p, receiver in receivers.items():
+            while messages := pull(rib, p, 1 << 20, True):
+                receiver.feed(messages)
+        best = {(fam, key): tuple((p.source.peer_id, p.path_id, p.attrs) for p in paths)
+                for fam in (IPV4_UNICAST, IPV6_UNICAST) for key, paths in rib.best_paths(fam).items()}
+    received = {p: (r.table, sorted(r.end_of_rib), r.updates) for p, r in receivers.items()}
+    assert len(best) > 300
+    check_split_horizon(best, received)
+    assert set(received[6][0]) == set(best), "the late client holds every best route"
+    assert received[6][1] == sorted(BOTH)
+    assert received[1][1] == sorted([*BOTH, *BOTH]), "End-of-RIB again after the refresh"
