@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import logging
 import multiprocessing
+import pickle
 import queue
 import sys
 import threading
@@ -498,17 +499,17 @@ class ProcessShard:
     def ingest(self, ops: list[Ingest], packed: bytes, on_result: Callback) -> None:
         """Send ``packed``, the pickled ``IngestBatch(ops=ops)`` request, as is."""
         self.poll()
-        try:
-            self.conn.send_bytes(packed)
-        except OSError as exc:
-            raise self._died(exc) from exc
-        self._waiting.append(on_result)
+        self._put(packed, on_result)
 
     def call(self, request: ShardRequest, on_result: Callback) -> None:
         """Send a request without waiting; its result goes to ``on_result`` when it is back."""
         self.poll()
+        self._put(pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL), on_result)
+
+    def _put(self, data: bytes, on_result: Callback | None) -> None:
+        """Send a pickled request; its answer goes to ``on_result`` (None: to ``result``)."""
         try:
-            self.conn.send(request)
+            self.conn.send_bytes(data)
         except OSError as exc:
             raise self._died(exc) from exc
         self._waiting.append(on_result)
@@ -537,11 +538,7 @@ class ProcessShard:
             callback(answer)
 
     def send(self, request: ShardRequest) -> None:
-        try:
-            self.conn.send(request)
-        except OSError as exc:
-            raise self._died(exc) from exc
-        self._waiting.append(None)
+        self._put(pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL), None)
 
     def result(self) -> Any:
         while self._waiting:

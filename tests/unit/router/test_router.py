@@ -38,9 +38,11 @@ def _spoke(address: str, port: int) -> Router:
         NeighborConfig(address=HUB, remote_as=65000, port=port, source_address=address),)))
 
 
-async def test_best_path_events_name_the_deciding_step_and_the_stream_ends_at_stop() -> None:
-    hub = Router(RouterConfig(local_as=65000, router_id=HUB, listen=((HUB, 0),), neighbors=tuple(
-        NeighborConfig(address=a, remote_as=65000, passive=True) for a in (A, B))))
+async def _hub_and_spokes(shards: int = 1, rr_client: bool = False
+                          ) -> tuple[Router, Router, Router, list[RouterEvent], asyncio.Task[None]]:
+    """A started hub with spokes A and B as its iBGP neighbors, and the hub's events as they come."""
+    hub = Router(RouterConfig(local_as=65000, router_id=HUB, listen=((HUB, 0),), shards=shards, neighbors=tuple(
+        NeighborConfig(address=a, remote_as=65000, passive=True, rr_client=rr_client) for a in (A, B))))
     await hub.start()
     seen: list[RouterEvent] = []
     events = hub.events()
@@ -54,6 +56,11 @@ async def test_best_path_events_name_the_deciding_step_and_the_stream_ends_at_st
     a, b = _spoke(A, port), _spoke(B, port)
     await a.start()
     await b.start()
+    return hub, a, b, seen, collector
+
+
+async def test_best_path_events_name_the_deciding_step_and_the_stream_ends_at_stop() -> None:
+    hub, a, b, seen, collector = await _hub_and_spokes()
     try:
         await _until(lambda: sum(isinstance(e, PeerUp) for e in seen) == 2)
         a.announce(PREFIX, next_hop=A, attributes=PathAttributes(origin=Origin.IGP, local_pref=100))
@@ -79,21 +86,7 @@ async def test_best_path_events_name_the_deciding_step_and_the_stream_ends_at_st
 async def test_with_shard_workers_every_change_and_reflected_route_arrives_without_more_input() -> None:
     """RIB shards in worker processes: the results they send back (best-path changes, update
     group rounds) reach the events and the sessions on their own, whichever call took them in."""
-    hub = Router(RouterConfig(local_as=65000, router_id=HUB, listen=((HUB, 0),), shards=2, neighbors=tuple(
-        NeighborConfig(address=a, remote_as=65000, passive=True, rr_client=True) for a in (A, B))))
-    await hub.start()
-    seen: list[RouterEvent] = []
-    events = hub.events()
-
-    async def collect() -> None:
-        async for event in events:
-            seen.append(event)
-
-    collector = asyncio.get_running_loop().create_task(collect())
-    port = hub.speaker.listening[0][1]
-    a, b = _spoke(A, port), _spoke(B, port)
-    await a.start()
-    await b.start()
+    hub, a, b, seen, collector = await _hub_and_spokes(shards=2, rr_client=True)
     prefixes = [f"10.{i // 256}.{i % 256}.0/24" for i in range(300)]
     try:
         await _until(lambda: sum(isinstance(e, PeerUp) for e in seen) == 2)
