@@ -350,15 +350,19 @@ class ShardFailure(Exception):
     """A worker raised; the message carries its traceback text."""
 
 
-def _send_replies(conn: Connection, replies: queue.SimpleQueue[object]) -> None:
+def _send_replies(conn: Connection, replies: queue.SimpleQueue[bytes | None]) -> None:
+    """Write pickled replies to the pipe (the write itself runs without the GIL)."""
     while True:
         reply = replies.get()
-        if reply is _STOP:
+        if reply is None:
             return
-        conn.send(reply)
+        conn.send_bytes(reply)
 
 
-_STOP: Final = object()
+def _pickled(reply: object) -> bytes:
+    return pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
+
+
 _NOTHING: Final = object()
 
 
@@ -372,28 +376,32 @@ class ShardLog:
 
 
 class _LogToParent(logging.Handler):
-    def __init__(self, replies: queue.SimpleQueue[object]) -> None:
+    def __init__(self, replies: queue.SimpleQueue[bytes | None]) -> None:
         super().__init__()
         self.replies = replies
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.replies.put(ShardLog(record.name, record.levelno, self.format(record)))
+        self.replies.put(_pickled(ShardLog(record.name, record.levelno, self.format(record))))
 
 
 def serve(conn: Connection, config: ShardConfig, index: int = 0, count: int = 1,
           log_level: int = logging.WARNING, gc_threshold: tuple[int, ...] | None = None) -> None:
     """Worker process main loop: a ``ShardRequest`` in, its result out, ``None`` to stop.
 
-    Replies leave from a second thread, so the worker keeps reading requests while the
-    parent is still busy sending: neither side can block the other on a full pipe. Log
-    records at ``log_level`` and above go to the parent between the replies (``ShardLog``).
-    The collector runs at the parent's ``gc_threshold`` (a program tuned for a full table
-    has its workers tuned alike).
+    Replies are pickled here and written to the pipe by a second thread, so the worker keeps
+    reading requests while the parent is still busy sending: neither side can block the
+    other on a full pipe. That thread needs the GIL only for a moment per reply: a short
+    switch interval lets it have it while this one works on the next request, where the
+    default 5 ms would hold back every reply the parent waits for. Log records at
+    ``log_level`` and above go to the parent between the replies (``ShardLog``). The
+    collector runs at the parent's ``gc_threshold`` (a program tuned for a full table has
+    its workers tuned alike).
     """
     if gc_threshold is not None:
         gc.set_threshold(*gc_threshold)
+    sys.setswitchinterval(0.0005)
     shard = RibShard(config, index, count)
-    replies: queue.SimpleQueue[object] = queue.SimpleQueue()
+    replies: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -415,10 +423,10 @@ def serve(conn: Connection, config: ShardConfig, index: int = 0, count: int = 1,
                     result = (plans_to_wire(result[0]), *result[1:])  # type: ignore[index]
             except Exception as exc:  # reported to the parent, which raises it
                 result = ShardFailure(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
-            replies.put(result)
+            replies.put(_pickled(result))
             gc.freeze()  # RIB objects are long-lived and acyclic: keep them out of GC passes
     finally:
-        replies.put(_STOP)
+        replies.put(None)
         sender.join()
         conn.close()
 
