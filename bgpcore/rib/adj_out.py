@@ -138,7 +138,6 @@ class AdjRibOut:
         self._per_prefix = spec.export_policy is not None and not prefix_independent(spec.export_policy)
         self._silent = spec.export_policy is not None and rejects_all(spec.export_policy)
         self._self_next_hop = {f: spec.self_next_hop(f) for f in spec.families}
-        self._churn = 0
         self.unencodable = 0
         """Prefixes skipped so far because their attribute set could not be encoded."""
 
@@ -270,7 +269,6 @@ class AdjRibOut:
             for pid in dead:
                 del cache[pid]
             dropped += len(dead)
-        self._churn = 0
         return dropped
 
     # -- encoding ------------------------------------------------------------------------
@@ -350,8 +348,6 @@ class AdjRibOut:
         prior: dict[bytes, OutRoute] = {}
         runs, withdrawn = rib_accel.group_runs(keys, table, self._cache[family], self.advertised[family], record,
                                                self._per_prefix, Destination, wanted, prior)
-        if prior:
-            self._churn += len(prior)
         return self._plan(family, runs, withdrawn, True, 0, prior)
 
     def _build_addpath(self, family: Family, keys: list[bytes], loc: LocRib, record: bool,
@@ -361,8 +357,6 @@ class AdjRibOut:
         ``clean`` (prefixes already sent to a fresh member)."""
         advertised = self.advertised_ids[family]
         used = self._ids_used[family]
-        if record:
-            self._churn += len(keys)
         every = dict.fromkeys(used) if clean else {}
         nothing: dict[int, OutRoute] = {}
         batches: dict[int, tuple[OutRoute, list[bytes]]] = {}
@@ -418,7 +412,6 @@ class AdjRibOut:
         if not self.pending():  # drained: every path it held is exported; a later round
             for cache in self._cache.values():  # exports the paths it meets again, once each
                 cache.clear()
-            self._churn = 0
         return parts, covered
 
     def generate_member(self, member: int, loc: LocRib, budget_bytes: int) -> tuple[list[Plan], bool]:

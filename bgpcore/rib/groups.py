@@ -107,6 +107,7 @@ class UpdateGroup:
         """Changes noted so far (``note_changes``): a round asked before the last of them
         cannot say the group is drained."""
         self.asked_at = 0
+        """``noted`` when the round in flight was asked for."""
         self.progressed = False
         """The last round received added a round or found nothing pending."""
 
@@ -266,8 +267,7 @@ class UpdateGroups:
                     # The group has changes it has not encoded yet: encode them now, while
                     # this member is still detached, so they join its private work; the
                     # member may only rejoin where the group's state and its own agree.
-                    self._generate(group)
-                    self.output.settle()
+                    self._generate(group)  # generate_member waits for it: one pipe keeps the order
                     continue
                 if done:
                     self.output.attach_member(group.id, peer_id)
@@ -311,7 +311,7 @@ class UpdateGroups:
             group.log.append(Round(parts, parts_size(parts), keys, offsets))
         group.drained = drained and group.asked_at == group.noted
         group.progressed = bool(parts) or group.drained
-        if drained:
+        if drained:  # the shards had sent all they held when asked: what changed since is new
             for member in group.members.values():
                 if member.eor and not member.catching_up and member.eor_at is None:
                     member.eor_at = group.end

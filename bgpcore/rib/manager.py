@@ -88,9 +88,9 @@ class Rib:
         shard_config = ShardConfig(config.local_asn, config.router_id, config.cluster_id or config.router_id,
                                    config.decision, config.track_changes)
         self.shards: list[ShardHandle] = (
-            [LocalShard(shard_config, i, count) for i in range(count)]
+            [LocalShard(shard_config) for _ in range(count)]
             if count == 1 or config.start_method == "inline"
-            else [ProcessShard(shard_config, config.start_method, i, count) for i in range(count)])
+            else [ProcessShard(shard_config, config.start_method, i) for i in range(count)])
         self._ops: list[Ingest] = []
         self._ops_weight = 0
         self._local = self.shards[0].shard if count == 1 and isinstance(self.shards[0], LocalShard) else None
@@ -200,18 +200,16 @@ class Rib:
         self._send_ops()
         request = Generate(group_id=group_id, budget_bytes=max(1, budget_bytes // len(self.shards)))
         replies: list[Any] = [None] * len(self.shards)
-        waiting = [len(self.shards)]
         for index, shard in enumerate(self.shards):
-            shard.call(request, partial(self._round_part, group_id, replies, waiting, index))
+            shard.call(request, partial(self._round_part, group_id, replies, index))
         if not self._background:
             self.settle()
 
-    def _round_part(self, group_id: int, replies: list[Any], waiting: list[int], index: int,
+    def _round_part(self, group_id: int, replies: list[Any], index: int,
                     result: tuple[list[Plan], dict[Family, list[bytes]], bool]) -> None:
         replies[index] = result
-        waiting[0] -= 1
-        if waiting[0]:
-            return
+        if any(reply is None for reply in replies):
+            return  # another shard's part is still to come
         plans: list[Plan] = [plan for planned, _, _ in replies for plan in planned]
         parts = self._encode(group_id, plans) if group_id in self.groups.by_id else []
         drained = all(r[2] for r in replies)
@@ -232,8 +230,8 @@ class Rib:
         return self._take_changes()
 
     def take_rounds_back(self) -> bool:
-        """Whether a round planned in the background came back since the last call: its
-        members have output (``next_messages``), whichever call received it."""
+        """Whether a round came back since the last call (planned in the background, or
+        waited for in one member's ``next_messages``): its other members have output too."""
         back, self._rounds_back = self._rounds_back, False
         return back
 

@@ -72,10 +72,8 @@ class _Removal:
 class RibShard:
     """One slice of the RIB. Every public method takes and returns plain, picklable values."""
 
-    def __init__(self, config: ShardConfig, index: int = 0, count: int = 1) -> None:
+    def __init__(self, config: ShardConfig) -> None:
         self.config = config
-        self.index = index
-        self.count_of_shards = count
         self.loc = LocRib(config.decision)
         self.peers: dict[PeerId, AdjRibIn] = {}
         self.groups: dict[int, AdjRibOut] = {}
@@ -384,8 +382,8 @@ class _LogToParent(logging.Handler):
         self.replies.put(_pickled(ShardLog(record.name, record.levelno, self.format(record))))
 
 
-def serve(conn: Connection, config: ShardConfig, index: int = 0, count: int = 1,
-          log_level: int = logging.WARNING, gc_threshold: tuple[int, ...] | None = None) -> None:
+def serve(conn: Connection, config: ShardConfig, log_level: int = logging.WARNING,
+          gc_threshold: tuple[int, ...] | None = None) -> None:
     """Worker process main loop: a ``ShardRequest`` in, its result out, ``None`` to stop.
 
     Replies are pickled here and written to the pipe by a second thread, so the worker keeps
@@ -400,7 +398,7 @@ def serve(conn: Connection, config: ShardConfig, index: int = 0, count: int = 1,
     if gc_threshold is not None:
         gc.set_threshold(*gc_threshold)
     sys.setswitchinterval(0.0005)
-    shard = RibShard(config, index, count)
+    shard = RibShard(config)
     replies: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
     root = logging.getLogger()
     for old in list(root.handlers):
@@ -437,8 +435,8 @@ Callback = Callable[[Any], None]
 class LocalShard:
     """A shard in this process: calls run at once."""
 
-    def __init__(self, config: ShardConfig, index: int = 0, count: int = 1) -> None:
-        self.shard = RibShard(config, index, count)
+    def __init__(self, config: ShardConfig) -> None:
+        self.shard = RibShard(config)
         self._result: Any = None
 
     def send(self, request: ShardRequest) -> None:
@@ -471,12 +469,11 @@ class ProcessShard:
     everything sent before it have been handled (one pipe keeps the order).
     """
 
-    def __init__(self, config: ShardConfig, start_method: str = "spawn", index: int = 0, count: int = 1) -> None:
+    def __init__(self, config: ShardConfig, start_method: str = "spawn", index: int = 0) -> None:
         ctx: Any = multiprocessing.get_context(start_method)
         self.conn, child = ctx.Pipe()
         level = logging.getLogger("bgpcore").getEffectiveLevel()
-        self.process = ctx.Process(target=serve, args=(child, config, index, count, level, gc.get_threshold()),
-                                   daemon=True,
+        self.process = ctx.Process(target=serve, args=(child, config, level, gc.get_threshold()), daemon=True,
                                    name=f"bgpcore-rib-shard-{index}")
         self.process.start()
         child.close()

@@ -23,12 +23,12 @@ def test_shard_of_is_crc32_of_the_key_and_spreads_prefixes() -> None:
 
 
 def test_split_ops_gives_each_shard_its_prefixes_and_every_shard_the_count() -> None:
-    shards = [RibShard(CONFIG, i, 3) for i in range(3)]
+    shards = [RibShard(CONFIG) for _ in range(3)]
     for shard in shards:
         shard.add_peer(1, source(1, client=True), None, False, frozenset())
     parts = accel.split_ops([(True, 1, IPV4_UNICAST, ATTRS, ("192.0.2.1",), KEYS, 0)], 3, False)
-    for shard, ops in zip(shards, parts):
-        assert all(shard_of(k, 3) == shard.index for op in ops for k in op[5])
+    for index, (shard, ops) in enumerate(zip(shards, parts)):
+        assert all(shard_of(k, 3) == index for op in ops for k in op[5])
         shard.ingest(ops)
     held = [set(s.loc.keys(IPV4_UNICAST)) for s in shards]
     assert set().union(*held) == set(KEYS) and sum(map(len, held)) == len(KEYS)
